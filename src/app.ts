@@ -1,0 +1,67 @@
+// buildApp: the Fastify application. Plugins first (errors, validation, services, metrics, auth,
+// rate limits, OpenAPI), then one route plugin per domain. Tests build their own app with it.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import websocket from '@fastify/websocket';
+import { Redis } from 'ioredis';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Config } from './config.ts';
+import { createDatabase, type Database } from './db/client.ts';
+import { registerErrorHandling } from './errors/error-handler.ts';
+import { servicesPlugin } from './plugins/services.ts';
+import { metricsPlugin } from './plugins/metrics.ts';
+import { rateLimitPlugin } from './plugins/rate-limit.ts';
+import { openApiPlugin } from './plugins/openapi.ts';
+import { authPlugin } from './auth/plugin.ts';
+import { authRoutes } from './auth/routes.ts';
+import { userRoutes } from './users/routes.ts';
+import { healthRoutes } from './health/routes.ts';
+
+export interface BuildAppOptions {
+  config: Config;
+  /** Reuse an existing database handle (the caller closes it); otherwise one is made from config. */
+  db?: Database;
+  /** Reuse an existing Redis connection (the caller closes it); otherwise one is made from config. */
+  redis?: Redis;
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** A Redis connection for HTTP handlers: with no offline queue, a request fails fast when Redis is down. */
+export function createHttpRedis(url: string): Redis {
+  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+  redis.on('error', () => {}); // reconnects on its own; failed commands surface as 503s
+  return redis;
+}
+
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const app = Fastify({
+    logger: options.logger ?? { level: config.LOG_LEVEL },
+    bodyLimit: config.FEEDLOOP_BODY_LIMIT,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+    forceCloseConnections: false,
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandling(app);
+
+  await app.register(servicesPlugin, {
+    config,
+    db: options.db ?? createDatabase(config.DATABASE_URL),
+    redis: options.redis ?? createHttpRedis(config.REDIS_URL),
+    owned: !options.db && !options.redis,
+  });
+  await app.register(metricsPlugin);
+  await app.register(authPlugin);
+  await app.register(rateLimitPlugin);
+  await app.register(openApiPlugin);
+  await app.register(websocket);
+
+  await app.register(healthRoutes);
+  await app.register(authRoutes);
+  await app.register(userRoutes);
+
+  return app;
+}

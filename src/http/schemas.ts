@@ -1,0 +1,28 @@
+// Schemas shared by several route families: ids, pagination, the error body.
+import { z } from 'zod';
+
+export const uuid = z.uuid({ message: 'must be a UUID' });
+export const idParams = z.strictObject({ id: uuid });
+
+export const errorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+
+/** Responses every authenticated route may give besides its own. */
+export const commonErrors = {
+  400: errorBody,
+  401: errorBody,
+  403: errorBody,
+  404: errorBody,
+  429: errorBody,
+  503: errorBody,
+} as const;
+
+export const pageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  /** Return items created before this id's item (keyset pagination, newest first). */
+  before: uuid.optional(),
+});
+
+/** A timestamp: a Date in handlers, an ISO 8601 string on the wire. */
+export const isoDate = z.date();
