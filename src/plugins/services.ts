@@ -4,12 +4,14 @@ import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
+import { MessageAccess } from '../chat/message-access.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config;
     db: Database;
     redis: Redis;
+    messageAccess: MessageAccess;
   }
 }
 
@@ -26,6 +28,7 @@ export const servicesPlugin = fp<ServicesOptions>(
     app.decorate('config', config);
     app.decorate('db', db);
     app.decorate('redis', redis);
+    app.decorate('messageAccess', new MessageAccess(db.prisma));
     if (owned) {
       app.addHook('onClose', async () => {
         await db.close();
