@@ -39,7 +39,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     bodyLimit: config.FEEDLOOP_BODY_LIMIT,
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
-    forceCloseConnections: false,
     return503OnClosing: true,
   }).withTypeProvider<ZodTypeProvider>();
 
