@@ -12,11 +12,14 @@ test('defaults point at Postgres and Redis on 127.0.0.1', () => {
 });
 
 test('a wrong value names the variable', () => {
-  assert.throws(() => loadConfig({ PORT: 'eighty' }), (err: unknown) => {
-    assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /PORT/);
-    return true;
-  });
+  assert.throws(
+    () => loadConfig({ PORT: 'eighty' }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /PORT/);
+      return true;
+    },
+  );
   assert.throws(() => loadConfig({ FEEDLOOP_SIGNUP: 'maybe' }), /FEEDLOOP_SIGNUP/);
   assert.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /DATABASE_URL: must be a postgresql/);
   assert.throws(() => loadConfig({ FEEDLOOP_ADMIN_KEY: 'short' }), /FEEDLOOP_ADMIN_KEY/);

@@ -34,7 +34,9 @@ describe('browser sign-in', () => {
     assert.equal(again.status, 409);
     assert.equal(again.body.error.code, 'conflict');
 
-    const bad = await request(t.app.server).post('/v1/auth/signup').send({ email: 'not-an-email', password: 'x' });
+    const bad = await request(t.app.server)
+      .post('/v1/auth/signup')
+      .send({ email: 'not-an-email', password: 'x' });
     assert.equal(bad.status, 400);
     const paths = bad.body.error.details.map((d: { path: string }) => d.path);
     assert.ok(paths.includes('body.email'), paths.join());
@@ -79,7 +81,9 @@ describe('browser sign-in', () => {
 test('sign-up can be turned off', async () => {
   const t = await startTestApp({ FEEDLOOP_SIGNUP: 'false' });
   try {
-    const res = await request(t.app.server).post('/v1/auth/signup').send({ email: 'a@b.test', password: '12345678' });
+    const res = await request(t.app.server)
+      .post('/v1/auth/signup')
+      .send({ email: 'a@b.test', password: '12345678' });
     assert.equal(res.status, 403);
     assert.match(res.body.error.message, /turned off/);
   } finally {
@@ -100,7 +104,10 @@ test('FEEDLOOP_ADMIN_KEY makes an admin that can create users and keys', async (
     // Someone demotes the admin; the next boot restores the role.
     await t.app.db.prisma.user.update({ where: { id: first.userId }, data: { role: 'user' } });
     await ensureAdminKey(t.app.db.prisma, key);
-    assert.equal((await t.app.db.prisma.user.findUniqueOrThrow({ where: { id: first.userId } })).role, 'admin');
+    assert.equal(
+      (await t.app.db.prisma.user.findUniqueOrThrow({ where: { id: first.userId } })).role,
+      'admin',
+    );
 
     const created = await request(t.app.server)
       .post('/v1/users')
@@ -113,7 +120,9 @@ test('FEEDLOOP_ADMIN_KEY makes an admin that can create users and keys', async (
       .send({ name: 'laptop' });
     assert.equal(issued.status, 201);
     assert.match(issued.body.key, /^fl_/);
-    const me = await request(t.app.server).get('/v1/auth/me').set('Authorization', `Bearer ${issued.body.key}`);
+    const me = await request(t.app.server)
+      .get('/v1/auth/me')
+      .set('Authorization', `Bearer ${issued.body.key}`);
     assert.equal(me.status, 200);
     assert.equal(me.body.user.email, 'rater@example.test');
   } finally {

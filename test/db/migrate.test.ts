@@ -11,7 +11,10 @@ test('migrations apply on an empty database, are recorded as Prisma does, and a 
     const files = await readMigrations();
     assert.ok(files.length >= 1);
     const first = await migrate(database.url);
-    assert.deepEqual(first, files.map((f) => f.name));
+    assert.deepEqual(
+      first,
+      files.map((f) => f.name),
+    );
     const second = await migrate(database.url);
     assert.deepEqual(second, []);
 
@@ -30,7 +33,15 @@ test('migrations apply on an empty database, are recorded as Prisma does, and a 
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
     const names = tables.rows.map((r) => r.table_name);
-    for (const t of ['users', 'api_keys', 'messages', 'ratings', 'corrections', 'implicit_events', 'model_versions']) {
+    for (const t of [
+      'users',
+      'api_keys',
+      'messages',
+      'ratings',
+      'corrections',
+      'implicit_events',
+      'model_versions',
+    ]) {
       assert.ok(names.includes(t), `table ${t} exists`);
     }
   } finally {

@@ -36,7 +36,10 @@ test('malformed requests are 4xx in the one error shape, never 500', async () =>
     assert.equal(text.status, 415);
     assert.ok(shape(text.body));
 
-    const wrongType = await request(server).post('/v1/me/api-keys').set('Authorization', user.auth).send({ name: 7 });
+    const wrongType = await request(server)
+      .post('/v1/me/api-keys')
+      .set('Authorization', user.auth)
+      .send({ name: 7 });
     assert.equal(wrongType.status, 400);
     assert.equal(wrongType.body.error.details[0].path, 'body.name');
 

@@ -22,7 +22,10 @@ describe('user and key administration', () => {
         .set('Authorization', someone.auth)
         .send({ email: `new-${role}@example.test` });
       assert.equal(res.status, 403, role);
-      assert.equal((await request(t.app.server).get('/v1/users').set('Authorization', someone.auth)).status, 403);
+      assert.equal(
+        (await request(t.app.server).get('/v1/users').set('Authorization', someone.auth)).status,
+        403,
+      );
     }
     assert.equal((await request(t.app.server).post('/v1/users').send({ email: 'a@b.test' })).status, 401);
 
@@ -51,14 +54,22 @@ describe('user and key administration', () => {
 
   test('a role change takes effect at once and is audited', async () => {
     const target = await makeUser(t.app, 'user');
-    assert.equal((await request(t.app.server).get('/v1/users').set('Authorization', target.auth)).status, 403);
+    assert.equal(
+      (await request(t.app.server).get('/v1/users').set('Authorization', target.auth)).status,
+      403,
+    );
     const res = await request(t.app.server)
       .patch(`/v1/users/${target.id}`)
       .set('Authorization', admin.auth)
       .send({ role: 'admin' });
     assert.equal(res.status, 200);
-    assert.equal((await request(t.app.server).get('/v1/users').set('Authorization', target.auth)).status, 200);
-    const audit = await t.app.db.prisma.auditLogEntry.findFirst({ where: { action: 'user.role', target: `user:${target.id}` } });
+    assert.equal(
+      (await request(t.app.server).get('/v1/users').set('Authorization', target.auth)).status,
+      200,
+    );
+    const audit = await t.app.db.prisma.auditLogEntry.findFirst({
+      where: { action: 'user.role', target: `user:${target.id}` },
+    });
     assert.deepEqual(audit?.details, { from: 'user', to: 'admin' });
     assert.equal(audit?.actorId, admin.id);
 
@@ -67,13 +78,19 @@ describe('user and key administration', () => {
       .set('Authorization', admin.auth)
       .send({ role: 'ops' });
     assert.equal(missing.status, 404);
-    const badId = await request(t.app.server).patch('/v1/users/42').set('Authorization', admin.auth).send({ role: 'ops' });
+    const badId = await request(t.app.server)
+      .patch('/v1/users/42')
+      .set('Authorization', admin.auth)
+      .send({ role: 'ops' });
     assert.equal(badId.status, 400);
     assert.equal(badId.body.error.details[0].path, 'params.id');
   });
 
   test('users manage their own keys; a revoked key stops working; others cannot revoke it', async () => {
-    const made = await request(t.app.server).post('/v1/me/api-keys').set('Authorization', user.auth).send({ name: 'ci' });
+    const made = await request(t.app.server)
+      .post('/v1/me/api-keys')
+      .set('Authorization', user.auth)
+      .send({ name: 'ci' });
     assert.equal(made.status, 201);
     const auth = `Bearer ${made.body.key}`;
     assert.equal((await request(t.app.server).get('/v1/auth/me').set('Authorization', auth)).status, 200);
@@ -83,13 +100,19 @@ describe('user and key administration', () => {
     assert.ok(list.body.keys.every((k: Record<string, unknown>) => !('key' in k) && !('keyHash' in k)));
 
     const stranger = await makeUser(t.app, 'user');
-    const denied = await request(t.app.server).delete(`/v1/api-keys/${made.body.id}`).set('Authorization', stranger.auth);
+    const denied = await request(t.app.server)
+      .delete(`/v1/api-keys/${made.body.id}`)
+      .set('Authorization', stranger.auth);
     assert.equal(denied.status, 404);
 
-    const revoked = await request(t.app.server).delete(`/v1/api-keys/${made.body.id}`).set('Authorization', user.auth);
+    const revoked = await request(t.app.server)
+      .delete(`/v1/api-keys/${made.body.id}`)
+      .set('Authorization', user.auth);
     assert.equal(revoked.status, 204);
     assert.equal((await request(t.app.server).get('/v1/auth/me').set('Authorization', auth)).status, 401);
-    const twice = await request(t.app.server).delete(`/v1/api-keys/${made.body.id}`).set('Authorization', user.auth);
+    const twice = await request(t.app.server)
+      .delete(`/v1/api-keys/${made.body.id}`)
+      .set('Authorization', user.auth);
     assert.equal(twice.status, 409);
   });
 });
