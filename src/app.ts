@@ -15,6 +15,7 @@ import { authPlugin } from './auth/plugin.ts';
 import { authRoutes } from './auth/routes.ts';
 import { userRoutes } from './users/routes.ts';
 import { healthRoutes } from './health/routes.ts';
+import { chatRoutes } from './chat/routes.ts';
 import { modelRoutes } from './models/routes.ts';
 
 export interface BuildAppOptions {
@@ -63,6 +64,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(healthRoutes);
   await app.register(authRoutes);
   await app.register(userRoutes);
+  await app.register(chatRoutes);
   await app.register(modelRoutes);
 
   return app;
