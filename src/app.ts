@@ -16,6 +16,7 @@ import { authRoutes } from './auth/routes.ts';
 import { userRoutes } from './users/routes.ts';
 import { healthRoutes } from './health/routes.ts';
 import { chatRoutes } from './chat/routes.ts';
+import { feedbackRoutes } from './feedback/routes.ts';
 import { modelRoutes } from './models/routes.ts';
 
 export interface BuildAppOptions {
@@ -65,6 +66,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(authRoutes);
   await app.register(userRoutes);
   await app.register(chatRoutes);
+  await app.register(feedbackRoutes);
   await app.register(modelRoutes);
 
   return app;
