@@ -17,6 +17,7 @@ import { userRoutes } from './users/routes.ts';
 import { healthRoutes } from './health/routes.ts';
 import { chatRoutes } from './chat/routes.ts';
 import { feedbackRoutes } from './feedback/routes.ts';
+import { moderationRoutes } from './moderation/routes.ts';
 import { modelRoutes } from './models/routes.ts';
 
 export interface BuildAppOptions {
@@ -67,6 +68,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(userRoutes);
   await app.register(chatRoutes);
   await app.register(feedbackRoutes);
+  await app.register(moderationRoutes);
   await app.register(modelRoutes);
 
   return app;
