@@ -30,10 +30,17 @@ export const generationParams = z
     seed: z.number().int().optional(),
     stop: z.union([z.string(), z.array(z.string()).max(16)]).optional(),
   })
-  .catchall(z.json());
+  .catchall(z.json())
+  .describe('Sampling parameters; the known ones are checked, others are kept as sent');
 
 /** Where the new message hangs: a message id, null for a new root, or absent for the latest branch tip. */
-const parentId = uuid.nullable().optional();
+const parentId = uuid
+  .nullable()
+  .optional()
+  .describe(
+    'The message this one follows, in the same conversation (a second answer under one prompt is a regeneration). ' +
+      'null starts a new root; omitted continues the branch that grew last (the newest message without replies).',
+  );
 
 /** Generation details only make sense on answers, so prompts carrying them are refused. */
 export const appendMessageBody = z.discriminatedUnion('role', [
@@ -87,7 +94,12 @@ export const conversationView = z.object({
   createdAt: isoDate,
   updatedAt: isoDate,
   /** Depth-first: every message comes after its parent, siblings oldest first. */
-  messages: z.array(treeMessageView),
+  messages: z
+    .array(treeMessageView)
+    .describe(
+      'Every message, depth-first: each after its parent, siblings oldest first. Rebuild the tree from ' +
+        'parentId; siblingIndex/siblingCount place regenerations and edits among their siblings.',
+    ),
 });
 
 export const conversationSummaryView = z.object({

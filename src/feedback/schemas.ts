@@ -33,7 +33,11 @@ export const voteBody = z
   .refine((v) => v.messageAId !== v.messageBId, {
     path: ['messageBId'],
     message: 'must differ from messageAId',
-  });
+  })
+  .describe(
+    'Two different assistant messages with the same parent (answers to one prompt). Voting again on a ' +
+      'pair, in either order, replaces the earlier vote.',
+  );
 
 export const voteView = z.object({
   id: z.string(),
@@ -58,7 +62,15 @@ export const flagView = z.object({
   createdAt: isoDate,
 });
 
-export const correctionText = z.string().trim().min(1, 'must not be empty').max(MAX_CORRECTION_CHARS);
+export const correctionText = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(MAX_CORRECTION_CHARS)
+  .describe(
+    `The better answer: at most ${MAX_CORRECTION_CHARS} characters, different from the original ` +
+      '(surrounding whitespace ignored)',
+  );
 export const correctionBody = z.strictObject({ text: correctionText });
 
 export const correctionView = z.object({

@@ -7,7 +7,10 @@ import { correctionText, flagCategory, reviewStatus } from '../feedback/schemas.
 export const MAX_REASON_CHARS = 2_000;
 
 /** Which items to list; the queue (pending) unless asked otherwise. */
-const statusFilter = z.enum(['pending', 'approved', 'rejected', 'all']).default('pending');
+const statusFilter = z
+  .enum(['pending', 'approved', 'rejected', 'all'])
+  .default('pending')
+  .describe('pending (the default), approved, rejected, or all');
 
 export const listCorrectionsQuery = pageQuery.extend({
   status: statusFilter,
