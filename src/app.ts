@@ -15,6 +15,10 @@ import { authPlugin } from './auth/plugin.ts';
 import { authRoutes } from './auth/routes.ts';
 import { userRoutes } from './users/routes.ts';
 import { healthRoutes } from './health/routes.ts';
+import { chatRoutes } from './chat/routes.ts';
+import { feedbackRoutes } from './feedback/routes.ts';
+import { moderationRoutes } from './moderation/routes.ts';
+import { modelRoutes } from './models/routes.ts';
 
 export interface BuildAppOptions {
   config: Config;
@@ -61,6 +65,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(healthRoutes);
   await app.register(authRoutes);
   await app.register(userRoutes);
+  await app.register(chatRoutes);
+  await app.register(feedbackRoutes);
+  await app.register(moderationRoutes);
+  await app.register(modelRoutes);
 
   return app;
 }

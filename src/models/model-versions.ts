@@ -1,0 +1,141 @@
+// The model-version registry: which sets of weights exist and which one serves. Registration and
+// activation are audited; activation is the one place that changes the active version, so the
+// promotion gates (later) and the ops route share it.
+import type { Db, PrismaClient } from '../db/client.ts';
+import type { ModelStatus, ModelVersion, Prisma } from '../generated/prisma/client.ts';
+import { recordAudit } from '../audit/audit-log.ts';
+import { AppError, notFound } from '../errors/app-error.ts';
+
+type Tx = Exclude<Db, PrismaClient>;
+
+/** Runs `fn` in a transaction, or in the caller's transaction when `db` already is one. */
+function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return '$transaction' in db ? db.$transaction((tx) => fn(tx)) : fn(db);
+}
+
+const invalid = (path: string, message: string) =>
+  new AppError('validation_failed', `Invalid ${path}: ${message}`, [{ path, message }]);
+
+/** Versions, newest first; `before` is the id of the last one on the previous page. */
+export async function listModelVersions(
+  db: Db,
+  filter: { status?: ModelStatus; limit: number; before?: string },
+): Promise<{ modelVersions: ModelVersion[]; nextBefore: string | null }> {
+  const where: Prisma.ModelVersionWhereInput[] = [];
+  if (filter.status) where.push({ status: filter.status });
+  if (filter.before) {
+    const cursor = await db.modelVersion.findUnique({
+      where: { id: filter.before },
+      select: { id: true, createdAt: true },
+    });
+    if (!cursor) throw invalid('querystring.before', 'must be the id of a model version');
+    where.push({
+      OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }],
+    });
+  }
+  const rows = await db.modelVersion.findMany({
+    where: { AND: where },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take: filter.limit + 1,
+  });
+  const modelVersions = rows.slice(0, filter.limit);
+  const nextBefore = rows.length > filter.limit ? (modelVersions.at(-1)?.id ?? null) : null;
+  return { modelVersions, nextBefore };
+}
+
+/** The version that serves completions, if any. */
+export function activeModelVersion(db: Db): Promise<ModelVersion | null> {
+  return db.modelVersion.findFirst({ where: { status: 'active' } });
+}
+
+/**
+ * Registers a set of weights as a candidate. `actorId` is null for automated callers (a training
+ * job). 409 if the name is taken, validation_failed if the parent is unknown.
+ */
+export async function registerModelVersion(
+  db: Db,
+  input: {
+    name: string;
+    path: string;
+    parentId?: string | null;
+    datasetId?: string | null;
+    notes?: string;
+    actorId: string | null;
+  },
+): Promise<ModelVersion> {
+  return inTransaction(db, async (tx) => {
+    if (input.parentId) {
+      const parent = await tx.modelVersion.findUnique({ where: { id: input.parentId }, select: { id: true } });
+      if (!parent) throw invalid('body.parentId', 'must be the id of a registered model version');
+    }
+    const taken = await tx.modelVersion.findUnique({ where: { name: input.name }, select: { id: true } });
+    if (taken) throw new AppError('conflict', `A model version named ${input.name} exists`);
+    const version = await tx.modelVersion
+      .create({
+        data: {
+          name: input.name,
+          path: input.path,
+          parentId: input.parentId ?? null,
+          datasetId: input.datasetId ?? null,
+          notes: input.notes ?? '',
+        },
+      })
+      .catch((err: unknown) => {
+        // Two registrations racing for one name: the loser gets the same answer as above.
+        if ((err as { code?: string }).code === 'P2002')
+          throw new AppError('conflict', `A model version named ${input.name} exists`);
+        throw err;
+      });
+    await recordAudit(tx, {
+      actorId: input.actorId,
+      action: 'model_version.register',
+      target: `model_version:${version.id}`,
+      details: { name: version.name, path: version.path, parentId: version.parentId },
+    });
+    return version;
+  });
+}
+
+/** Which statuses may become active: a rejected candidate may not; a retired one may (rollback). */
+const ACTIVATABLE: readonly ModelStatus[] = ['candidate', 'retired'];
+
+/**
+ * Makes `id` the one active version in a single transaction: the previously active version is
+ * retired, the audit log records who did it, why, and `details` (e.g. gate results). Concurrent
+ * activations take turns. 404 unknown id; 409 when it is already active or was rejected.
+ */
+export async function activateModelVersion(
+  db: Db,
+  input: { id: string; actorId: string | null; reason: string; details?: Prisma.InputJsonObject },
+): Promise<{ active: ModelVersion; retired: ModelVersion | null }> {
+  return inTransaction(db, async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('feedloop:model_versions:activate'))`;
+    const target = await tx.modelVersion.findUnique({ where: { id: input.id } });
+    if (!target) throw notFound('Model version');
+    if (!ACTIVATABLE.includes(target.status))
+      throw new AppError('conflict', `Model version ${target.name} is ${target.status}; it cannot be activated`, {
+        status: target.status,
+      });
+    const previous = await tx.modelVersion.findFirst({ where: { status: 'active' } });
+    const retired = previous
+      ? await tx.modelVersion.update({ where: { id: previous.id }, data: { status: 'retired' } })
+      : null;
+    const active = await tx.modelVersion.update({
+      where: { id: target.id },
+      data: { status: 'active', promotedAt: new Date() },
+    });
+    await recordAudit(tx, {
+      actorId: input.actorId,
+      action: 'model_version.activate',
+      target: `model_version:${target.id}`,
+      details: {
+        ...input.details,
+        reason: input.reason,
+        name: target.name,
+        fromStatus: target.status,
+        previousActiveId: previous?.id ?? null,
+      },
+    });
+    return { active, retired };
+  });
+}

@@ -1,0 +1,127 @@
+// Moderators and admins review what users sent: corrections (approve, edit-then-approve, reject)
+// and flags (approve, reject). Only pending items can be decided.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { principalOf } from '../auth/plugin.ts';
+import { ROLE_GROUPS } from '../auth/principal.ts';
+import { commonErrors, errorBody, idParams } from '../http/schemas.ts';
+import { decideCorrection, decideFlag, listCorrectionsForReview, listFlagsForReview } from './review.ts';
+import {
+  approveCorrectionBody,
+  correctionQueue,
+  correctionReviewView,
+  decisionBody,
+  flagQueue,
+  flagReviewView,
+  listCorrectionsQuery,
+  listFlagsQuery,
+} from './schemas.ts';
+
+const tags = ['moderation'];
+const decisionErrors = { ...commonErrors, 409: errorBody };
+
+export const moderationRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.addHook('onRequest', app.requireRole(...ROLE_GROUPS.moderation));
+  const { prisma } = app.db;
+
+  app.get(
+    '/v1/moderation/corrections',
+    {
+      schema: {
+        tags,
+        summary: 'Corrections to review (pending by default), newest first, with the answer and its prompt',
+        querystring: listCorrectionsQuery,
+        response: { 200: correctionQueue, ...commonErrors },
+      },
+    },
+    async (request) => listCorrectionsForReview(prisma, request.query),
+  );
+
+  app.get(
+    '/v1/moderation/flags',
+    {
+      schema: {
+        tags,
+        summary: 'Flags to review (pending by default), newest first, with the answer and its prompt',
+        querystring: listFlagsQuery,
+        response: { 200: flagQueue, ...commonErrors },
+      },
+    },
+    async (request) => listFlagsForReview(prisma, request.query),
+  );
+
+  app.post(
+    '/v1/moderation/corrections/:id/approve',
+    {
+      schema: {
+        tags,
+        summary: 'Approve a pending correction, optionally editing its text first',
+        params: idParams,
+        body: approveCorrectionBody,
+        response: { 200: correctionReviewView, ...decisionErrors },
+      },
+    },
+    async (request) => {
+      const reviewerId = principalOf(request).userId;
+      return prisma.$transaction((tx) =>
+        decideCorrection(tx, { id: request.params.id, reviewerId, decision: 'approved', ...request.body }),
+      );
+    },
+  );
+
+  app.post(
+    '/v1/moderation/corrections/:id/reject',
+    {
+      schema: {
+        tags,
+        summary: 'Reject a pending correction',
+        params: idParams,
+        body: decisionBody,
+        response: { 200: correctionReviewView, ...decisionErrors },
+      },
+    },
+    async (request) => {
+      const reviewerId = principalOf(request).userId;
+      return prisma.$transaction((tx) =>
+        decideCorrection(tx, { id: request.params.id, reviewerId, decision: 'rejected', ...request.body }),
+      );
+    },
+  );
+
+  app.post(
+    '/v1/moderation/flags/:id/approve',
+    {
+      schema: {
+        tags,
+        summary: 'Uphold a pending flag (the answer has the reported problem)',
+        params: idParams,
+        body: decisionBody,
+        response: { 200: flagReviewView, ...decisionErrors },
+      },
+    },
+    async (request) => {
+      const reviewerId = principalOf(request).userId;
+      return prisma.$transaction((tx) =>
+        decideFlag(tx, { id: request.params.id, reviewerId, decision: 'approved', ...request.body }),
+      );
+    },
+  );
+
+  app.post(
+    '/v1/moderation/flags/:id/reject',
+    {
+      schema: {
+        tags,
+        summary: 'Dismiss a pending flag',
+        params: idParams,
+        body: decisionBody,
+        response: { 200: flagReviewView, ...decisionErrors },
+      },
+    },
+    async (request) => {
+      const reviewerId = principalOf(request).userId;
+      return prisma.$transaction((tx) =>
+        decideFlag(tx, { id: request.params.id, reviewerId, decision: 'rejected', ...request.body }),
+      );
+    },
+  );
+};
