@@ -34,7 +34,17 @@ export interface TestDatabase {
 /** An empty database; `migrated: false` leaves even the migrations out. */
 export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const name = `feedloop_test_${randomBytes(6).toString('hex')}`;
-  await withAdmin((c) => c.query(`CREATE DATABASE "${name}"`));
+  // Postgres refuses CREATE DATABASE while another session is copying template1 (test files run
+  // in parallel): that error, 55006, is retried a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await withAdmin((c) => c.query(`CREATE DATABASE "${name}"`));
+      break;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55006' || attempt >= 20) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
   const url = urlFor(name);
   if (options.migrated !== false) await migrate(url);
   return {
