@@ -30,10 +30,18 @@ export function toErrorBody(error: unknown): { status: number; body: ErrorBody }
   }
   if (hasZodFastifySchemaValidationErrors(error)) {
     const context = (error as { validationContext?: string }).validationContext;
-    const details: ErrorDetail[] = error.validation.map((v) => ({
-      path: joinPath(context, v.instancePath.split('/').filter(Boolean)),
-      message: v.message ?? 'is invalid',
-    }));
+    const details: ErrorDetail[] = error.validation.flatMap((v) => {
+      const at = v.instancePath.split('/').filter(Boolean);
+      // An unknown field is reported at its own path (body.colour), not at the object holding it.
+      const keys = (v.params as { keys?: unknown }).keys;
+      if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
+        return keys.map((key) => ({
+          path: joinPath(context, [...at, String(key)]),
+          message: 'is not a known field',
+        }));
+      }
+      return [{ path: joinPath(context, at), message: v.message ?? 'is invalid' }];
+    });
     const first = details[0];
     const message = first ? `Invalid ${first.path || 'request'}: ${first.message}` : 'Invalid request';
     return { status: 400, body: { error: { code: 'validation_failed', message, details } } };

@@ -74,13 +74,16 @@ describe('POST /v1/conversations', () => {
 
   test('unknown fields, wrong types and bad messages are 400s naming the field', async () => {
     const cases: Array<[Record<string, unknown>, string]> = [
-      [{ title: 'x', colour: 'blue' }, 'body'],
+      [{ title: 'x', colour: 'blue' }, 'body.colour'],
       [{ title: 42 }, 'body.title'],
       [{ title: 'x'.repeat(201) }, 'body.title'],
       [{ messages: 'hello' }, 'body.messages'],
       [{ messages: [{ role: 'robot', content: 'beep' }] }, 'body.messages.0.role'],
       [{ messages: [{ role: 'user', content: '   ' }] }, 'body.messages.0.content'],
-      [{ messages: [{ role: 'user', content: 'hi', modelVersionId: NO_SUCH_ID }] }, 'body.messages.0'],
+      [
+        { messages: [{ role: 'user', content: 'hi', modelVersionId: NO_SUCH_ID }] },
+        'body.messages.0.modelVersionId',
+      ],
     ];
     for (const [body, path] of cases) {
       const res = await api().post('/v1/conversations').set('authorization', alice.auth).send(body);
@@ -140,7 +143,7 @@ describe('GET /v1/conversations', () => {
       [`before=${NO_SUCH_ID}`, 'querystring.before'],
       // Someone else's conversation is no cursor of yours.
       [`before=${other.conversationId}`, 'querystring.before'],
-      ['sort=asc', 'querystring'],
+      ['sort=asc', 'querystring.sort'],
     ]) {
       const res = await api().get(`/v1/conversations?${query}`).set('authorization', alice.auth);
       assert.equal(res.status, 400, query);
@@ -267,13 +270,13 @@ describe('POST /v1/conversations/:id/messages', () => {
       [{ role: 'user', content: 'x', parentId: elsewhere.answerId }, 'body.parentId'],
       [{ role: 'user', content: 'x', parentId: NO_SUCH_ID }, 'body.parentId'],
       // Generation details belong to answers only.
-      [{ role: 'user', content: 'x', latencyMs: 3 }, 'body'],
+      [{ role: 'user', content: 'x', latencyMs: 3 }, 'body.latencyMs'],
       [{ role: 'assistant', content: 'x', latencyMs: -1 }, 'body.latencyMs'],
       [{ role: 'assistant', content: 'x', promptTokens: 1.5 }, 'body.promptTokens'],
       [{ role: 'assistant', content: 'x', params: { temperature: 'hot' } }, 'body.params.temperature'],
       [{ role: 'assistant', content: 'x', params: { top_p: 2 } }, 'body.params.top_p'],
       [{ role: 'assistant', content: 'x', modelVersionId: NO_SUCH_ID }, 'body.modelVersionId'],
-      [{ role: 'assistant', content: 'x', tone: 'cheerful' }, 'body'],
+      [{ role: 'assistant', content: 'x', tone: 'cheerful' }, 'body.tone'],
     ];
     for (const [body, path] of cases) {
       const res = await api()

@@ -51,7 +51,7 @@ describe('POST /v1/messages/:id/flags', () => {
       [{}, 'body.category'],
       [{ category: 'other', comment: 'x'.repeat(2001) }, 'body.comment'],
       [{ category: 'other', comment: 5 }, 'body.comment'],
-      [{ category: 'other', severity: 'high' }, 'body'],
+      [{ category: 'other', severity: 'high' }, 'body.severity'],
     ];
     for (const [body, path] of cases) {
       const res = await api()
@@ -99,7 +99,7 @@ describe('POST /v1/messages/:id/corrections', () => {
       [{ text: 'x'.repeat(MAX_CORRECTION_CHARS + 1) }, 'body.text'],
       [{ text: 42 }, 'body.text'],
       [{}, 'body.text'],
-      [{ text: 'Canberra.', why: 'geography' }, 'body'],
+      [{ text: 'Canberra.', why: 'geography' }, 'body.why'],
     ];
     for (const [body, path] of cases) {
       const res = await api()

@@ -74,7 +74,7 @@ describe('PUT /v1/messages/:id/rating', () => {
       [{ kind: 'thumbs' }, 'body.value'],
       [{ kind: 'hearts', value: 3 }, 'body.kind'],
       [{ value: 3 }, 'body.kind'],
-      [{ kind: 'stars', value: 3, comment: 'nice' }, 'body'],
+      [{ kind: 'stars', value: 3, comment: 'nice' }, 'body.comment'],
       [[{ kind: 'stars', value: 3 }], 'body'],
     ];
     for (const [body, path] of cases) {

@@ -119,7 +119,7 @@ describe('POST /v1/votes', () => {
       [{ messageAId: ex.answerId, messageBId: ex.retryId }, 'body.choice'],
       [{ messageAId: 'x', messageBId: ex.retryId, choice: 'a' }, 'body.messageAId'],
       [{ messageBId: ex.retryId, choice: 'a' }, 'body.messageAId'],
-      [{ messageAId: ex.answerId, messageBId: ex.retryId, choice: 'a', weight: 2 }, 'body'],
+      [{ messageAId: ex.answerId, messageBId: ex.retryId, choice: 'a', weight: 2 }, 'body.weight'],
     ];
     for (const [body, path] of cases) {
       const res = await vote(alice, body);

@@ -70,7 +70,7 @@ describe('POST /v1/model-versions', () => {
       [{ name: 'n1', path: '/abs/path' }, 'body.path'],
       [{ name: 'n1', path: 'p', parentId: 'x' }, 'body.parentId'],
       [{ name: 'n1', path: 'p', parentId: NO_SUCH_ID }, 'body.parentId'],
-      [{ name: 'n1', path: 'p', status: 'active' }, 'body'],
+      [{ name: 'n1', path: 'p', status: 'active' }, 'body.status'],
       [{ name: 7, path: 'p' }, 'body.name'],
     ];
     for (const [body, path] of cases) {

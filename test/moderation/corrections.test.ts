@@ -152,8 +152,8 @@ describe('correction lifecycle', () => {
       ['approve', { reason: 'ok', text: '' }, 'body.text'],
       // Edited back to what the model said is no correction.
       ['approve', { reason: 'ok', text: 'Sydney.' }, 'body.text'],
-      ['approve', { reason: 'ok', score: 3 }, 'body'],
-      ['reject', { reason: 'no', text: 'Canberra.' }, 'body'],
+      ['approve', { reason: 'ok', score: 3 }, 'body.score'],
+      ['reject', { reason: 'no', text: 'Canberra.' }, 'body.text'],
       ['reject', { reason: 12 }, 'body.reason'],
     ];
     for (const [decision, body, path] of cases) {
@@ -206,7 +206,7 @@ describe('GET /v1/moderation/corrections', () => {
       ['?modelVersionId=v1', 'querystring.modelVersionId'],
       ['?limit=0', 'querystring.limit'],
       [`?before=${NO_SUCH_ID}`, 'querystring.before'],
-      ['?category=unsafe', 'querystring'],
+      ['?category=unsafe', 'querystring.category'],
     ]) {
       const res = await queue(query);
       assert.equal(res.status, 400, query);

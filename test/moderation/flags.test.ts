@@ -86,7 +86,7 @@ describe('GET /v1/moderation/flags', () => {
       ['?category=rude', 'querystring.category'],
       ['?status=open', 'querystring.status'],
       ['?modelVersionId=1', 'querystring.modelVersionId'],
-      ['?page=2', 'querystring'],
+      ['?page=2', 'querystring.page'],
     ]) {
       const res = await queue(query);
       assert.equal(res.status, 400, query);
