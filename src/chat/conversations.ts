@@ -16,6 +16,8 @@ const invalid = (path: string, message: string) =>
   new AppError('validation_failed', `Invalid ${path}: ${message}`, [{ path, message }]);
 
 export interface NewMessage {
+  /** Chosen by the caller when it must be known before the row exists (a streamed answer). */
+  id?: string;
   conversationId: string;
   role: MessageRole;
   content: string;
@@ -58,6 +60,7 @@ export async function appendMessage(db: Db, input: NewMessage): Promise<Message>
     }
     return tx.message.create({
       data: {
+        id: input.id,
         conversationId: input.conversationId,
         parentId,
         role: input.role,
