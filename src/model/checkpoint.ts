@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { ModelConfigSchema, type ModelConfig } from './config.ts';
 import { paramSpecs, type ParamTensors } from './params.ts';
-import { readSafetensors, writeSafetensors, type HostTensor } from './safetensors.ts';
+import { readSafetensors, writeSafetensors, type FloatStorage, type HostTensor } from './safetensors.ts';
 import { TOKENIZER_FILE, TextTokenizer } from './tokenizer.ts';
 
 export const CHECKPOINT_FILES = {
@@ -55,12 +55,16 @@ export function saveModel(
     tokenizer: TextTokenizer;
     manifest: Record<string, unknown>;
   },
+  options: { floats?: FloatStorage } = {},
 ): void {
   mkdirSync(dir, { recursive: true });
-  writeSafetensors(join(dir, CHECKPOINT_FILES.weights), toHost(model.params), {
-    format: 'feedloop-gpt',
-    config: JSON.stringify(model.config),
-  });
+  // F16 storage halves the folder (the shipped base model); computation stays float32.
+  writeSafetensors(
+    join(dir, CHECKPOINT_FILES.weights),
+    toHost(model.params),
+    { format: 'feedloop-gpt', config: JSON.stringify(model.config) },
+    options.floats ?? 'F32',
+  );
   writeJsonAtomic(join(dir, CHECKPOINT_FILES.config), model.config);
   model.tokenizer.save(join(dir, CHECKPOINT_FILES.tokenizer));
   writeJsonAtomic(join(dir, CHECKPOINT_FILES.manifest), model.manifest);

@@ -35,3 +35,27 @@ export function linearTransposed(x: tf.Tensor2D, e: tf.Tensor2D): tf.Tensor2D {
   });
   return f(x, e) as tf.Tensor2D;
 }
+
+/**
+ * x @ w + b with the bias gradient as a ones-vector matmul: wasm reduces over a non-innermost
+ * axis by transposing first, which made bias gradients cost more than some of the matmuls.
+ */
+export function affine(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  const f = tf.customGrad((a, b, c, save) => {
+    (save as tf.GradSaveFunc)([a as tf.Tensor, b as tf.Tensor]);
+    return {
+      value: tf.add(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), c as tf.Tensor1D),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const g = dy as tf.Tensor2D;
+        const ones = tf.ones([1, g.shape[0]]) as tf.Tensor2D;
+        return [
+          tf.matMul(g, tf.transpose(sb)),
+          tf.matMul(tf.transpose(sa), g),
+          tf.reshape(tf.matMul(ones, g), [g.shape[1]]),
+        ];
+      },
+    };
+  });
+  return f(x, w, bias) as tf.Tensor2D;
+}

@@ -285,7 +285,12 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
       .filter((h) => h.valLoss !== undefined)
       .map(({ step, valLoss: v, trainLoss: t }) => ({ step, trainLoss: t, validationLoss: v })),
   };
-  saveModel(opts.outDir, { config: model, params: state.vars, tokenizer, manifest });
+  // Shipped weights are stored as F16 to keep the committed folder small.
+  saveModel(
+    opts.outDir,
+    { config: model, params: state.vars, tokenizer, manifest: { ...manifest, weightsStoredAs: 'F16' } },
+    { floats: 'F16' },
+  );
   log({ event: 'finished', ...manifest, validationHistory: undefined });
   disposeTrainState(state);
   return { finished: true, step: run.step, manifest };

@@ -2,6 +2,7 @@
 // {name: {dtype, shape, data_offsets}, __metadata__}, then the raw little-endian tensor bytes.
 // Portable: PyTorch, JAX and Rust tooling read these files directly.
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { floatsToHalf, halfToFloats } from './half.ts';
 
 export type SafeDtype = 'F32' | 'I32';
 export interface HostTensor {
@@ -10,16 +11,27 @@ export interface HostTensor {
   data: Float32Array | Int32Array;
 }
 
+/** How float tensors are stored: F16 halves the file; values are widened back to F32 on read. */
+export type FloatStorage = 'F32' | 'F16';
+
 interface HeaderEntry {
-  dtype: SafeDtype;
+  dtype: SafeDtype | 'F16';
   shape: number[];
   data_offsets: [number, number];
 }
 
 export function encodeSafetensors(
-  tensors: Record<string, HostTensor>,
+  input: Record<string, HostTensor>,
   metadata: Record<string, string> = {},
+  floats: FloatStorage = 'F32',
 ): Buffer {
+  const tensors: Record<string, { dtype: HeaderEntry['dtype']; shape: number[]; data: ArrayBufferView }> = {};
+  for (const [name, t] of Object.entries(input)) {
+    tensors[name] =
+      t.dtype === 'F32' && floats === 'F16'
+        ? { dtype: 'F16', shape: t.shape, data: floatsToHalf(t.data as Float32Array) }
+        : t;
+  }
   const names = Object.keys(tensors).sort();
   const header: Record<string, HeaderEntry | Record<string, string>> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
@@ -70,6 +82,8 @@ export function decodeSafetensors(buf: Buffer): {
     bytes.set(buf.subarray(base + start, base + end));
     if (e.dtype === 'F32')
       tensors[name] = { dtype: 'F32', shape: e.shape, data: new Float32Array(bytes.buffer) };
+    else if (e.dtype === 'F16')
+      tensors[name] = { dtype: 'F32', shape: e.shape, data: halfToFloats(new Uint16Array(bytes.buffer)) };
     else if (e.dtype === 'I32')
       tensors[name] = { dtype: 'I32', shape: e.shape, data: new Int32Array(bytes.buffer) };
     else throw new Error(`unsupported safetensors dtype ${String(e.dtype)} for ${name}`);
@@ -82,9 +96,10 @@ export function writeSafetensors(
   path: string,
   tensors: Record<string, HostTensor>,
   metadata: Record<string, string> = {},
+  floats: FloatStorage = 'F32',
 ): void {
   const tmp = `${path}.tmp`;
-  writeFileSync(tmp, encodeSafetensors(tensors, metadata));
+  writeFileSync(tmp, encodeSafetensors(tensors, metadata, floats));
   renameSync(tmp, path);
 }
 

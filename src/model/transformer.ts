@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.ts';
 import { embed } from './embedding.ts';
-import { linear, linearTransposed } from './matmul.ts';
+import { affine, linearTransposed } from './matmul.ts';
 import { blockPrefix, type ParamTensors } from './params.ts';
 
 /** Keys and values per layer, shaped [batch*heads, length, headDim]. */
@@ -101,9 +101,10 @@ export function forwardChunk(
   for (let l = 0; l < c.nLayers; l++) {
     const p = blockPrefix(l);
     const a = layerNorm(x, param(params, `${p}ln1.g`), param(params, `${p}ln1.b`), c.layerNormEps);
-    const qkv = tf.add(
-      linear(a, param(params, `${p}attn.wqkv`) as tf.Tensor2D),
-      param(params, `${p}attn.bqkv`),
+    const qkv = affine(
+      a,
+      param(params, `${p}attn.wqkv`) as tf.Tensor2D,
+      param(params, `${p}attn.bqkv`) as tf.Tensor1D,
     ) as tf.Tensor2D;
     const [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
     const qh = splitHeads(tf.mul(q, scale) as tf.Tensor2D, b, t, h, hd);
@@ -117,18 +118,20 @@ export function forwardChunk(
     if (keepCache) newCache.push({ k: kh, v: vh });
     const scores = tf.add(tf.matMul(qh, kh, false, true), mask);
     const attended = tf.matMul(tf.softmax(scores), vh) as tf.Tensor3D;
-    const projected = tf.add(
-      linear(mergeHeads(attended, b, t, h, hd), param(params, `${p}attn.wo`) as tf.Tensor2D),
-      param(params, `${p}attn.bo`),
+    const projected = affine(
+      mergeHeads(attended, b, t, h, hd),
+      param(params, `${p}attn.wo`) as tf.Tensor2D,
+      param(params, `${p}attn.bo`) as tf.Tensor1D,
     );
     x = tf.add(x, projected) as tf.Tensor2D;
     const m = layerNorm(x, param(params, `${p}ln2.g`), param(params, `${p}ln2.b`), c.layerNormEps);
     const hidden = gelu(
-      tf.add(linear(m, param(params, `${p}mlp.w1`) as tf.Tensor2D), param(params, `${p}mlp.b1`)),
+      affine(m, param(params, `${p}mlp.w1`) as tf.Tensor2D, param(params, `${p}mlp.b1`) as tf.Tensor1D),
     );
-    const out = tf.add(
-      linear(hidden as tf.Tensor2D, param(params, `${p}mlp.w2`) as tf.Tensor2D),
-      param(params, `${p}mlp.b2`),
+    const out = affine(
+      hidden as tf.Tensor2D,
+      param(params, `${p}mlp.w2`) as tf.Tensor2D,
+      param(params, `${p}mlp.b2`) as tf.Tensor1D,
     );
     x = tf.add(x, out) as tf.Tensor2D;
   }

@@ -49,3 +49,30 @@ test('loading refuses weights that do not match the config', () => {
   writeFileSync(cfgPath, JSON.stringify({ ...cfg, dFf: cfg['dFf']! * 2 }));
   assert.throws(() => loadModel(dir), /shape/);
 });
+
+test('F16 storage halves the weights file and keeps logits within half-precision error', async () => {
+  await useBackend('wasm');
+  const config = tinyConfig();
+  const params = initParams(config, 15);
+  const full = loadModel(writeTinyModel(15, params));
+  const dir = writeTinyModel(15, params);
+  const tokenizer = full.tokenizer;
+  const { saveModel } = await import('../../src/model/checkpoint.ts');
+  saveModel(dir, { config, params, tokenizer, manifest: {} }, { floats: 'F16' });
+  const half = loadModel(dir);
+  const tokens = tf.tensor2d([[5, 17, 42, 99, 7, 3]], [1, 6], 'int32');
+  const a = forward(full.params, config, tokens).dataSync();
+  const b = forward(half.params, config, tokens).dataSync();
+  let maxDiff = 0;
+  for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+  assert.ok(maxDiff > 0 && maxDiff < 1e-2, `max logit difference ${maxDiff}`);
+  const sizeOf = (d: string) => readFileSync(join(d, CHECKPOINT_FILES.weights)).length;
+  assert.ok(sizeOf(dir) < 0.55 * sizeOf(full.dir));
+});
+
+test('half conversion is exact for representable values and rounds to nearest', async () => {
+  const { toHalfBits, fromHalfBits } = await import('../../src/model/half.ts');
+  for (const v of [0, 1, -2, 0.5, 65504, 2 ** -24, 0.0999755859375]) assert.equal(fromHalfBits(toHalfBits(v)), v);
+  assert.equal(fromHalfBits(toHalfBits(1 + 2 ** -12)), 1);
+  assert.equal(fromHalfBits(toHalfBits(1e6)), Infinity);
+});

@@ -73,7 +73,15 @@ test('custom gradients (embedding, matmul, cross-entropy) agree with finite diff
       weights,
     ),
   )(names.map((n) => params[n]!));
-  for (const name of ['tok_emb', 'pos_emb', 'blocks.0.attn.wqkv', 'blocks.1.mlp.w2', 'ln_f.g']) {
+  for (const name of [
+    'tok_emb',
+    'pos_emb',
+    'blocks.0.attn.wqkv',
+    'blocks.0.attn.bqkv',
+    'blocks.1.mlp.w2',
+    'blocks.1.mlp.b1',
+    'ln_f.g',
+  ]) {
     const i = names.indexOf(name);
     // Directional derivative along the gradient itself: <g, g/|g|> = |g|.
     const g = grads[i]!;
