@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.ts';
 import { embed } from './embedding.ts';
+import { layerNorm } from './layer-norm.ts';
 import { affine, linearTransposed } from './matmul.ts';
 import { blockPrefix, type ParamTensors } from './params.ts';
 
@@ -29,13 +30,6 @@ function param(params: ParamTensors, name: string): tf.Tensor {
   const t = params[name];
   if (!t) throw new Error(`missing parameter ${name}`);
   return t;
-}
-
-function layerNorm(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor2D {
-  const mean = tf.mean(x, -1, true);
-  const centered = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(centered), -1, true);
-  return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, eps))), g), b) as tf.Tensor2D;
 }
 
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -100,7 +94,12 @@ export function forwardChunk(
   const newCache: KvCache = [];
   for (let l = 0; l < c.nLayers; l++) {
     const p = blockPrefix(l);
-    const a = layerNorm(x, param(params, `${p}ln1.g`), param(params, `${p}ln1.b`), c.layerNormEps);
+    const a = layerNorm(
+      x,
+      param(params, `${p}ln1.g`) as tf.Tensor1D,
+      param(params, `${p}ln1.b`) as tf.Tensor1D,
+      c.layerNormEps,
+    );
     const qkv = affine(
       a,
       param(params, `${p}attn.wqkv`) as tf.Tensor2D,
@@ -124,7 +123,12 @@ export function forwardChunk(
       param(params, `${p}attn.bo`) as tf.Tensor1D,
     );
     x = tf.add(x, projected) as tf.Tensor2D;
-    const m = layerNorm(x, param(params, `${p}ln2.g`), param(params, `${p}ln2.b`), c.layerNormEps);
+    const m = layerNorm(
+      x,
+      param(params, `${p}ln2.g`) as tf.Tensor1D,
+      param(params, `${p}ln2.b`) as tf.Tensor1D,
+      c.layerNormEps,
+    );
     const hidden = gelu(
       affine(m, param(params, `${p}mlp.w1`) as tf.Tensor2D, param(params, `${p}mlp.b1`) as tf.Tensor1D),
     );
@@ -135,7 +139,12 @@ export function forwardChunk(
     );
     x = tf.add(x, out) as tf.Tensor2D;
   }
-  const final = layerNorm(x, param(params, 'ln_f.g'), param(params, 'ln_f.b'), c.layerNormEps);
+  const final = layerNorm(
+    x,
+    param(params, 'ln_f.g') as tf.Tensor1D,
+    param(params, 'ln_f.b') as tf.Tensor1D,
+    c.layerNormEps,
+  );
   // Tied embeddings: the output projection is the token embedding transposed.
   const logits = tf.reshape(linearTransposed(final, param(params, 'tok_emb') as tf.Tensor2D), [
     b,

@@ -72,7 +72,8 @@ test('F16 storage halves the weights file and keeps logits within half-precision
 
 test('half conversion is exact for representable values and rounds to nearest', async () => {
   const { toHalfBits, fromHalfBits } = await import('../../src/model/half.ts');
-  for (const v of [0, 1, -2, 0.5, 65504, 2 ** -24, 0.0999755859375]) assert.equal(fromHalfBits(toHalfBits(v)), v);
+  for (const v of [0, 1, -2, 0.5, 65504, 2 ** -24, 0.0999755859375])
+    assert.equal(fromHalfBits(toHalfBits(v)), v);
   assert.equal(fromHalfBits(toHalfBits(1 + 2 ** -12)), 1);
   assert.equal(fromHalfBits(toHalfBits(1e6)), Infinity);
 });
