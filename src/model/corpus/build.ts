@@ -25,7 +25,7 @@ export interface CorpusOptions {
   countryRepeats: number;
   seed: number;
 }
-export const DEFAULT_CORPUS_OPTIONS: CorpusOptions = { countryRepeats: 6, seed: 7 };
+export const DEFAULT_CORPUS_OPTIONS: CorpusOptions = { countryRepeats: 40, seed: 7 };
 
 export interface Corpus {
   train: string[];
