@@ -1,0 +1,231 @@
+// Autoregressive generation for one request: prefill, KV-cached decoding (or full recompute, for
+// comparison), sampling, stop sequences and incremental text. A session advances one token per
+// call so a worker can interleave many requests and cancel any of them between tokens.
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import type { LoadedModel } from './checkpoint.ts';
+import type { ModelConfig } from './config.ts';
+import type { ParamTensors } from './params.ts';
+import { mulberry32, type Rng } from './rng.ts';
+import { sampleToken } from './sampling.ts';
+import { forwardChunk, disposeCache, cacheLength, type KvCache } from './transformer.ts';
+
+export const GenerationOptionsSchema = z.object({
+  maxTokens: z.number().int().positive().max(4096).default(128),
+  temperature: z.number().min(0).max(5).default(0.7),
+  topK: z.number().int().min(0).default(40),
+  topP: z.number().gt(0).max(1).default(0.95),
+  stop: z.array(z.string().min(1)).max(8).default([]),
+  /** Same seed + same prompt + same model = same text. Omitted: a random seed. */
+  seed: z.number().int().nonnegative().optional(),
+  /** Off only for benchmarks: recomputes the whole window for every token. */
+  useKvCache: z.boolean().default(true),
+});
+export type GenerationOptions = z.infer<typeof GenerationOptionsSchema>;
+export type GenerationOptionsInput = z.input<typeof GenerationOptionsSchema>;
+
+export type FinishReason = 'stop' | 'length' | 'aborted';
+
+export interface GenerationResult {
+  text: string;
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens dropped from the left to fit the context window. */
+  truncatedPromptTokens: number;
+}
+
+/** tf.tidy that keeps the last-position logits and the new cache (tidy cannot type nested objects). */
+function tidyKeepCache(fn: () => { last: tf.Tensor; cache: KvCache }): { last: tf.Tensor; cache: KvCache } {
+  const [last, ...kv] = tf.tidy(() => {
+    const r = fn();
+    return [r.last, ...r.cache.flatMap((l) => [l.k, l.v])];
+  });
+  const cache: KvCache = [];
+  for (let i = 0; i < kv.length; i += 2) cache.push({ k: kv[i] as tf.Tensor3D, v: kv[i + 1] as tf.Tensor3D });
+  return { last: last!, cache };
+}
+
+/** Logits of the last position after running `ids` from scratch, plus the cache for them. */
+export function prefill(
+  params: ParamTensors,
+  config: ModelConfig,
+  ids: number[],
+): { logits: Float32Array; cache: KvCache } {
+  const { last, cache } = tidyKeepCache(() => {
+    const out = forwardChunk(params, config, tf.tensor2d([ids], [1, ids.length], 'int32'), null, true);
+    return {
+      last: tf.slice(out.logits, [0, ids.length - 1, 0], [1, 1, config.vocabSize]),
+      cache: out.cache!,
+    };
+  });
+  const logits = last.dataSync() as Float32Array;
+  last.dispose();
+  return { logits, cache };
+}
+
+/** One cached decoding step; the old cache is disposed and a longer one returned. */
+export function decodeStep(
+  params: ParamTensors,
+  config: ModelConfig,
+  cache: KvCache,
+  id: number,
+): { logits: Float32Array; cache: KvCache } {
+  const out = tidyKeepCache(() => {
+    const res = forwardChunk(params, config, tf.tensor2d([[id]], [1, 1], 'int32'), cache, true);
+    return { last: res.logits, cache: res.cache! };
+  });
+  disposeCache(cache);
+  const logits = out.last.dataSync() as Float32Array;
+  out.last.dispose();
+  return { logits, cache: out.cache };
+}
+
+/** Logits for the last position with no cache: the whole window is recomputed. */
+export function lastLogitsFull(params: ParamTensors, config: ModelConfig, ids: number[]): Float32Array {
+  return tf.tidy(() => {
+    const logits = forwardChunk(params, config, tf.tensor2d([ids], [1, ids.length], 'int32')).logits;
+    return tf.slice(logits, [0, ids.length - 1, 0], [1, 1, config.vocabSize]).dataSync() as Float32Array;
+  });
+}
+
+export interface StepEvent {
+  done: boolean;
+  /** New text since the last event (may be empty while a stop sequence might be forming). */
+  delta: string;
+  tokenId?: number;
+  result?: GenerationResult;
+}
+
+export class GenerationSession {
+  private readonly model: LoadedModel;
+  private readonly options: GenerationOptions;
+  private readonly rng: Rng;
+  private readonly stopIds: ReadonlySet<number>;
+  private readonly context: number[];
+  private readonly generated: number[] = [];
+  private cache: KvCache | null = null;
+  private pending: number | null = null;
+  private emitted = 0;
+  private lastText = '';
+  private finished: GenerationResult | null = null;
+  private readonly promptTokens: number;
+  private readonly truncated: number;
+
+  constructor(
+    model: LoadedModel,
+    promptIds: number[],
+    options: GenerationOptionsInput = {},
+    stopTokenIds: readonly number[] = [],
+  ) {
+    if (promptIds.length === 0) throw new Error('prompt is empty');
+    this.model = model;
+    this.options = GenerationOptionsSchema.parse(options);
+    this.rng = mulberry32(this.options.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.stopIds = new Set(stopTokenIds);
+    const max = model.config.contextLength - 1;
+    this.promptTokens = promptIds.length;
+    this.truncated = Math.max(0, promptIds.length - max);
+    this.context = promptIds.slice(this.truncated);
+  }
+
+  get isFinished(): boolean {
+    return this.finished !== null;
+  }
+
+  /** Runs the model once and samples a token (synchronous: the tensor work happens here). */
+  private nextToken(): number {
+    const { params, config } = this.model;
+    let logits: Float32Array;
+    if (!this.options.useKvCache) {
+      logits = lastLogitsFull(params, config, this.context.slice(-config.contextLength));
+    } else if (this.cache === null || this.pending === null) {
+      disposeCache(this.cache);
+      const r = prefill(params, config, this.context.slice(-config.contextLength));
+      logits = r.logits;
+      this.cache = r.cache;
+    } else if (cacheLength(this.cache) + 1 > config.contextLength) {
+      // Window full: restart the cache from the newest half so positions stay within training range.
+      disposeCache(this.cache);
+      const r = prefill(params, config, this.context.slice(-Math.floor(config.contextLength / 2)));
+      logits = r.logits;
+      this.cache = r.cache;
+    } else {
+      const r = decodeStep(params, config, this.cache, this.pending);
+      logits = r.logits;
+      this.cache = r.cache;
+    }
+    const id = sampleToken(logits, this.options, this.rng);
+    this.pending = id;
+    return id;
+  }
+
+  /** Advances by one token. After `done`, further calls return the same result. */
+  async step(): Promise<StepEvent> {
+    if (this.finished) return { done: true, delta: '', result: this.finished };
+    const id = this.nextToken();
+    if (this.stopIds.has(id)) return this.finish('stop');
+    this.generated.push(id);
+    this.context.push(id);
+    const text = await this.model.tokenizer.decode(this.generated, true);
+    this.lastText = text;
+    const stopAt = this.findStop(text);
+    if (stopAt >= 0) return this.finish('stop', text.slice(0, stopAt));
+    if (this.generated.length >= this.options.maxTokens) return this.finish('length', text);
+    const safe = this.safeLength(text);
+    const delta = safe > this.emitted ? text.slice(this.emitted, safe) : '';
+    this.emitted = Math.max(this.emitted, safe);
+    return { done: false, delta, tokenId: id };
+  }
+
+  /** Ends early (client went away); frees the cache. */
+  abort(): StepEvent {
+    if (this.finished) return { done: true, delta: '', result: this.finished };
+    return this.finishSync('aborted', null);
+  }
+
+  private async finish(reason: FinishReason, text?: string): Promise<StepEvent> {
+    const full = text ?? (await this.model.tokenizer.decode(this.generated, true));
+    return this.finishSync(reason, full);
+  }
+
+  private finishSync(reason: FinishReason, full: string | null): StepEvent {
+    disposeCache(this.cache);
+    this.cache = null;
+    // Aborted: the result holds what the client was already sent.
+    const text = full ?? this.lastText.slice(0, this.emitted);
+    const delta = text.length > this.emitted ? text.slice(this.emitted) : '';
+    this.finished = {
+      text,
+      finishReason: reason,
+      promptTokens: this.promptTokens,
+      completionTokens: this.generated.length,
+      truncatedPromptTokens: this.truncated,
+    };
+    return { done: true, delta, result: this.finished };
+  }
+
+  private findStop(text: string): number {
+    let best = -1;
+    for (const s of this.options.stop) {
+      const i = text.indexOf(s, Math.max(0, this.emitted - s.length));
+      if (i >= 0 && (best < 0 || i < best)) best = i;
+    }
+    return best;
+  }
+
+  /** Text that can be sent now: not a partial UTF-8 character, not a possible stop-string prefix. */
+  private safeLength(text: string): number {
+    let end = text.length;
+    while (end > 0 && text[end - 1] === '\uFFFD') end--;
+    for (const s of this.options.stop) {
+      for (let k = Math.min(s.length - 1, end); k > 0; k--) {
+        if (text.slice(end - k, end) === s.slice(0, k)) {
+          end -= k;
+          break;
+        }
+      }
+    }
+    return end;
+  }
+}

@@ -1,0 +1,101 @@
+// AdamW with state keyed by parameter name, and clipping by global norm.
+//
+// Written here rather than using tf.train.adam: TF.js optimizers take one learning rate and key
+// their slots by position, while fine-tuning needs per-group rates and changing trainable sets.
+// Keying moments by name makes both trivial and makes the state easy to checkpoint.
+import * as tf from '@tensorflow/tfjs';
+
+export interface AdamWOptions {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  /** Which parameters get decoupled weight decay. */
+  decays: (name: string) => boolean;
+}
+
+export class AdamW {
+  readonly options: AdamWOptions;
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+  private readonly steps = new Map<string, number>();
+
+  constructor(options: AdamWOptions) {
+    this.options = options;
+  }
+
+  /** Applies one update to every parameter that has a gradient. Call inside tf.tidy. */
+  apply(
+    params: Record<string, tf.Variable>,
+    grads: Record<string, tf.Tensor>,
+    lrFor: (name: string) => number,
+  ): void {
+    const { beta1, beta2, epsilon, weightDecay, decays } = this.options;
+    for (const [name, g] of Object.entries(grads)) {
+      const p = params[name];
+      if (!p) throw new Error(`gradient for unknown parameter ${name}`);
+      const lr = lrFor(name);
+      const m = this.slot(this.m, name, p);
+      const v = this.slot(this.v, name, p);
+      // Per-parameter step count: a layer unfrozen later gets its own bias correction.
+      const step = (this.steps.get(name) ?? 0) + 1;
+      this.steps.set(name, step);
+      m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+      v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
+      const mHat = tf.div(m, 1 - beta1 ** step);
+      const vHat = tf.div(v, 1 - beta2 ** step);
+      let next = tf.sub(p, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon)), lr));
+      if (weightDecay > 0 && decays(name)) next = tf.sub(next, tf.mul(p, lr * weightDecay));
+      p.assign(next);
+    }
+  }
+
+  private slot(map: Map<string, tf.Variable>, name: string, like: tf.Tensor): tf.Variable {
+    let s = map.get(name);
+    if (!s) {
+      s = tf.variable(tf.zerosLike(like), false);
+      map.set(name, s);
+    }
+    return s;
+  }
+
+  /** Moments and step counts, for checkpoints. */
+  state(): { m: Record<string, tf.Tensor>; v: Record<string, tf.Tensor>; steps: Record<string, number> } {
+    return {
+      m: Object.fromEntries(this.m),
+      v: Object.fromEntries(this.v),
+      steps: Object.fromEntries(this.steps),
+    };
+  }
+
+  restore(state: {
+    m: Record<string, tf.Tensor>;
+    v: Record<string, tf.Tensor>;
+    steps: Record<string, number>;
+  }): void {
+    this.dispose();
+    for (const [name, t] of Object.entries(state.m)) this.m.set(name, tf.variable(t, false));
+    for (const [name, t] of Object.entries(state.v)) this.v.set(name, tf.variable(t, false));
+    for (const [name, s] of Object.entries(state.steps)) this.steps.set(name, s);
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+    this.m.clear();
+    this.v.clear();
+    this.steps.clear();
+  }
+}
+
+/** Scales all gradients by min(1, maxNorm / globalNorm). Returns the norm before clipping. */
+export function clipByGlobalNorm(
+  grads: Record<string, tf.Tensor>,
+  maxNorm: number,
+): { grads: Record<string, tf.Tensor>; norm: tf.Scalar } {
+  const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
+  const norm = tf.sqrt(squares.length ? tf.addN(squares) : tf.scalar(0)) as tf.Scalar;
+  const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
+  const clipped: Record<string, tf.Tensor> = {};
+  for (const [name, g] of Object.entries(grads)) clipped[name] = tf.mul(g, scale);
+  return { grads: clipped, norm };
+}

@@ -1,0 +1,172 @@
+// Decoder-only transformer (pre-layer-norm, causal self-attention, GELU MLP, tied embeddings) as
+// pure functions of a parameter map. One chunked forward serves training (no cache), prefill and
+// single-token decoding with a key/value cache, so all three share the same attention code.
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from './config.ts';
+import { embed } from './embedding.ts';
+import { layerNorm } from './layer-norm.ts';
+import { affine, linearTransposed } from './matmul.ts';
+import { blockPrefix, type ParamTensors } from './params.ts';
+
+/** Keys and values per layer, shaped [batch*heads, length, headDim]. */
+export interface LayerCache {
+  k: tf.Tensor3D;
+  v: tf.Tensor3D;
+}
+export type KvCache = LayerCache[];
+
+export function cacheLength(cache: KvCache | null): number {
+  return cache && cache.length ? cache[0]!.k.shape[1] : 0;
+}
+
+export function disposeCache(cache: KvCache | null): void {
+  for (const layer of cache ?? []) {
+    layer.k.dispose();
+    layer.v.dispose();
+  }
+}
+
+function param(params: ParamTensors, name: string): tf.Tensor {
+  const t = params[name];
+  if (!t) throw new Error(`missing parameter ${name}`);
+  return t;
+}
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+/** tanh approximation of GELU (as in GPT-2); x*x*x avoids pow's gradient w.r.t. the exponent. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  const cube = tf.mul(tf.mul(x, x), x);
+  const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), GELU_C);
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+}
+
+/** Additive mask [T, past+T]: query i (at absolute position past+i) sees keys 0..past+i. */
+function causalMask(past: number, t: number): tf.Tensor2D {
+  const total = past + t;
+  const data = new Float32Array(t * total);
+  for (let i = 0; i < t; i++) for (let j = past + i + 1; j < total; j++) data[i * total + j] = -1e9;
+  return tf.tensor2d(data, [t, total]);
+}
+
+function splitHeads(x: tf.Tensor2D, b: number, t: number, h: number, hd: number): tf.Tensor3D {
+  return tf.reshape(tf.transpose(tf.reshape(x, [b, t, h, hd]), [0, 2, 1, 3]), [b * h, t, hd]);
+}
+
+function mergeHeads(x: tf.Tensor3D, b: number, t: number, h: number, hd: number): tf.Tensor2D {
+  return tf.reshape(tf.transpose(tf.reshape(x, [b, h, t, hd]), [0, 2, 1, 3]), [b * t, h * hd]);
+}
+
+export interface ChunkResult {
+  /** [batch, T, vocab] */
+  logits: tf.Tensor3D;
+  /** Present only when the caller asked for a cache (generation). */
+  cache: KvCache | null;
+}
+
+/**
+ * Runs `tokens` [batch, T] whose first position is `cacheLength(cache)`. With `keepCache` the
+ * returned cache holds past+T keys/values; the input cache is not disposed (the caller owns it).
+ */
+export function forwardChunk(
+  params: ParamTensors,
+  c: ModelConfig,
+  tokens: tf.Tensor2D,
+  cache: KvCache | null = null,
+  keepCache = false,
+): ChunkResult {
+  const [b, t] = tokens.shape;
+  const past = cacheLength(cache);
+  if (past + t > c.contextLength)
+    throw new Error(`sequence of ${past + t} tokens exceeds context ${c.contextLength}`);
+  const h = c.nHeads;
+  const hd = c.dModel / h;
+  const ids = tf.reshape(tokens, [b * t]) as tf.Tensor1D;
+  const positions = tf.tensor1d(
+    Array.from({ length: b * t }, (_, i) => past + (i % t)),
+    'int32',
+  );
+  let x = tf.add(
+    embed(param(params, 'tok_emb') as tf.Tensor2D, ids),
+    embed(param(params, 'pos_emb') as tf.Tensor2D, positions),
+  ) as tf.Tensor2D;
+  const mask = causalMask(past, t);
+  const scale = 1 / Math.sqrt(hd);
+  const newCache: KvCache = [];
+  for (let l = 0; l < c.nLayers; l++) {
+    const p = blockPrefix(l);
+    const a = layerNorm(
+      x,
+      param(params, `${p}ln1.g`) as tf.Tensor1D,
+      param(params, `${p}ln1.b`) as tf.Tensor1D,
+      c.layerNormEps,
+    );
+    const qkv = affine(
+      a,
+      param(params, `${p}attn.wqkv`) as tf.Tensor2D,
+      param(params, `${p}attn.bqkv`) as tf.Tensor1D,
+    ) as tf.Tensor2D;
+    const [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+    const qh = splitHeads(tf.mul(q, scale) as tf.Tensor2D, b, t, h, hd);
+    let kh = splitHeads(k, b, t, h, hd);
+    let vh = splitHeads(v, b, t, h, hd);
+    const prev = cache?.[l];
+    if (prev) {
+      kh = tf.concat([prev.k, kh], 1);
+      vh = tf.concat([prev.v, vh], 1);
+    }
+    if (keepCache) newCache.push({ k: kh, v: vh });
+    const scores = tf.add(tf.matMul(qh, kh, false, true), mask);
+    const attended = tf.matMul(tf.softmax(scores), vh) as tf.Tensor3D;
+    const projected = affine(
+      mergeHeads(attended, b, t, h, hd),
+      param(params, `${p}attn.wo`) as tf.Tensor2D,
+      param(params, `${p}attn.bo`) as tf.Tensor1D,
+    );
+    x = tf.add(x, projected) as tf.Tensor2D;
+    const m = layerNorm(
+      x,
+      param(params, `${p}ln2.g`) as tf.Tensor1D,
+      param(params, `${p}ln2.b`) as tf.Tensor1D,
+      c.layerNormEps,
+    );
+    const hidden = gelu(
+      affine(m, param(params, `${p}mlp.w1`) as tf.Tensor2D, param(params, `${p}mlp.b1`) as tf.Tensor1D),
+    );
+    const out = affine(
+      hidden as tf.Tensor2D,
+      param(params, `${p}mlp.w2`) as tf.Tensor2D,
+      param(params, `${p}mlp.b2`) as tf.Tensor1D,
+    );
+    x = tf.add(x, out) as tf.Tensor2D;
+  }
+  const final = layerNorm(
+    x,
+    param(params, 'ln_f.g') as tf.Tensor1D,
+    param(params, 'ln_f.b') as tf.Tensor1D,
+    c.layerNormEps,
+  );
+  // Tied embeddings: the output projection is the token embedding transposed.
+  const logits = tf.reshape(linearTransposed(final, param(params, 'tok_emb') as tf.Tensor2D), [
+    b,
+    t,
+    c.vocabSize,
+  ]) as tf.Tensor3D;
+  return { logits, cache: keepCache ? newCache : null };
+}
+
+/** Full causal forward pass: tokens [batch, T] -> logits [batch, T, vocab]. */
+export function forward(params: ParamTensors, c: ModelConfig, tokens: tf.Tensor2D): tf.Tensor3D {
+  return forwardChunk(params, c, tokens).logits;
+}
+
+/**
+ * Analytic FLOPs per trained token (forward + backward = 3x forward), counting matmuls only:
+ * the dense layers, the tied output projection and both attention products over the full window.
+ */
+export function trainFlopsPerToken(c: ModelConfig, seqLen = c.contextLength): number {
+  const dense =
+    c.nLayers * (2 * c.dModel * 3 * c.dModel + 2 * c.dModel * c.dModel + 2 * 2 * c.dModel * c.dFf);
+  const output = 2 * c.dModel * c.vocabSize;
+  const attention = c.nLayers * 2 * 2 * seqLen * c.dModel;
+  return 3 * (dense + output + attention);
+}
