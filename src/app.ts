@@ -15,6 +15,9 @@ import { authPlugin } from './auth/plugin.ts';
 import { authRoutes } from './auth/routes.ts';
 import { userRoutes } from './users/routes.ts';
 import { healthRoutes } from './health/routes.ts';
+import { servedModelsPlugin } from './completions/plugin.ts';
+import { completionRoutes } from './completions/routes.ts';
+import { chatSocketRoutes } from './completions/chat-socket.ts';
 import { chatRoutes } from './chat/routes.ts';
 import { feedbackRoutes } from './feedback/routes.ts';
 import { moderationRoutes } from './moderation/routes.ts';
@@ -61,6 +64,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(rateLimitPlugin);
   await app.register(openApiPlugin);
   await app.register(websocket);
+  await app.register(servedModelsPlugin);
 
   await app.register(healthRoutes);
   await app.register(authRoutes);
@@ -69,6 +73,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(feedbackRoutes);
   await app.register(moderationRoutes);
   await app.register(modelRoutes);
+  await app.register(completionRoutes);
+  await app.register(chatSocketRoutes);
 
   return app;
 }

@@ -3,6 +3,7 @@ import { buildApp } from './app.ts';
 import { loadConfig, ConfigError, type Config } from './config.ts';
 import { ensureDatabase, migrate } from './db/migrate.ts';
 import { ensureAdminKey } from './users/users.ts';
+import { ensureBaseModel } from './models/served-models.ts';
 
 export async function startApi(config: Config) {
   await ensureDatabase(config.DATABASE_URL);
@@ -13,6 +14,13 @@ export async function startApi(config: Config) {
     const { created } = await ensureAdminKey(app.db.prisma, config.FEEDLOOP_ADMIN_KEY);
     app.log.info({ created }, 'admin key is in place');
   }
+  const base = await ensureBaseModel(app.db.prisma, config.MODEL_DIR);
+  if (base) app.log.info({ version: base.name }, 'registered the shipped base model as the active version');
+  const active = await app.servedModels.warm();
+  app.log.info(
+    { version: active?.name ?? null, backend: (await app.servedModels.modelServer()).backend },
+    active ? 'model loaded' : 'no active model version; completions answer 503 until one is activated',
+  );
   await app.listen({ port: config.PORT, host: config.HOST });
   return app;
 }

@@ -4,6 +4,8 @@ export const ERROR_STATUS = {
   bad_request: 400,
   validation_failed: 400,
   invalid_json: 400,
+  /** A prompt longer than the model's context (OpenAI's code for it). */
+  context_length_exceeded: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

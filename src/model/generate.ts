@@ -18,6 +18,8 @@ export const GenerationOptionsSchema = z.object({
   stop: z.array(z.string().min(1)).max(8).default([]),
   /** Same seed + same prompt + same model = same text. Omitted: a random seed. */
   seed: z.number().int().nonnegative().optional(),
+  /** End-of-turn tokens are not sampled before this many tokens (like vLLM's min_tokens). */
+  minTokens: z.number().int().min(0).max(4096).default(0),
   /** Off only for benchmarks: recomputes the whole window for every token. */
   useKvCache: z.boolean().default(true),
 });
@@ -154,6 +156,9 @@ export class GenerationSession {
       const r = decodeStep(params, config, this.cache, this.pending);
       logits = r.logits;
       this.cache = r.cache;
+    }
+    if (this.generated.length < this.options.minTokens) {
+      for (const stopId of this.stopIds) logits[stopId] = -Infinity;
     }
     const id = sampleToken(logits, this.options, this.rng);
     this.pending = id;

@@ -16,6 +16,7 @@ import type {
   FromWorker,
   ModelVersionInfo,
   PromptInput,
+  PromptSize,
   ToWorker,
   WorkerInit,
   WorkerStats,
@@ -259,6 +260,20 @@ export class ModelServer {
     const stream = this.generate(request, { signal: options.signal });
     for await (const e of stream) options.onToken?.(e);
     return stream.result;
+  }
+
+  /**
+   * Tokens the prompt takes for a loaded version, and the version's context length, so callers
+   * can refuse an over-long prompt before they store or generate anything.
+   */
+  async promptSize(
+    versionId: string,
+    prompt: { messages: ChatMessage[] } | { prompt: string },
+  ): Promise<PromptSize> {
+    if (!this.loaded.has(versionId)) throw new Error(`model version ${versionId} is not loaded`);
+    const pw = this.pool.reduce((a, b) => (b.active < a.active ? b : a));
+    const input: PromptInput = 'messages' in prompt ? { messages: prompt.messages } : { text: prompt.prompt };
+    return this.call<PromptSize>(pw, { type: 'count', reqId: 0, versionId, prompt: input });
   }
 
   async stats(): Promise<WorkerStats[]> {

@@ -7,7 +7,15 @@ import { formatChatPrompt, SPECIAL_TOKEN_LIST } from '../chat-format.ts';
 import { loadModel, type LoadedModel } from '../checkpoint.ts';
 import { GenerationSession } from '../generate.ts';
 import { countParams, disposeParams } from '../params.ts';
-import type { FromWorker, ModelVersionInfo, ToWorker, WorkerInit, WorkerStats } from './protocol.ts';
+import type {
+  FromWorker,
+  ModelVersionInfo,
+  PromptInput,
+  PromptSize,
+  ToWorker,
+  WorkerInit,
+  WorkerStats,
+} from './protocol.ts';
 
 interface Version {
   model: LoadedModel;
@@ -55,12 +63,15 @@ function info(versionId: string, m: LoadedModel): ModelVersionInfo {
   };
 }
 
+function promptText(prompt: PromptInput): string {
+  return 'messages' in prompt ? formatChatPrompt(prompt.messages) : prompt.text;
+}
+
 async function start(msg: Extract<ToWorker, { type: 'generate' }>): Promise<void> {
   const version = versions.get(msg.versionId);
   if (!version) throw new Error(`model version ${msg.versionId} is not loaded`);
   const { tokenizer } = version.model;
-  const text = 'messages' in msg.prompt ? formatChatPrompt(msg.prompt.messages) : msg.prompt.text;
-  const ids = await tokenizer.encode(text);
+  const ids = await tokenizer.encode(promptText(msg.prompt));
   // Any special token ends a reply: <|end|>, <|endoftext|> or the model opening a new turn.
   const stopIds = SPECIAL_TOKEN_LIST.map((t) => tokenizer.requireId(t));
   const session = new GenerationSession(version.model, ids, msg.options, stopIds);
@@ -154,6 +165,23 @@ async function handle(msg: ToWorker): Promise<void> {
       const a = active.get(msg.id);
       if (a) a.cancelled = true;
       else cancelledEarly.add(msg.id);
+      return;
+    }
+    case 'count': {
+      try {
+        const version = versions.get(msg.versionId);
+        if (!version) throw new Error(`model version ${msg.versionId} is not loaded`);
+        const ids = await version.model.tokenizer.encode(promptText(msg.prompt));
+        const size: PromptSize = { tokens: ids.length, contextLength: version.model.config.contextLength };
+        send({ type: 'reply', reqId: msg.reqId, ok: true, value: size });
+      } catch (err) {
+        send({
+          type: 'reply',
+          reqId: msg.reqId,
+          ok: false,
+          message: err instanceof Error ? err.message : String(err),
+        });
+      }
       return;
     }
     case 'stats': {

@@ -24,7 +24,14 @@ export type ToWorker =
   | { type: 'unload'; reqId: number; versionId: string }
   | { type: 'generate'; id: string; versionId: string; prompt: PromptInput; options: GenerationOptionsInput }
   | { type: 'cancel'; id: string }
-  | { type: 'stats'; reqId: number };
+  | { type: 'stats'; reqId: number }
+  | { type: 'count'; reqId: number; versionId: string; prompt: PromptInput };
+
+/** How long a prompt is for a version, and how much that version can take. */
+export interface PromptSize {
+  tokens: number;
+  contextLength: number;
+}
 
 export interface WorkerStats {
   active: number;
@@ -37,7 +44,7 @@ export interface WorkerStats {
 export type FromWorker =
   | { type: 'ready'; backend: BackendReport }
   | { type: 'init-failed'; message: string }
-  | { type: 'reply'; reqId: number; ok: true; value?: ModelVersionInfo | WorkerStats }
+  | { type: 'reply'; reqId: number; ok: true; value?: ModelVersionInfo | WorkerStats | PromptSize }
   | { type: 'reply'; reqId: number; ok: false; message: string }
   | { type: 'started'; id: string; promptTokens: number }
   | { type: 'token'; id: string; delta: string; tokenId: number }
