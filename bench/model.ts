@@ -11,7 +11,13 @@ import { modelConfigFor, type ModelConfig, type ModelSize } from '../src/model/c
 import { GenerationSession } from '../src/model/generate.ts';
 import { initParams } from '../src/model/params.ts';
 import { TextTokenizer } from '../src/model/tokenizer.ts';
-import { batchTensors, createTrainState, disposeBatch, disposeTrainState, trainStep } from '../src/model/train-step.ts';
+import {
+  batchTensors,
+  createTrainState,
+  disposeBatch,
+  disposeTrainState,
+  trainStep,
+} from '../src/model/train-step.ts';
 import { trainFlopsPerToken } from '../src/model/transformer.ts';
 
 export type MatmulShape = [m: number, k: number, n: number];
@@ -28,7 +34,10 @@ export function modelMatmulShapes(c: ModelConfig, tokens: number): MatmulShape[]
 }
 
 /** GFLOP/s of plain matmuls at each shape on the active backend; `peak` is the best of them. */
-export function matmulRates(shapes: MatmulShape[], reps = 5): { shapes: { shape: MatmulShape; gflops: number }[]; peak: number } {
+export function matmulRates(
+  shapes: MatmulShape[],
+  reps = 5,
+): { shapes: { shape: MatmulShape; gflops: number }[]; peak: number } {
   const out = shapes.map((shape) => {
     const [m, k, n] = shape;
     const a = tf.randomNormal([m, k]);
@@ -77,7 +86,12 @@ export async function generationThroughput(
   prompt = formatChatPrompt([{ role: 'user', content: 'What is the capital of France?' }]),
 ): Promise<{ tokensPerSecond: number; tokens: number; firstTokenMs: number }> {
   const ids = await model.tokenizer.encode(prompt);
-  const session = new GenerationSession(model, ids, { maxTokens: newTokens, temperature: 0.8, seed: 1, useKvCache });
+  const session = new GenerationSession(model, ids, {
+    maxTokens: newTokens,
+    temperature: 0.8,
+    seed: 1,
+    useKvCache,
+  });
   const t0 = performance.now();
   let firstTokenMs = 0;
   let tokens = 0;
@@ -126,7 +140,15 @@ async function main(): Promise<void> {
 
   const train = trainingThroughput(config, batchSize, Number(values.steps));
   const mfu = (train.tokensPerSecond * train.flopsPerToken) / (rates.peak * 1e9);
-  log({ stage: 'train', backend: report.backend, size, batchSize, ...train, achievedGflops: (train.tokensPerSecond * train.flopsPerToken) / 1e9, mfu });
+  log({
+    stage: 'train',
+    backend: report.backend,
+    size,
+    batchSize,
+    ...train,
+    achievedGflops: (train.tokensPerSecond * train.flopsPerToken) / 1e9,
+    mfu,
+  });
 
   let speedup: number | null = null;
   if (!values['skip-cpu'] && report.backend !== 'cpu') {
