@@ -19,6 +19,7 @@ import {
   trainStep,
 } from '../src/model/train-step.ts';
 import { trainFlopsPerToken } from '../src/model/transformer.ts';
+import { measureServingLatency, percentile } from './serving-latency.ts';
 
 export type MatmulShape = [m: number, k: number, n: number];
 
@@ -116,6 +117,8 @@ async function main(): Promise<void> {
       steps: { type: 'string', default: '4' },
       'new-tokens': { type: 'string', default: '256' },
       'skip-cpu': { type: 'boolean', default: false },
+      streams: { type: 'string', default: '8' },
+      rounds: { type: 'string', default: '5' },
     },
   });
   const log = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -166,6 +169,23 @@ async function main(): Promise<void> {
   const uncached = await generationThroughput(model, newTokens, false);
   log({ stage: 'generate', newTokens, cached, uncached });
 
+  // Back to one thread of work for the API process: the model workers hold their own backends.
+  const serving = await measureServingLatency({
+    streams: Number(values.streams),
+    rounds: Number(values.rounds),
+    maxTokens: 64,
+  });
+  log({
+    stage: 'http',
+    streams: serving.streams,
+    samples: serving.ttftMs.length,
+    ttftP50: percentile(serving.ttftMs, 50),
+    ttftP99: percentile(serving.ttftMs, 99),
+    ingestSamples: serving.ingestMs.length,
+    ingestP50: percentile(serving.ingestMs, 50),
+    ingestP99: percentile(serving.ingestMs, 99),
+  });
+
   log({
     bench: 'model',
     backend: report.backend,
@@ -175,8 +195,9 @@ async function main(): Promise<void> {
     speedup_vs_cpu_backend: speedup === null ? null : round(speedup),
     gen_tokens_per_s: round(cached.tokensPerSecond),
     kv_cache_speedup: round(cached.tokensPerSecond / uncached.tokensPerSecond),
-    ttft_p50_ms: null,
-    ttft_p99_ms: null,
+    ttft_p50_ms: round(percentile(serving.ttftMs, 50)),
+    ttft_p99_ms: round(percentile(serving.ttftMs, 99)),
+    ingest_p99_ms_during_streams: round(percentile(serving.ingestMs, 99)),
     rss_mb: round(process.memoryUsage().rss / 2 ** 20),
   });
 }

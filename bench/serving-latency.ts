@@ -1,0 +1,138 @@
+// Time to first token through the HTTP API with several concurrent streaming completions, and the
+// latency of feedback ingestion (single implicit events) while those streams run: serving answers
+// must not slow down recording what users think of them.
+import { fileURLToPath } from 'node:url';
+import { buildApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { ensureBaseModel } from '../src/models/served-models.ts';
+import { createUser, issueApiKey } from '../src/users/users.ts';
+import { scratchDatabase } from './scratch-database.ts';
+
+export interface ServingLatency {
+  ttftMs: number[];
+  ingestMs: number[];
+  streams: number;
+  rounds: number;
+}
+
+const QUESTIONS = [
+  'What is the capital of Peru?',
+  'Define the word harbour.',
+  'Which languages are spoken in Belgium?',
+  'What currency does Japan use?',
+  'What is the capital of Kenya?',
+  'Define the word lantern.',
+  'Which countries border Austria?',
+  'What region is Chile in?',
+];
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+async function firstTokenMs(
+  baseUrl: string,
+  auth: string,
+  question: string,
+  maxTokens: number,
+): Promise<number> {
+  const started = performance.now();
+  const res = await fetch(`${baseUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: auth, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      messages: [{ role: 'user', content: question }],
+      max_tokens: maxTokens,
+      stream: true,
+    }),
+  });
+  if (!res.ok || !res.body) throw new Error(`completion failed: ${res.status} ${await res.text()}`);
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let first: number | null = null;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    if (first === null && /"delta":\{"content":"[^"]/.test(buffer)) first = performance.now() - started;
+  }
+  if (first === null) throw new Error('the stream carried no token');
+  return first;
+}
+
+export async function measureServingLatency(options: {
+  streams: number;
+  rounds: number;
+  maxTokens: number;
+}): Promise<ServingLatency> {
+  const database = await scratchDatabase(
+    process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+    'serving',
+  );
+  const modelDir = fileURLToPath(new URL('../models', import.meta.url));
+  const config = loadConfig({
+    ...process.env,
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: database.url,
+    MODEL_DIR: modelDir,
+    FEEDLOOP_RATE_LIMIT_PER_MINUTE: '1000000',
+  });
+  const app = await buildApp({ config });
+  try {
+    await ensureBaseModel(app.db.prisma, modelDir);
+    await app.servedModels.warm();
+    const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
+    const user = await createUser(app.db.prisma, { email: 'bench@example.test', role: 'user' });
+    const auth = `Bearer ${(await issueApiKey(app.db.prisma, user.id, 'bench')).key}`;
+    const conversation = await app.db.prisma.conversation.create({ data: { userId: user.id } });
+    const message = await app.db.prisma.message.create({
+      data: { conversationId: conversation.id, role: 'assistant', content: 'An answer to give feedback on.' },
+    });
+
+    // Warm-up: one stream, one event (first requests compile routes and fill caches).
+    await firstTokenMs(baseUrl, auth, QUESTIONS[0]!, 4);
+    const ttftMs: number[] = [];
+    const ingestMs: number[] = [];
+    let eventCounter = 0;
+    for (let round = 0; round < options.rounds; round++) {
+      let streaming = true;
+      const ingest = (async () => {
+        while (streaming) {
+          const started = performance.now();
+          const res = await fetch(`${baseUrl}/v1/events`, {
+            method: 'POST',
+            headers: { authorization: auth, 'content-type': 'application/json' },
+            body: JSON.stringify({
+              events: [
+                {
+                  id: `bench-${round}-${eventCounter++}`,
+                  type: 'dwell',
+                  messageId: message.id,
+                  value: 1.5,
+                  ts: new Date().toISOString(),
+                },
+              ],
+            }),
+          });
+          await res.arrayBuffer();
+          if (res.status !== 202) throw new Error(`event ingestion failed: ${res.status}`);
+          ingestMs.push(performance.now() - started);
+        }
+      })();
+      const firsts = await Promise.all(
+        Array.from({ length: options.streams }, (_, i) =>
+          firstTokenMs(baseUrl, auth, QUESTIONS[i % QUESTIONS.length]!, options.maxTokens),
+        ),
+      );
+      streaming = false;
+      await ingest;
+      ttftMs.push(...firsts);
+    }
+    return { ttftMs, ingestMs, streams: options.streams, rounds: options.rounds };
+  } finally {
+    await app.close();
+    await database.drop();
+  }
+}
