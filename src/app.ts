@@ -22,6 +22,7 @@ import { chatRoutes } from './chat/routes.ts';
 import { feedbackRoutes } from './feedback/routes.ts';
 import { moderationRoutes } from './moderation/routes.ts';
 import { modelRoutes } from './models/routes.ts';
+import { datasetRoutes } from './datasets/routes.ts';
 
 export interface BuildAppOptions {
   config: Config;
@@ -73,6 +74,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(feedbackRoutes);
   await app.register(moderationRoutes);
   await app.register(modelRoutes);
+  await app.register(datasetRoutes);
   await app.register(completionRoutes);
   await app.register(chatSocketRoutes);
 

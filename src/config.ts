@@ -19,6 +19,8 @@ export const configSchema = z.object({
     .regex(/^rediss?:\/\//, 'must be a redis:// URL')
     .default('redis://127.0.0.1:6379'),
   MODEL_DIR: z.string().min(1).default('models'),
+  /** Where dataset snapshots are written (one folder per content hash under `datasets/`). */
+  FEEDLOOP_DATA_DIR: z.string().min(1).default('data'),
   MODEL_BACKEND: z.enum(['auto', 'gpu', 'node', 'wasm', 'cpu']).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** When set, an admin user holding this API key exists after boot. */

@@ -1,0 +1,120 @@
+// Data hygiene for dataset builds: PII scrubbing, the evaluation-contamination guard, near-duplicate
+// removal, the stable train/validation split and synthetic prompt variants. All pure.
+import { createHash } from 'node:crypto';
+import { heldOutQuestions, type ChatMessage } from '../model/index.ts';
+
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+// 13 to 19 digits, optionally grouped by spaces or dashes: the shape of a payment card number.
+const CARD = /\b\d(?:[ -]?\d){12,18}\b/g;
+// International or national phone numbers: at least 7 digits with the usual separators.
+const PHONE = /(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){2,4}\b/g;
+
+/** The text with emails, card-like numbers and phone numbers replaced by placeholders. */
+export function scrubPii(text: string): string {
+  return text
+    .replace(EMAIL, '[EMAIL]')
+    .replace(CARD, '[CARD]')
+    .replace(PHONE, (match) => (match.replace(/\D/g, '').length >= 7 ? '[PHONE]' : match));
+}
+
+/** Case, punctuation and spacing removed: the form prompts are compared in. */
+export function normalizeText(text: string): string {
+  return text
+    .toLowerCase()
+    .normalize('NFKC')
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim();
+}
+
+let evaluationPrompts: Set<string> | undefined;
+
+/** Every evaluation question, normalized (computed once per process: it reads the corpus sources). */
+export function evaluationPromptSet(): Set<string> {
+  evaluationPrompts ??= new Set(
+    heldOutQuestions().flatMap((q) =>
+      q.messages.filter((m) => m.role === 'user').map((m) => normalizeText(m.content)),
+    ),
+  );
+  return evaluationPrompts;
+}
+
+/** True when any user turn of the prompt is an evaluation question (ignoring case and punctuation). */
+export function isContaminated(prompt: readonly ChatMessage[], heldOut: ReadonlySet<string>): boolean {
+  return prompt.some((m) => m.role === 'user' && heldOut.has(normalizeText(m.content)));
+}
+
+function shingles(text: string): Set<string> {
+  const words = normalizeText(text).split(' ').filter(Boolean);
+  if (words.length < 3) return new Set([words.join(' ')]);
+  const out = new Set<string>();
+  for (let i = 0; i + 3 <= words.length; i++) out.add(words.slice(i, i + 3).join(' '));
+  return out;
+}
+
+export function jaccard(a: Set<string>, b: Set<string>): number {
+  let shared = 0;
+  for (const s of a) if (b.has(s)) shared++;
+  const union = a.size + b.size - shared;
+  return union === 0 ? 1 : shared / union;
+}
+
+/**
+ * Keeps the first of every group of near-duplicates, in the given order (put the best first).
+ * Texts are compared by word-trigram Jaccard similarity. Quadratic in the number of items that are
+ * not exact duplicates; fine for feedback volumes, a MinHash index is the next step past ~50k.
+ */
+export function dropNearDuplicates<T>(
+  items: readonly T[],
+  textOf: (item: T) => string,
+  threshold: number,
+): { kept: T[]; dropped: number } {
+  const exact = new Set<string>();
+  const keptShingles: Set<string>[] = [];
+  const kept: T[] = [];
+  for (const item of items) {
+    const text = textOf(item);
+    const key = normalizeText(text);
+    if (exact.has(key)) continue;
+    const s = shingles(text);
+    if (keptShingles.some((k) => jaccard(k, s) >= threshold)) continue;
+    exact.add(key);
+    keptShingles.push(s);
+    kept.push(item);
+  }
+  return { kept, dropped: items.length - kept.length };
+}
+
+/**
+ * The split of a prompt, from a hash of its normalized text: stable across builds and machines, and
+ * every answer to one prompt lands on the same side (no prompt is both trained on and validated).
+ */
+export function splitOf(prompt: readonly ChatMessage[], validationPercent: number): 'train' | 'validation' {
+  const key = prompt.map((m) => `${m.role}:${normalizeText(m.content)}`).join('\n');
+  const bucket = createHash('sha256').update(key).digest().readUInt32BE(0) % 100;
+  return bucket < validationPercent ? 'validation' : 'train';
+}
+
+const VARIANTS: ((text: string) => string)[] = [
+  (t) => `Please answer: ${t}`,
+  (t) => `Can you tell me: ${t}`,
+  (t) => `${t.replace(/[?.!]\s*$/, '')}? Keep it short.`,
+  (t) => `Question: ${t}`,
+];
+
+/**
+ * Up to `count` rephrasings of the last user turn (fixed templates, so builds stay reproducible);
+ * variants identical to the original are skipped.
+ */
+export function promptVariants(prompt: readonly ChatMessage[], count: number): ChatMessage[][] {
+  const last = prompt.findLastIndex((m) => m.role === 'user');
+  if (last < 0) return [];
+  const original = prompt[last]!.content;
+  const out: ChatMessage[][] = [];
+  for (const variant of VARIANTS) {
+    if (out.length >= count) break;
+    const content = variant(original);
+    if (content === original) continue;
+    out.push(prompt.map((m, i) => (i === last ? { role: m.role, content } : m)));
+  }
+  return out;
+}

@@ -1,0 +1,168 @@
+// Dataset snapshots: build from the database, write the JSONL files, record the snapshot with its
+// lineage. The API calls buildDatasets synchronously; the dataset worker will call the same function.
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, writeFile, access } from 'node:fs/promises';
+import path from 'node:path';
+import type { Db, PrismaClient } from '../db/client.ts';
+import type { Dataset } from '../generated/prisma/client.ts';
+import { AppError, notFound } from '../errors/app-error.ts';
+import { parseBuildConfig, type DatasetBuildConfigInput } from './build-config.ts';
+import {
+  buildDataset,
+  fileName,
+  type DatasetBuild,
+  type DatasetFormat,
+  type DatasetSplit,
+} from './builders.ts';
+import { loadFeedbackRows } from './feedback-rows.ts';
+import { evaluationPromptSet } from './hygiene.ts';
+
+export interface BuildDatasetsOptions {
+  /** The data directory (FEEDLOOP_DATA_DIR). */
+  dataDir: string;
+  /** Who asked for the build (null for the scheduler). */
+  actorId?: string | null;
+  /** The normalized evaluation prompts to keep out; defaults to heldOutQuestions(). */
+  evaluationPrompts?: ReadonlySet<string>;
+  /** The build time, the window's end when the config has none. */
+  now?: Date;
+}
+
+export interface BuildDatasetsResult {
+  dataset: Dataset;
+  /** False when a snapshot with the same content hash existed and was returned instead. */
+  created: boolean;
+  build: DatasetBuild;
+}
+
+async function writeFilesOnce(dir: string, build: DatasetBuild): Promise<void> {
+  // The folder is named by the content hash, so an existing one already holds exactly these files.
+  if (
+    await access(path.join(dir, 'manifest.json')).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
+  const staging = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  await mkdir(staging, { recursive: true });
+  for (const [name, content] of Object.entries(build.files))
+    await writeFile(path.join(staging, name), content);
+  await writeFile(
+    path.join(staging, 'manifest.json'),
+    JSON.stringify(
+      { contentHash: build.contentHash, sizes: build.sizes, sizesBySource: build.sizesBySource },
+      null,
+      2,
+    ),
+  );
+  await rename(staging, dir).catch(async (err: NodeJS.ErrnoException) => {
+    // Another build of the same content got there first: its files are the same.
+    if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+  });
+}
+
+/**
+ * Loads feedback in the config's window, builds every export, writes the files under
+ * `<dataDir>/datasets/<hash>/` and records the snapshot with its lineage in one transaction.
+ * Idempotent: unchanged feedback and config give the same hash and return the existing snapshot.
+ */
+export async function buildDatasets(
+  prisma: PrismaClient,
+  configInput: DatasetBuildConfigInput,
+  options: BuildDatasetsOptions,
+): Promise<BuildDatasetsResult> {
+  const config = parseBuildConfig(configInput);
+  const window = { from: config.window.from, to: config.window.to ?? options.now ?? new Date() };
+  const rows = await loadFeedbackRows(prisma, { window, modelVersionIds: config.modelVersionIds });
+  const build = buildDataset(rows, config, options.evaluationPrompts ?? evaluationPromptSet());
+  const relative = path.join('datasets', build.contentHash);
+  await writeFilesOnce(path.resolve(options.dataDir, relative), build);
+
+  return prisma.$transaction(async (tx) => {
+    // Serializes builds of the same content, so the second one finds the first one's row.
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`dataset:${build.contentHash}`}))`;
+    const existing = await tx.dataset.findUnique({ where: { contentHash: build.contentHash } });
+    if (existing) return { dataset: existing, created: false, build };
+    const dataset = await tx.dataset.create({
+      data: {
+        contentHash: build.contentHash,
+        path: relative,
+        config: JSON.parse(JSON.stringify(config)),
+        windowStart: window.from ?? null,
+        windowEnd: window.to,
+        modelVersionIds: build.lineage.modelVersionIds,
+        sizes: build.sizes,
+        sizesBySource: build.sizesBySource,
+        stats: JSON.parse(JSON.stringify(build.stats)),
+        createdById: options.actorId ?? null,
+      },
+    });
+    await tx.datasetFeedback.createMany({
+      data: build.lineage.feedback.map((f) => ({ datasetId: dataset.id, kind: f.kind, feedbackId: f.id })),
+    });
+    return { dataset, created: true, build };
+  });
+}
+
+export async function listDatasets(db: Db, page: { limit: number; before?: string }) {
+  const cursor = page.before ? await db.dataset.findUnique({ where: { id: page.before } }) : null;
+  if (page.before && !cursor) throw notFound('Dataset');
+  const items = await db.dataset.findMany({
+    where: cursor
+      ? {
+          OR: [
+            { createdAt: { lt: cursor.createdAt } },
+            { createdAt: cursor.createdAt, id: { lt: cursor.id } },
+          ],
+        }
+      : {},
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take: page.limit,
+  });
+  return { items };
+}
+
+/** A snapshot with its lineage counted by feedback kind. */
+export async function getDataset(db: Db, id: string) {
+  const dataset = await db.dataset.findUnique({ where: { id } });
+  if (!dataset) throw notFound('Dataset');
+  const groups = await db.datasetFeedback.groupBy({
+    by: ['kind'],
+    where: { datasetId: id },
+    _count: { _all: true },
+  });
+  const feedbackCounts = Object.fromEntries(groups.map((g) => [g.kind, g._count._all]));
+  return { ...dataset, lineage: { feedbackCounts, modelVersionIds: dataset.modelVersionIds } };
+}
+
+/** The ids of the feedback rows a snapshot used (for the training worker, and for erasure requests). */
+export async function datasetFeedbackIds(db: Db, id: string) {
+  return db.datasetFeedback.findMany({ where: { datasetId: id }, select: { kind: true, feedbackId: true } });
+}
+
+/** Absolute path of one export of a snapshot. */
+export function datasetFilePath(
+  dataDir: string,
+  dataset: Pick<Dataset, 'path'>,
+  format: DatasetFormat,
+  split: DatasetSplit,
+) {
+  return path.resolve(dataDir, dataset.path, fileName(format, split));
+}
+
+/** A read stream of one export; a 404 when the files are not on this machine. */
+export async function openDatasetFile(
+  dataDir: string,
+  dataset: Pick<Dataset, 'path'>,
+  format: DatasetFormat,
+  split: DatasetSplit,
+) {
+  const file = datasetFilePath(dataDir, dataset, format, split);
+  const present = await access(file).then(
+    () => true,
+    () => false,
+  );
+  if (!present) throw new AppError('not_found', 'The files of this dataset are not on this server');
+  return createReadStream(file);
+}
