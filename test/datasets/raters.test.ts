@@ -1,0 +1,90 @@
+// Rater reliability: a spammer is excluded with reasons, a rater who disagrees with everyone is
+// down-weighted, and the builders honour both.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseBuildConfig } from '../../src/datasets/build-config.ts';
+import { buildDataset } from '../../src/datasets/builders.ts';
+import { assessRaters } from '../../src/datasets/raters.ts';
+import { answer, rating, scenario } from './rows.ts';
+
+const config = parseBuildConfig({ hygiene: { validationPercent: 0 } });
+const noEvaluation = new Set<string>();
+
+function withSpammer() {
+  const rows = scenario();
+  // Ten answers, each thumbed up by the spammer one second after the previous one.
+  for (let i = 0; i < 10; i++) {
+    rows.answers.push(answer(`s${i}`, `sp${i}`, `Spam prompt ${i} about a topic`, `Spam answer ${i}.`));
+    rows.ratings.push(rating('spammer', `s${i}`, 'thumbs', 1, 1000 + i));
+  }
+  // ... including a thumbs up on the answer u1 rated down.
+  rows.ratings.push(rating('spammer', 'a2', 'thumbs', 1, 1010));
+  return rows;
+}
+
+describe('rater reliability', () => {
+  test('a rater who always gives the same rating, impossibly fast, is excluded with both reasons', () => {
+    const assessed = assessRaters(withSpammer(), config);
+    const spammer = assessed.find((r) => r.userId === 'spammer')!;
+    assert.equal(spammer.status, 'excluded');
+    assert.equal(spammer.trust, 0);
+    assert.equal(spammer.ratings, 11);
+    assert.deepEqual(spammer.reasons, [
+      'gives the same rating (thumbs up) in 11 of 11 ratings',
+      '10 of 10 ratings came less than 2s after the previous one',
+    ]);
+    const honest = assessed.find((r) => r.userId === 'u1')!;
+    assert.deepEqual([honest.status, honest.trust, honest.reasons], ['trusted', 1, []]);
+  });
+
+  test("an excluded rater's ratings produce no examples and cancel nobody's", () => {
+    const build = buildDataset(withSpammer(), config, noEvaluation);
+    const all = Object.values(build.files).join('');
+    assert.equal(all.includes('Spam answer'), false);
+    // u1's thumbs down on a2 still stands (the spammer's thumbs up would have cancelled it).
+    assert.ok(build.examples.kto.train.some((e) => e.completion === 'Rain is wet.' && e.label === false));
+    assert.equal(
+      build.lineage.feedback.some((f) => f.id.startsWith('r-spammer')),
+      false,
+    );
+    assert.equal(build.stats.raters.excluded, 1);
+  });
+
+  test('a rater who disagrees with consensus is down-weighted: their examples carry their trust', () => {
+    const rows = scenario();
+    // Four answers rated by two agreeing raters and one contrarian who agrees once in four.
+    for (let i = 0; i < 4; i++) {
+      rows.answers.push(answer(`c${i}`, `cp${i}`, `Consensus prompt ${i} here`, `Consensus answer ${i}.`));
+      for (const u of ['agree1', 'agree2']) rows.ratings.push(rating(u, `c${i}`, 'thumbs', 1, i * 100));
+      rows.ratings.push(rating('contrarian', `c${i}`, 'thumbs', i === 0 ? 1 : -1, i * 100));
+    }
+    rows.answers.push(answer('solo', 'solo-p', 'A prompt only the contrarian rated', 'The solo answer.'));
+    rows.ratings.push(rating('contrarian', 'solo', 'thumbs', -1, 900));
+
+    const contrarian = assessRaters(rows, config).find((r) => r.userId === 'contrarian')!;
+    assert.equal(contrarian.status, 'excluded', 'agreement 1/4 is below the 0.3 cut');
+
+    const lenient = parseBuildConfig({ ...config, raters: { excludeBelowAgreement: 0.2 } });
+    const assessed = assessRaters(rows, lenient).find((r) => r.userId === 'contrarian')!;
+    assert.equal(assessed.status, 'down_weighted');
+    assert.equal(assessed.trust, 0.25);
+    assert.equal(assessed.consensusAgreement, 0.25);
+    assert.deepEqual(assessed.reasons, ['agrees with other raters on 25% of 4 answers']);
+
+    const build = buildDataset(rows, lenient, noEvaluation);
+    const solo = build.examples.kto.train.find((e) => e.completion === 'The solo answer.')!;
+    assert.deepEqual([solo.label, solo.weight], [false, 0.25]);
+  });
+
+  test('disagreeing with answers of known quality (gold) lowers trust', () => {
+    const rows = scenario();
+    for (let i = 0; i < 3; i++) {
+      rows.answers.push(answer(`g${i}`, `gp${i}`, `Gold prompt ${i}`, `Flagged answer ${i}.`));
+      rows.flags.push({ id: `f${i}`, messageId: `g${i}` });
+      rows.ratings.push(rating('gullible', `g${i}`, 'stars', 5, i * 100));
+    }
+    const gullible = assessRaters(rows, config).find((r) => r.userId === 'gullible')!;
+    assert.deepEqual([gullible.goldAgreement, gullible.goldComparisons, gullible.status], [0, 3, 'excluded']);
+    assert.deepEqual(gullible.reasons, ['agrees with answers of known quality on 0% of 3 answers']);
+  });
+});
