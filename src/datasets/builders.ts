@@ -364,8 +364,14 @@ export interface DatasetStats {
   syntheticExamples: number;
 }
 
+export interface ExampleOfFormat {
+  sft: SftExample;
+  preference: PreferenceExample;
+  kto: KtoExample;
+}
+
 export interface DatasetBuild {
-  examples: Record<DatasetFormat, Record<DatasetSplit, Example[]>>;
+  examples: { [F in DatasetFormat]: Record<DatasetSplit, ExampleOfFormat[F][]> };
   /** File name (`<format>.<split>.jsonl`) to its content. */
   files: Record<string, string>;
   sizes: Record<DatasetFormat, Record<DatasetSplit, number>>;
@@ -415,7 +421,8 @@ export function buildDataset(
     syntheticExamples: 0,
   };
 
-  const examples = {} as DatasetBuild['examples'];
+  // Filled per format below; typed loosely here, precisely in DatasetBuild.
+  const examples = {} as Record<DatasetFormat, Record<DatasetSplit, Example[]>>;
   for (const format of DATASET_FORMATS) {
     let list = built[format].filter((e) => !isContaminated(e.prompt, evaluationPrompts));
     stats.dropped.evaluationPrompts += built[format].length - list.length;
@@ -494,7 +501,7 @@ export function buildDataset(
     }),
   );
   return {
-    examples,
+    examples: examples as DatasetBuild['examples'],
     files,
     sizes,
     sizesBySource,
