@@ -77,6 +77,16 @@ const FAMILIES: Record<string, Family> = {
     unchanged: async (tag) =>
       assert.equal(await t.app.db.prisma.modelVersion.count({ where: { name: tag } }), 0),
   },
+  completions: {
+    route: 'GET /v1/models',
+    expected: { anonymous: 401, user: 200, moderator: 200, ops: 200, admin: 200 },
+    call: (caller) => as(caller, api().get('/v1/models')),
+  },
+  datasets: {
+    route: 'GET /v1/datasets',
+    expected: { anonymous: 401, user: 403, moderator: 403, ops: 200, admin: 200 },
+    call: (caller) => as(caller, api().get('/v1/datasets')),
+  },
   'users-admin': {
     route: 'POST /v1/users',
     expected: { anonymous: 401, user: 403, moderator: 403, ops: 403, admin: 201 },
