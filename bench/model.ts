@@ -121,7 +121,7 @@ async function main(): Promise<void> {
       model: { type: 'string', default: 'models/base' },
       size: { type: 'string', default: 'small' },
       'batch-size': { type: 'string', default: '16' },
-      steps: { type: 'string', default: '4' },
+      steps: { type: 'string', default: '8' },
       'new-tokens': { type: 'string', default: '256' },
       'skip-cpu': { type: 'boolean', default: false },
     },
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
   const rates = matmulRates(modelMatmulShapes(config, batchSize * config.contextLength));
   log({ stage: 'matmul', backend: report.backend, ...rates });
 
-  const train = trainingThroughput(config, batchSize, Number(values.steps));
+  const train = trainingThroughput(config, batchSize, Number(values.steps), 2);
   const mfu = (train.tokensPerSecond * train.flopsPerToken) / (rates.peak * 1e9);
   log({
     stage: 'train',
