@@ -37,6 +37,25 @@ export interface GenerationResult {
   truncatedPromptTokens: number;
 }
 
+// Transposed output embedding per loaded parameter set, built on first use by generation.
+const outputWeights = new WeakMap<ParamTensors, tf.Tensor2D>();
+
+function outputWeightT(params: ParamTensors): tf.Tensor2D {
+  let w = outputWeights.get(params);
+  if (!w) {
+    // Called inside tf.tidy: keep it, the cache owns it.
+    w = tf.keep(tf.transpose(params['tok_emb'] as tf.Tensor2D));
+    outputWeights.set(params, w);
+  }
+  return w;
+}
+
+/** Frees what generation cached for a parameter set (call when unloading a model). */
+export function releaseInferenceCache(params: ParamTensors): void {
+  outputWeights.get(params)?.dispose();
+  outputWeights.delete(params);
+}
+
 /** tf.tidy that keeps the last-position logits and the new cache (tidy cannot type nested objects). */
 function tidyKeepCache(fn: () => { last: tf.Tensor; cache: KvCache }): { last: tf.Tensor; cache: KvCache } {
   const [last, ...kv] = tf.tidy(() => {
@@ -55,11 +74,12 @@ export function prefill(
   ids: number[],
 ): { logits: Float32Array; cache: KvCache } {
   const { last, cache } = tidyKeepCache(() => {
-    const out = forwardChunk(params, config, tf.tensor2d([ids], [1, ids.length], 'int32'), null, true);
-    return {
-      last: tf.slice(out.logits, [0, ids.length - 1, 0], [1, 1, config.vocabSize]),
-      cache: out.cache!,
-    };
+    const out = forwardChunk(params, config, tf.tensor2d([ids], [1, ids.length], 'int32'), {
+      keepCache: true,
+      outputWeightT: outputWeightT(params),
+      lastPositionOnly: true,
+    });
+    return { last: out.logits, cache: out.cache! };
   });
   const logits = last.dataSync() as Float32Array;
   last.dispose();
@@ -74,7 +94,11 @@ export function decodeStep(
   id: number,
 ): { logits: Float32Array; cache: KvCache } {
   const out = tidyKeepCache(() => {
-    const res = forwardChunk(params, config, tf.tensor2d([[id]], [1, 1], 'int32'), cache, true);
+    const res = forwardChunk(params, config, tf.tensor2d([[id]], [1, 1], 'int32'), {
+      cache,
+      keepCache: true,
+      outputWeightT: outputWeightT(params),
+    });
     return { last: res.logits, cache: res.cache! };
   });
   disposeCache(cache);
@@ -85,10 +109,17 @@ export function decodeStep(
 
 /** Logits for the last position with no cache: the whole window is recomputed. */
 export function lastLogitsFull(params: ParamTensors, config: ModelConfig, ids: number[]): Float32Array {
-  return tf.tidy(() => {
-    const logits = forwardChunk(params, config, tf.tensor2d([ids], [1, ids.length], 'int32')).logits;
-    return tf.slice(logits, [0, ids.length - 1, 0], [1, 1, config.vocabSize]).dataSync() as Float32Array;
-  });
+  // Read the data outside tidy: tidy walks whatever it returns, and a typed array is 4k elements.
+  const last = tf.tidy(
+    () =>
+      forwardChunk(params, config, tf.tensor2d([ids], [1, ids.length], 'int32'), {
+        outputWeightT: outputWeightT(params),
+        lastPositionOnly: true,
+      }).logits,
+  );
+  const logits = last.dataSync() as Float32Array;
+  last.dispose();
+  return logits;
 }
 
 export interface StepEvent {

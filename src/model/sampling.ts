@@ -16,6 +16,10 @@ export function argmax(values: ArrayLike<number>): number {
   return best;
 }
 
+/**
+ * Thresholds come from a native numeric sort of the values (fast for a 4k vocabulary); candidates
+ * are the tokens at or above the top-k / top-p cut-off (ties at the cut-off are all kept).
+ */
 export function sampleToken(
   logits: Float32Array,
   opts: SamplingOptions,
@@ -24,29 +28,39 @@ export function sampleToken(
 ): number {
   const masked = banned.size ? Float32Array.from(logits, (v, i) => (banned.has(i) ? -Infinity : v)) : logits;
   if (opts.temperature <= 0) return argmax(masked);
-  let order = Array.from(masked.keys()).filter((i) => masked[i]! > -Infinity);
-  order.sort((a, b) => masked[b]! - masked[a]!);
-  if (opts.topK > 0 && opts.topK < order.length) order = order.slice(0, opts.topK);
-  const max = masked[order[0]!]!;
-  const weights = order.map((i) => Math.exp((masked[i]! - max) / opts.temperature));
-  const total = weights.reduce((a, b) => a + b, 0);
-  let keep = order.length;
+  const sorted = Float32Array.from(masked).sort().reverse();
+  const finite = sorted.findIndex((v) => v === -Infinity);
+  const available = finite < 0 ? sorted.length : finite;
+  const max = sorted[0]!;
+  let keep = opts.topK > 0 ? Math.min(opts.topK, available) : available;
   if (opts.topP < 1) {
+    let total = 0;
+    for (let j = 0; j < keep; j++) total += Math.exp((sorted[j]! - max) / opts.temperature);
     let cumulative = 0;
-    for (let j = 0; j < order.length; j++) {
-      cumulative += weights[j]! / total;
+    for (let j = 0; j < keep; j++) {
+      cumulative += Math.exp((sorted[j]! - max) / opts.temperature) / total;
       if (cumulative >= opts.topP) {
         keep = j + 1;
         break;
       }
     }
   }
-  const kept = weights.slice(0, keep);
-  const keptTotal = kept.reduce((a, b) => a + b, 0);
-  let r = rng() * keptTotal;
-  for (let j = 0; j < keep; j++) {
-    r -= kept[j]!;
-    if (r <= 0) return order[j]!;
+  const cutoff = sorted[keep - 1]!;
+  const ids: number[] = [];
+  const weights: number[] = [];
+  let sum = 0;
+  for (let i = 0; i < masked.length; i++) {
+    if (masked[i]! >= cutoff) {
+      const w = Math.exp((masked[i]! - max) / opts.temperature);
+      ids.push(i);
+      weights.push(w);
+      sum += w;
+    }
   }
-  return order[keep - 1]!;
+  let r = rng() * sum;
+  for (let j = 0; j < ids.length; j++) {
+    r -= weights[j]!;
+    if (r <= 0) return ids[j]!;
+  }
+  return ids[ids.length - 1]!;
 }

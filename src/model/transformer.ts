@@ -67,13 +67,24 @@ export interface ChunkResult {
  * Runs `tokens` [batch, T] whose first position is `cacheLength(cache)`. With `keepCache` the
  * returned cache holds past+T keys/values; the input cache is not disposed (the caller owns it).
  */
+export interface ChunkOptions {
+  /** Keys/values of earlier positions; not disposed here (the caller owns it). */
+  cache?: KvCache | null;
+  /** Return a cache holding past + T positions (generation). */
+  keepCache?: boolean;
+  /** Inference only: tok_emb already transposed to [d, V], so a step skips a 786k-element transpose. */
+  outputWeightT?: tf.Tensor2D;
+  /** Project only the last position to the vocabulary (logits come back as [batch, 1, vocab]). */
+  lastPositionOnly?: boolean;
+}
+
 export function forwardChunk(
   params: ParamTensors,
   c: ModelConfig,
   tokens: tf.Tensor2D,
-  cache: KvCache | null = null,
-  keepCache = false,
+  options: ChunkOptions = {},
 ): ChunkResult {
+  const { cache = null, keepCache = false, outputWeightT, lastPositionOnly = false } = options;
   const [b, t] = tokens.shape;
   const past = cacheLength(cache);
   if (past + t > c.contextLength)
@@ -146,11 +157,16 @@ export function forwardChunk(
     c.layerNormEps,
   );
   // Tied embeddings: the output projection is the token embedding transposed.
-  const logits = tf.reshape(linearTransposed(final, param(params, 'tok_emb') as tf.Tensor2D), [
-    b,
-    t,
-    c.vocabSize,
-  ]) as tf.Tensor3D;
+  const rows = lastPositionOnly
+    ? (tf.reshape(tf.slice(tf.reshape(final, [b, t, c.dModel]), [0, t - 1, 0], [b, 1, c.dModel]), [
+        b,
+        c.dModel,
+      ]) as tf.Tensor2D)
+    : final;
+  const projected = outputWeightT
+    ? tf.matMul(rows, outputWeightT)
+    : linearTransposed(rows, param(params, 'tok_emb') as tf.Tensor2D);
+  const logits = tf.reshape(projected, [b, lastPositionOnly ? 1 : t, c.vocabSize]) as tf.Tensor3D;
   return { logits, cache: keepCache ? newCache : null };
 }
 

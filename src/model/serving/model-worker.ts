@@ -5,7 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { selectBackend } from '../backend.ts';
 import { formatChatPrompt, SPECIAL_TOKEN_LIST } from '../chat-format.ts';
 import { loadModel, type LoadedModel } from '../checkpoint.ts';
-import { GenerationSession } from '../generate.ts';
+import { GenerationSession, releaseInferenceCache } from '../generate.ts';
 import { countParams, disposeParams } from '../params.ts';
 import type {
   FromWorker,
@@ -44,12 +44,17 @@ const send = (msg: FromWorker) => port.postMessage(msg);
 
 function release(v: Version): void {
   v.refs -= 1;
-  if (v.retired && v.refs === 0) disposeParams(v.model.params);
+  if (v.retired && v.refs === 0) dispose(v);
+}
+
+function dispose(v: Version): void {
+  releaseInferenceCache(v.model.params);
+  disposeParams(v.model.params);
 }
 
 function retire(v: Version): void {
   v.retired = true;
-  if (v.refs === 0) disposeParams(v.model.params);
+  if (v.refs === 0) dispose(v);
 }
 
 function info(versionId: string, m: LoadedModel): ModelVersionInfo {
