@@ -85,15 +85,18 @@ describe('completions through an OpenAI client', () => {
   });
 
   test('streams the same text it stores, ending with a finish reason', async () => {
-    const stream = await client.chat.completions.create({
+    // min_tokens is feedloop's extension (as in vLLM): at least a few tokens to stream.
+    const body = {
       model: 'default',
-      messages: [{ role: 'user', content: 'Define the word river.' }],
+      messages: [{ role: 'user' as const, content: 'Define the word river.' }],
       max_tokens: 16,
+      min_tokens: 4,
       temperature: 0.8,
       seed: 7,
-      stream: true,
+      stream: true as const,
       stream_options: { include_usage: true },
-    });
+    };
+    const stream = await client.chat.completions.create(body);
     let text = '';
     let id = '';
     let finish: string | null = null;
