@@ -22,6 +22,8 @@ export interface WriteOutcome {
   accepted: number;
   /** Rows whose id was stored before, or by another caller in the same flush. */
   duplicates: number;
+  /** Ids of rows not stored because their message or user was deleted meanwhile. */
+  gone: string[];
 }
 
 export interface EventWriterStats {
@@ -109,6 +111,33 @@ export function insertEventsQuery(rows: readonly EventRow[]): pg.QueryConfig {
   };
 }
 
+const isForeignKeyViolation = (err: unknown) => (err as { code?: unknown }).code === '23503';
+
+/**
+ * The slow path after a foreign-key violation: the same rows, minus those whose message or user no
+ * longer exists, which come back with `stored = false`.
+ */
+export function guardedInsertEventsQuery(rows: readonly EventRow[]): pg.QueryConfig {
+  const { values } = insertEventsQuery(rows);
+  return {
+    text: `WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::"ImplicitEventType"[], $3::uuid[], $4::uuid[], $5::float8[], $6::timestamp[])
+    AS r(id, type, message_id, user_id, value, client_ts)
+), gone AS (
+  SELECT r.id FROM input r
+  WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = r.message_id)
+     OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id)
+), stored AS (
+  INSERT INTO implicit_events (id, type, message_id, user_id, value, client_ts)
+  SELECT * FROM input WHERE id NOT IN (SELECT id FROM gone)
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id
+)
+SELECT id, true AS stored FROM stored UNION ALL SELECT id, false AS stored FROM gone`,
+    values,
+  };
+}
+
 export class EventWriter {
   private readonly queue: Ticket[] = [];
   private queuedRows = 0;
@@ -133,7 +162,7 @@ export class EventWriter {
     if (this.closed) {
       return Promise.reject(new AppError('unavailable', 'The server is shutting down; retry shortly'));
     }
-    if (rows.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0 });
+    if (rows.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0, gone: [] });
     this.counters.requests += 1;
     return new Promise<WriteOutcome>((resolve, reject) => {
       this.queue.push({ rows, resolve, reject });
@@ -187,29 +216,42 @@ export class EventWriter {
     this.counters.statements += 1;
     this.counters.largestStatement = Math.max(this.counters.largestStatement, rows.length);
 
-    let inserted: { id: string }[];
+    let inserted: string[];
+    let gone: string[] = [];
     try {
-      inserted = (await this.options.pool.query<{ id: string }>(insertEventsQuery(rows))).rows;
+      inserted = (await this.options.pool.query<{ id: string }>(insertEventsQuery(rows))).rows.map(
+        (r) => r.id,
+      );
     } catch (err) {
-      this.counters.failedStatements += 1;
-      this.options.log?.warn({ err, rows: rows.length, requests: tickets.length }, 'event insert failed');
-      for (const ticket of tickets) ticket.reject(err);
-      return;
+      if (!isForeignKeyViolation(err)) return this.fail(tickets, rows.length, err);
+      // A message (or user) was deleted after its owner was cached: one vanished row must not fail
+      // everyone else's events. Write again, leaving out the rows whose parent is gone.
+      try {
+        const result = await this.options.pool.query<{ id: string; stored: boolean }>(
+          guardedInsertEventsQuery(rows),
+        );
+        inserted = result.rows.filter((r) => r.stored).map((r) => r.id);
+        gone = result.rows.filter((r) => !r.stored).map((r) => r.id);
+        this.counters.statements += 1;
+      } catch (retryErr) {
+        return this.fail(tickets, rows.length, retryErr);
+      }
     }
 
-    const accepted = new Array<number>(tickets.length).fill(0);
+    const outcomes = tickets.map((): WriteOutcome => ({ accepted: 0, duplicates: 0, gone: [] }));
     const byType = new Map<ImplicitEventType, number>();
-    for (const { id } of inserted) {
+    for (const id of inserted) {
       const o = owner.get(id)!;
-      accepted[o.ticket]! += 1;
+      outcomes[o.ticket]!.accepted += 1;
       byType.set(o.row.type, (byType.get(o.row.type) ?? 0) + 1);
     }
+    for (const id of gone) outcomes[owner.get(id)!.ticket]!.gone.push(id);
     this.counters.rowsInserted += inserted.length;
     for (let t = 0; t < tickets.length; t++) {
-      const ticket = tickets[t]!;
-      const outcome = { accepted: accepted[t]!, duplicates: ticket.rows.length - accepted[t]! };
+      const outcome = outcomes[t]!;
+      outcome.duplicates = tickets[t]!.rows.length - outcome.accepted - outcome.gone.length;
       this.counters.duplicates += outcome.duplicates;
-      ticket.resolve(outcome);
+      tickets[t]!.resolve(outcome);
     }
     if (inserted.length > 0) {
       try {
@@ -218,5 +260,11 @@ export class EventWriter {
         this.options.log?.error({ err }, 'counting ingested events failed');
       }
     }
+  }
+
+  private fail(tickets: Ticket[], rows: number, err: unknown): void {
+    this.counters.failedStatements += 1;
+    this.options.log?.warn({ err, rows, requests: tickets.length }, 'event insert failed');
+    for (const ticket of tickets) ticket.reject(err);
   }
 }

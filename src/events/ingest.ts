@@ -49,16 +49,16 @@ export async function ingestEvents(
   // Someone else's message and a message that does not exist get the same answer: ids do not leak.
   const owners = valid.length ? await deps.messageAccess.ownersOf(valid.map((v) => v.event.messageId)) : null;
   const rows: EventRow[] = [];
-  const seen = new Set<string>();
+  const rowSource = new Map<string, { index: number; messageId: string }>(); // event id -> the event written
   let duplicates = 0;
   for (const { index, event } of valid) {
     if (owners?.get(event.messageId)?.ownerId !== userId) {
       errors.push({ index, path: `events.${index}.messageId`, message: NOT_YOURS });
       rejected += 1;
-    } else if (seen.has(event.id)) {
+    } else if (rowSource.has(event.id)) {
       duplicates += 1;
     } else {
-      seen.add(event.id);
+      rowSource.set(event.id, { index, messageId: event.messageId });
       rows.push({
         id: event.id,
         type: event.type,
@@ -71,5 +71,15 @@ export async function ingestEvents(
   }
 
   const written = await deps.writer.write(rows);
+  if (written.gone.length) {
+    // Deleted after we cached its owner: the same answer as for any message that is not theirs.
+    for (const id of written.gone) {
+      const { index, messageId } = rowSource.get(id)!;
+      deps.messageAccess.forget(messageId);
+      errors.push({ index, path: `events.${index}.messageId`, message: NOT_YOURS });
+    }
+    rejected += written.gone.length;
+  }
+  errors.sort((a, b) => a.index - b.index); // stable: an event's own errors keep their order
   return { accepted: written.accepted, duplicates: duplicates + written.duplicates, rejected, errors };
 }

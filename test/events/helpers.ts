@@ -1,5 +1,6 @@
 // Shared setup for the event-ingestion tests: an app listening on loopback (supertest then opens
-// real keep-alive connections, so concurrent requests really are concurrent), users, messages.
+// real sockets, so concurrent requests really are concurrent), users, messages, a cuttable database link.
+import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
@@ -53,4 +54,40 @@ export async function countRows(app: FastifyInstance, ids: string[]): Promise<nu
     [ids],
   );
   return rows[0]!.n;
+}
+
+/**
+ * A TCP relay to the test Postgres server that can be cut: stop() closes the listener and every
+ * relayed connection, so the app sees what it would see if the database went away (terminated
+ * connections, then ECONNREFUSED).
+ */
+export async function startDatabaseRelay(targetUrl: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const target = new URL(targetUrl);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      sockets.add(a);
+      a.pipe(b);
+      a.on('error', () => b.destroy());
+      a.on('close', () => {
+        sockets.delete(a);
+        b.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(targetUrl);
+  url.host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return {
+    url: url.toString(),
+    async stop() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
 }
