@@ -11,10 +11,12 @@ declare module 'fastify' {
 }
 
 /**
- * Statements in flight at once. With 2, Postgres works on one batch while the next is queued and
- * sent, which keeps both of its cores busy; more only adds lock contention (see bench/ingest.ts).
+ * Statements in flight at once. Measured on 2 cores (bench/ingest.ts, 3 rounds each): 2 or 3 gave
+ * no more events per second than 1 but cost more CPU per event (smaller statements, more commits
+ * and WAL flushes), and a worse p99 for batches. One in flight, everything else queued, is the
+ * cheapest here; machines with more cores may do better with 2.
  */
-export const EVENT_FLUSH_CONCURRENCY = 2;
+export const EVENT_FLUSH_CONCURRENCY = 1;
 
 export const eventsPlugin = fp(
   async (app) => {

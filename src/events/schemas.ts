@@ -23,9 +23,10 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 /**
  * The client's timestamp: an ISO 8601 datetime with a zone (`2026-01-31T12:00:00.123Z`,
- * `...+02:00`) or epoch milliseconds (an integer). Stored in UTC to the millisecond.
+ * `...+02:00`) or epoch milliseconds (an integer). Comes out as ISO 8601 text with a zone (the
+ * client's own string when it sent one); stored in UTC to the millisecond.
  */
-const clientTimestamp = z.unknown().transform((input, ctx): Date => {
+const clientTimestamp = z.unknown().transform((input, ctx): string => {
   let ms: number;
   if (typeof input === 'string') {
     if (!isoDatetime.safeParse(input).success) {
@@ -49,7 +50,7 @@ const clientTimestamp = z.unknown().transform((input, ctx): Date => {
     ctx.addIssue({ code: 'custom', message: 'must not be more than 24 hours ahead of the server clock' });
     return z.NEVER;
   }
-  return new Date(ms);
+  return typeof input === 'string' ? input : new Date(ms).toISOString();
 });
 
 /** One implicit event as a client sends it. Unknown fields are rejected, like everywhere else. */

@@ -39,7 +39,7 @@ function rows(count: number, messageId = messages[0]!): EventRow[] {
     messageId,
     userId: user.id,
     value: null,
-    clientTs: new Date(),
+    clientTs: new Date().toISOString(),
   }));
 }
 
@@ -193,7 +193,7 @@ test('closing the app writes what is queued before the pool closes', async () =>
         messageId: m,
         userId: owner.id,
         value: 1,
-        clientTs: new Date(),
+        clientTs: new Date().toISOString(),
       })),
     );
     const writes = batches.map((b) => writer.write(b));
