@@ -4,6 +4,7 @@
 import type { MessageAccess } from '../chat/message-access.ts';
 import type { EventRow, EventWriter } from './event-writer.ts';
 import {
+  clientTimestampText,
   implicitEventInput,
   type EventError,
   type ImplicitEventInput,
@@ -17,10 +18,16 @@ export interface IngestDeps {
 
 const NOT_YOURS = 'must be the id of a message in one of your conversations';
 
+/** A valid event in canonical form: lower-case message id, timestamp as ISO text with a zone. */
+type ValidEvent = Omit<ImplicitEventInput, 'ts'> & { clientTs: string };
+
 /** Validates `events[index]`; on failure appends its errors (paths like `events.3.messageId`). */
-function parseEvent(raw: unknown, index: number, errors: EventError[]): ImplicitEventInput | undefined {
+function parseEvent(raw: unknown, index: number, errors: EventError[]): ValidEvent | undefined {
   const parsed = implicitEventInput.safeParse(raw);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    const { id, type, messageId, value, ts } = parsed.data;
+    return { id, type, messageId: messageId.toLowerCase(), value, clientTs: clientTimestampText(ts) };
+  }
   for (const issue of parsed.error.issues) {
     const base = ['events', index, ...issue.path.map(String)].join('.');
     if (issue.code === 'unrecognized_keys') {
@@ -39,7 +46,7 @@ export async function ingestEvents(
   events: unknown[],
 ): Promise<IngestResult> {
   const errors: EventError[] = [];
-  const valid: { index: number; event: ImplicitEventInput }[] = [];
+  const valid: { index: number; event: ValidEvent }[] = [];
   for (let index = 0; index < events.length; index++) {
     const event = parseEvent(events[index], index, errors);
     if (event) valid.push({ index, event });
@@ -65,7 +72,7 @@ export async function ingestEvents(
         messageId: event.messageId,
         userId,
         value: event.value ?? null,
-        clientTs: event.ts,
+        clientTs: event.clientTs,
       });
     }
   }

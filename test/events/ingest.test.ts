@@ -213,7 +213,10 @@ describe('per-event rejections', () => {
     assert.equal(message(4), 'must be the id of a message in one of your conversations');
     assert.equal(message(5), message(4), "others' messages and missing ones look the same");
     assert.match(message(6), /number/);
+    assert.equal(message(7), 'must be an ISO 8601 datetime with a time zone, or epoch ms');
+    assert.equal(message(8), message(7));
     assert.match(message(9), /24 hours ahead/);
+    assert.equal(message(10), 'must not be before 2000-01-01T00:00:00Z');
     assert.match(message(13), /not a known field/);
     assert.equal(
       await countRows(
