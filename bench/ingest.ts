@@ -15,6 +15,7 @@ import { loadConfig } from '../src/config.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { EVENT_FLUSH_CONCURRENCY } from '../src/events/plugin.ts';
 import { createUser, issueApiKey } from '../src/users/users.ts';
+import { cpuAccountingAvailable, cpuSnapshot, describeCpu } from './cpu.ts';
 import { measureDatabaseCeiling } from './db-ceiling.ts';
 import type { LoadJob, LoadResult } from './load-generator.ts';
 
@@ -158,6 +159,7 @@ async function main(): Promise<void> {
     say(`seeded 1 user, ${messageIds.length} messages`);
 
     // 1. The ceiling: the same INSERT, big batches, no HTTP. Best of a few connection counts.
+    const cpuBefore = cpuAccountingAvailable ? cpuSnapshot() : undefined;
     const ceiling = await measureDatabaseCeiling({
       url,
       userId: user.id,
@@ -169,6 +171,11 @@ async function main(): Promise<void> {
       `db ceiling: ${Math.round(ceiling.rowsPerSecond)} rows/s ` +
         `(${ceiling.connections} connections x ${ceiling.batchSize}-row statements)`,
     );
+    if (cpuBefore) {
+      // Per-row figures are left out: ceiling backends have exited, so Postgres is undercounted.
+      const cpu = describeCpu(cpuBefore, cpuSnapshot(), 1, { self: 'ceiling client' });
+      say(`  cpu over all ceiling runs: ${cpu.replace(/ \([\d.]+ us\/event\)/g, '')}`);
+    }
     await app.db.pool.query('TRUNCATE implicit_events');
 
     const base = { url: address, authorization: `Bearer ${key}`, messageIds };
@@ -177,7 +184,9 @@ async function main(): Promise<void> {
       await load({ ...base, ...shape, durationSeconds: WARMUP_SECONDS, idPrefix: `w${mode}-` });
       const statsBefore = app.eventWriter.stats();
       const idPrefix = `${mode}-`;
+      const cpuBefore = cpuAccountingAvailable ? cpuSnapshot() : undefined;
       const result = await load({ ...base, ...shape, durationSeconds: SECONDS, idPrefix });
+      const cpuAfter = cpuAccountingAvailable ? cpuSnapshot() : undefined;
       const statsAfter = app.eventWriter.stats();
       const statements = statsAfter.statements - statsBefore.statements;
       const rows = statsAfter.rowsInserted - statsBefore.rowsInserted;
@@ -187,6 +196,11 @@ async function main(): Promise<void> {
           `statement on average, largest so far ${statsAfter.largestStatement}, ` +
           `${statsAfter.failedStatements - statsBefore.failedStatements} failed`,
       );
+      if (cpuBefore && cpuAfter) {
+        say(
+          `  cpu: ${describeCpu(cpuBefore, cpuAfter, Math.max(1, result.accepted), { loadGeneratorMs: result.cpuMs })}`,
+        );
+      }
       const checked = await verify(app.db.pool, idPrefix, result.acknowledgedIds);
       say(
         `  verify: ${checked.acknowledged} acknowledged ids (${checked.acknowledgedTwice} twice), ${checked.lost} lost, ` +

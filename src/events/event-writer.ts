@@ -49,6 +49,12 @@ export interface EventWriterOptions {
   batchMax: number;
   /** Statements in flight at once (1: pure group commit; more can help with more cores). */
   maxConcurrentFlushes: number;
+  /**
+   * Rows that must be queued before a statement starts beside one already in flight. Each
+   * statement pays a commit (a WAL flush) and fixed executor work; a small one beside another
+   * mostly adds that cost, a big one lets Postgres use another core. Default 0.
+   */
+  minRowsToOverlap?: number;
   /** Called after each commit with the number of new rows per event type. */
   onInserted?: (insertedByType: ReadonlyMap<ImplicitEventType, number>) => void;
   log?: FastifyBaseLogger;
@@ -187,7 +193,9 @@ export class EventWriter {
   }
 
   private pump(): void {
+    const minRowsToOverlap = this.options.minRowsToOverlap ?? 0;
     while (this.queue.length > 0 && this.inFlight.size < this.options.maxConcurrentFlushes) {
+      if (this.inFlight.size > 0 && this.queuedRows < minRowsToOverlap) break;
       const flush = this.flush(this.takeBatch()).finally(() => {
         this.inFlight.delete(flush);
         this.pump();

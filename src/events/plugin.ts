@@ -11,12 +11,14 @@ declare module 'fastify' {
 }
 
 /**
- * Statements in flight at once. Measured on 2 cores (bench/ingest.ts, 3 rounds each): 2 or 3 gave
- * no more events per second than 1 but cost more CPU per event (smaller statements, more commits
- * and WAL flushes), and a worse p99 for batches. One in flight, everything else queued, is the
- * cheapest here; machines with more cores may do better with 2.
+ * Statements in flight at once, and the rows that must be queued before a second one starts
+ * beside the first. Measured with bench/ingest.ts on 2 cores: small statements side by side
+ * (single events) only add commits and Postgres CPU per event without more events per second,
+ * so below 100 queued rows the writer waits for the statement in flight; bigger backlogs (batches)
+ * get a second statement so Postgres can work on one while the other waits for its WAL flush.
  */
-export const EVENT_FLUSH_CONCURRENCY = 1;
+export const EVENT_FLUSH_CONCURRENCY = 2;
+export const EVENT_MIN_ROWS_TO_OVERLAP = 100;
 
 export const eventsPlugin = fp(
   async (app) => {
@@ -24,6 +26,7 @@ export const eventsPlugin = fp(
       pool: app.db.pool,
       batchMax: app.config.FEEDLOOP_EVENT_BATCH_MAX,
       maxConcurrentFlushes: EVENT_FLUSH_CONCURRENCY,
+      minRowsToOverlap: EVENT_MIN_ROWS_TO_OVERLAP,
       onInserted: (byType) => {
         for (const [type, count] of byType) app.metrics.eventsIngested.inc({ type }, count);
       },
