@@ -4,8 +4,10 @@
 //   2. drives batches of 50 events, and single events from 64 connections, with autocannon running
 //      in a child process; acknowledged events are counted from the response bodies;
 //   3. checks every acknowledged id is stored exactly once.
-// Prints one JSON line last. Environment: BENCH_DATABASE_URL (server to use, default local),
-// BENCH_SECONDS (per measured run, default 10), LOG_LEVEL (default warn).
+// Each phase also reports the CPU used by the server, Postgres, Redis, the load generator and
+// any other process on the machine (they all share the same cores). Prints one JSON line last.
+// Environment: BENCH_DATABASE_URL (server to use, default local), BENCH_SECONDS (per measured
+// run, default 10), BENCH_BATCH_CONNECTIONS (default 32), LOG_LEVEL (default warn).
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +15,7 @@ import pg from 'pg';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { migrate } from '../src/db/migrate.ts';
-import { EVENT_FLUSH_CONCURRENCY } from '../src/events/plugin.ts';
+import { EVENT_FLUSH_CONCURRENCY, EVENT_MIN_ROWS_TO_OVERLAP } from '../src/events/plugin.ts';
 import { createUser, issueApiKey } from '../src/users/users.ts';
 import { cpuAccountingAvailable, cpuSnapshot, describeCpu } from './cpu.ts';
 import { measureDatabaseCeiling } from './db-ceiling.ts';
@@ -137,7 +139,8 @@ async function main(): Promise<void> {
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     say(
       `API at ${address}; writer: FEEDLOOP_EVENT_BATCH_MAX=${config.FEEDLOOP_EVENT_BATCH_MAX}, ` +
-        `${EVENT_FLUSH_CONCURRENCY} concurrent flushes; pool size ${app.db.pool.options.max}`,
+        `up to ${EVENT_FLUSH_CONCURRENCY} statements in flight (a second once ${EVENT_MIN_ROWS_TO_OVERLAP} rows ` +
+        `are queued); pool size ${app.db.pool.options.max}`,
     );
 
     const user = await createUser(app.db.prisma, { email: 'bench@example.test', role: 'user' });

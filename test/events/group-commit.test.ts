@@ -43,6 +43,20 @@ function rows(count: number, messageId = messages[0]!): EventRow[] {
   }));
 }
 
+/** Resolves once `count` inserts into implicit_events are waiting for a lock on the server. */
+async function waitForInsertsWaitingOnLock(count: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { rows: found } = await t.app.db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE datname = current_database() AND wait_event_type = 'Lock'
+         AND query LIKE 'INSERT INTO implicit_events%'`,
+    );
+    if (found[0]!.n >= count) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${count} blocked inserts`);
+  }
+}
+
 /** Holds a lock that blocks inserts into implicit_events (reads go on) until release(). */
 async function blockInserts(): Promise<{ release(): Promise<void> }> {
   const client = new pg.Client({ connectionString: t.database.url });
@@ -180,23 +194,23 @@ test('two writers racing on the same ids store each once, credit each once, and 
   const a = new EventWriter({ pool: t.app.db.pool, batchMax: 5000, maxConcurrentFlushes: 1 });
   const b = new EventWriter({ pool: t.app.db.pool, batchMax: 5000, maxConcurrentFlushes: 1 });
   for (let round = 0; round < 5; round++) {
-    const shared = rows(200, messages[round % messages.length]);
+    const shared = rows(2000, messages[round % messages.length]);
     const lock = await blockInserts();
     const writes = Promise.all([a.write(shared), b.write([...shared].reverse())]);
     try {
-      await waitFor(() => a.stats().inFlight === 1 && b.stats().inFlight === 1, 'both statements in flight');
+      await waitForInsertsWaitingOnLock(2);
     } finally {
       await lock.release();
     }
     const [fromA, fromB] = await writes;
-    assert.equal(fromA.accepted + fromB.accepted, 200);
-    assert.equal(fromA.duplicates + fromB.duplicates, 200);
+    assert.equal(fromA.accepted + fromB.accepted, 2000);
+    assert.equal(fromA.duplicates + fromB.duplicates, 2000);
     assert.equal(
       await countRows(
         t.app,
         shared.map((r) => r.id),
       ),
-      200,
+      2000,
     );
   }
 });
