@@ -23,6 +23,7 @@ import { feedbackRoutes } from './feedback/routes.ts';
 import { moderationRoutes } from './moderation/routes.ts';
 import { modelRoutes } from './models/routes.ts';
 import { datasetRoutes } from './datasets/routes.ts';
+import { eventsPlugin } from './events/plugin.ts';
 
 export interface BuildAppOptions {
   config: Config;
@@ -77,6 +78,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(datasetRoutes);
   await app.register(completionRoutes);
   await app.register(chatSocketRoutes);
+  await app.register(eventsPlugin);
 
   return app;
 }

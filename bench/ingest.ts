@@ -1,0 +1,239 @@
+// `npm run bench:ingest`: throughput of POST /v1/events against the raw speed of the database.
+// Creates a fresh database, starts the real app on loopback, seeds a user and messages, then
+//   1. measures the database ceiling: the writer's own unnest INSERT straight through pg;
+//   2. drives batches of 50 events, and single events from 64 connections, with autocannon running
+//      in a child process; acknowledged events are counted from the response bodies;
+//   3. checks every acknowledged id is stored exactly once.
+// Each phase also reports the CPU used by the server, Postgres, Redis, the load generator and
+// any other process on the machine (they all share the same cores). Prints one JSON line last.
+// Environment: BENCH_DATABASE_URL (server to use, default local), BENCH_SECONDS (per measured
+// run, default 10), BENCH_BATCH_CONNECTIONS (default 32), LOG_LEVEL (default warn).
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { buildApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { EVENT_FLUSH_CONCURRENCY, EVENT_MIN_ROWS_TO_OVERLAP } from '../src/events/plugin.ts';
+import { createUser, issueApiKey } from '../src/users/users.ts';
+import { cpuAccountingAvailable, cpuSnapshot, describeCpu } from './cpu.ts';
+import { measureDatabaseCeiling } from './db-ceiling.ts';
+import type { LoadJob, LoadResult } from './load-generator.ts';
+
+const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP_SECONDS = 3;
+const RATE_LIMIT_PER_MINUTE = 1_000_000_000;
+const MESSAGES = 1000;
+const BATCH = { batchSize: 50, connections: Number(process.env.BENCH_BATCH_CONNECTIONS ?? 32) };
+const SINGLE = { batchSize: 1, connections: 64 };
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+function databaseUrl(name: string): string {
+  const url = new URL(SERVER_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl('postgres') });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs one load job in a child process. */
+function load(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL('./load-generator.ts', import.meta.url)), {
+      execArgv: ['--import', 'tsx'],
+    });
+    let result: LoadResult | undefined;
+    child.once('message', (message) => (result = message as LoadResult));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      result ? resolve(result) : reject(new Error(`load generator exited with ${code}`)),
+    );
+    child.send(job);
+  });
+}
+
+interface Verification {
+  acknowledged: number;
+  /** Ids acknowledged by more than one response (expected 0: each id is sent once). */
+  acknowledgedTwice: number;
+  lost: number;
+  duplicatesStored: number;
+  storedNotAcknowledged: number;
+}
+
+/** Looks up every acknowledged id: missing ones are lost, any stored twice are duplicates. */
+async function verify(pool: pg.Pool, idPrefix: string, ids: string[]): Promise<Verification> {
+  const acknowledged = new Set(ids);
+  const client = await pool.connect();
+  try {
+    await client.query('CREATE TEMP TABLE IF NOT EXISTS acked (id text PRIMARY KEY)');
+    await client.query('TRUNCATE acked');
+    const all = [...acknowledged];
+    for (let i = 0; i < all.length; i += 50_000) {
+      await client.query('INSERT INTO acked SELECT unnest($1::text[])', [all.slice(i, i + 50_000)]);
+    }
+    const { rows } = await client.query<{ rows: number; distinct_ids: number; stored_with_prefix: number }>(
+      `SELECT (SELECT count(*)::int FROM implicit_events e JOIN acked a USING (id)) AS rows,
+              (SELECT count(DISTINCT e.id)::int FROM implicit_events e JOIN acked a USING (id)) AS distinct_ids,
+              (SELECT count(*)::int FROM implicit_events WHERE starts_with(id, $1)) AS stored_with_prefix`,
+      [idPrefix],
+    );
+    const r = rows[0]!;
+    return {
+      acknowledged: acknowledged.size,
+      acknowledgedTwice: ids.length - acknowledged.size,
+      lost: acknowledged.size - r.distinct_ids,
+      duplicatesStored: r.rows - r.distinct_ids,
+      storedNotAcknowledged: r.stored_with_prefix - r.distinct_ids,
+    };
+  } finally {
+    client.release();
+  }
+}
+
+function describe(name: string, r: LoadResult, events: number): string {
+  const perSecond = Math.round(r.accepted / (r.elapsedMs / 1000));
+  return (
+    `${name}: ${r.requests} requests (${r.responses2xx} 2xx, ${r.non2xx} non-2xx ${JSON.stringify(r.statusCounts)}, ` +
+    `${r.errors} errors, ${r.timeouts} timeouts) in ${(r.elapsedMs / 1000).toFixed(1)} s; ` +
+    `${r.accepted} events accepted (${perSecond}/s), ${r.duplicates} duplicates, ${r.rejected} rejected; ` +
+    `latency ms p50 ${r.latency.p50} p90 ${r.latency.p90} p99 ${r.latency.p99} max ${r.latency.max}; ` +
+    `${events} events per request`
+  );
+}
+
+async function main(): Promise<void> {
+  const name = `feedloop_bench_${randomBytes(5).toString('hex')}`;
+  await admin(`CREATE DATABASE "${name}"`);
+  let closeApp: (() => Promise<void>) | undefined;
+  try {
+    const url = databaseUrl(name);
+    await migrate(url);
+    const config = loadConfig({
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      DATABASE_URL: url,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      FEEDLOOP_RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT_PER_MINUTE),
+    });
+    say(`database ${name} (dropped at the end); log level ${config.LOG_LEVEL}`);
+    say(
+      `rate limit raised to ${RATE_LIMIT_PER_MINUTE} requests/min per credential for this run ` +
+        `(the limiter stays on: every request still makes its Redis round trip)`,
+    );
+    const app = await buildApp({ config });
+    closeApp = () => app.close();
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    say(
+      `API at ${address}; writer: FEEDLOOP_EVENT_BATCH_MAX=${config.FEEDLOOP_EVENT_BATCH_MAX}, ` +
+        `up to ${EVENT_FLUSH_CONCURRENCY} statements in flight (a second once ${EVENT_MIN_ROWS_TO_OVERLAP} rows ` +
+        `are queued); pool size ${app.db.pool.options.max}`,
+    );
+
+    const user = await createUser(app.db.prisma, { email: 'bench@example.test', role: 'user' });
+    const { key } = await issueApiKey(app.db.prisma, user.id, 'bench');
+    const conversation = await app.db.prisma.conversation.create({ data: { userId: user.id } });
+    await app.db.prisma.message.createMany({
+      data: Array.from({ length: MESSAGES }, (_, i) => ({
+        conversationId: conversation.id,
+        role: 'assistant' as const,
+        content: `answer ${i}`,
+      })),
+    });
+    const messageIds = (
+      await app.db.prisma.message.findMany({
+        where: { conversationId: conversation.id },
+        select: { id: true },
+      })
+    ).map((m) => m.id);
+    say(`seeded 1 user, ${messageIds.length} messages`);
+
+    // 1. The ceiling: the same INSERT, big batches, no HTTP. Best of a few connection counts.
+    const cpuBefore = cpuAccountingAvailable ? cpuSnapshot() : undefined;
+    const ceiling = await measureDatabaseCeiling({
+      url,
+      userId: user.id,
+      messageIds,
+      seconds: Math.min(SECONDS, 6),
+      log: say,
+    });
+    say(
+      `db ceiling: ${Math.round(ceiling.rowsPerSecond)} rows/s ` +
+        `(${ceiling.connections} connections x ${ceiling.batchSize}-row statements)`,
+    );
+    if (cpuBefore) {
+      // Per-row figures are left out: ceiling backends have exited, so Postgres is undercounted.
+      const cpu = describeCpu(cpuBefore, cpuSnapshot(), 1, { self: 'ceiling client' });
+      say(`  cpu over all ceiling runs: ${cpu.replace(/ \([\d.]+ us\/event\)/g, '')}`);
+    }
+    await app.db.pool.query('TRUNCATE implicit_events');
+
+    const base = { url: address, authorization: `Bearer ${key}`, messageIds };
+    const run = async (mode: string, shape: { batchSize: number; connections: number }) => {
+      await app.db.pool.query('TRUNCATE implicit_events');
+      await load({ ...base, ...shape, durationSeconds: WARMUP_SECONDS, idPrefix: `w${mode}-` });
+      const statsBefore = app.eventWriter.stats();
+      const idPrefix = `${mode}-`;
+      const cpuBefore = cpuAccountingAvailable ? cpuSnapshot() : undefined;
+      const result = await load({ ...base, ...shape, durationSeconds: SECONDS, idPrefix });
+      const cpuAfter = cpuAccountingAvailable ? cpuSnapshot() : undefined;
+      const statsAfter = app.eventWriter.stats();
+      const statements = statsAfter.statements - statsBefore.statements;
+      const rows = statsAfter.rowsInserted - statsBefore.rowsInserted;
+      say(describe(`${mode} (${shape.connections} connections)`, result, shape.batchSize));
+      say(
+        `  writer: ${statements} statements, ${(rows / Math.max(statements, 1)).toFixed(1)} rows per ` +
+          `statement on average, largest so far ${statsAfter.largestStatement}, ` +
+          `${statsAfter.failedStatements - statsBefore.failedStatements} failed`,
+      );
+      if (cpuBefore && cpuAfter) {
+        say(
+          `  cpu: ${describeCpu(cpuBefore, cpuAfter, Math.max(1, result.accepted), { loadGeneratorMs: result.cpuMs })}`,
+        );
+      }
+      const checked = await verify(app.db.pool, idPrefix, result.acknowledgedIds);
+      say(
+        `  verify: ${checked.acknowledged} acknowledged ids (${checked.acknowledgedTwice} twice), ${checked.lost} lost, ` +
+          `${checked.duplicatesStored} stored twice, ${checked.storedNotAcknowledged} stored but not ` +
+          `acknowledged (in flight when the load stopped)`,
+      );
+      return { result, checked, perSecond: result.accepted / (result.elapsedMs / 1000) };
+    };
+
+    // 2. Through the API.
+    const batched = await run('batched', BATCH);
+    const single = await run('single', SINGLE);
+
+    const summary = {
+      bench: 'ingest',
+      batched_events_per_s: Math.round(batched.perSecond),
+      single_events_per_s: Math.round(single.perSecond),
+      single_p99_ms: single.result.latency.p99,
+      db_ceiling_rows_per_s: Math.round(ceiling.rowsPerSecond),
+      batched_vs_ceiling: Number((batched.perSecond / ceiling.rowsPerSecond).toFixed(3)),
+      lost: batched.checked.lost + single.checked.lost,
+      duplicates_stored: batched.checked.duplicatesStored + single.checked.duplicatesStored,
+    };
+    await app.close();
+    closeApp = undefined;
+    say(JSON.stringify(summary));
+  } finally {
+    await closeApp?.().catch(() => {});
+    await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  }
+}
+
+await main();
