@@ -36,7 +36,12 @@ export interface BuildAppOptions {
 
 /** A Redis connection for HTTP handlers: with no offline queue, a request fails fast when Redis is down. */
 export function createHttpRedis(url: string): Redis {
-  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+  // Auto-pipelining sends the commands of concurrent requests (rate-limit counters) together.
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    enableAutoPipelining: true,
+  });
   redis.on('error', () => {}); // reconnects on its own; failed commands surface as 503s
   return redis;
 }
