@@ -1,16 +1,9 @@
 // Conversations and their message trees: the functions the chat routes and the completions code
 // share. Each takes a Prisma client or a transaction.
 import { randomUUID } from 'node:crypto';
-import type { Db, PrismaClient } from '../db/client.ts';
+import { inTransaction, type Db, type Tx } from '../db/client.ts';
 import type { Conversation, Message, MessageRole, Prisma } from '../generated/prisma/client.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
-
-type Tx = Exclude<Db, PrismaClient>;
-
-/** Runs `fn` in a transaction, or in the caller's transaction when `db` already is one. */
-function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return '$transaction' in db ? db.$transaction((tx) => fn(tx)) : fn(db);
-}
 
 const invalid = (path: string, message: string) =>
   new AppError('validation_failed', `Invalid ${path}: ${message}`, [{ path, message }]);

@@ -29,3 +29,11 @@ export function createDatabase(url: string, options: { poolSize?: number } = {})
     },
   };
 }
+
+/** A transaction client. */
+export type Tx = Exclude<Db, PrismaClient>;
+
+/** Runs `fn` in a transaction, or in the caller's transaction when `db` already is one. */
+export function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return '$transaction' in db ? db.$transaction((tx) => fn(tx)) : fn(db);
+}

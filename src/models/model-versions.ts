@@ -1,17 +1,11 @@
 // The model-version registry: which sets of weights exist and which one serves. Registration and
 // activation are audited; activation is the one place that changes the active version, so the
 // promotion gates (later) and the ops route share it.
-import type { Db, PrismaClient } from '../db/client.ts';
+import { inTransaction, type Db } from '../db/client.ts';
 import type { ModelStatus, ModelVersion, Prisma } from '../generated/prisma/client.ts';
 import { recordAudit } from '../audit/audit-log.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
 
-type Tx = Exclude<Db, PrismaClient>;
-
-/** Runs `fn` in a transaction, or in the caller's transaction when `db` already is one. */
-function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return '$transaction' in db ? db.$transaction((tx) => fn(tx)) : fn(db);
-}
 
 const invalid = (path: string, message: string) =>
   new AppError('validation_failed', `Invalid ${path}: ${message}`, [{ path, message }]);
