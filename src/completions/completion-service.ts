@@ -162,7 +162,7 @@ export async function runCompletion(
   const { version, server } = await app.servedModels.resolve(request.model);
   const plan = await planPrompt(app, request);
   if (request.longPrompt === 'reject') {
-    const size = await server.promptSize(version.id, { messages: plan.history });
+    const size = await app.servedModels.promptSize(version, plan.history);
     if (size.tokens >= size.contextLength) {
       throw new AppError(
         'context_length_exceeded',

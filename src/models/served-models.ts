@@ -9,6 +9,7 @@ import type { ModelVersion } from '../generated/prisma/client.ts';
 import { AppError } from '../errors/app-error.ts';
 import { ModelServer } from '../model/serving/model-server.ts';
 import type { BackendChoice } from '../model/backend.ts';
+import { formatChatPrompt, TextTokenizer, type ChatMessage } from '../model/index.ts';
 import { activateModelVersion, activeModelVersion, registerModelVersion } from './model-versions.ts';
 
 const REFRESH_MS = 2000;
@@ -16,6 +17,7 @@ const REFRESH_MS = 2000;
 export class ServedModels {
   private server: Promise<ModelServer> | null = null;
   private readonly loading = new Map<string, Promise<void>>();
+  private readonly tokenizers = new Map<string, TextTokenizer>();
   private active: { version: ModelVersion | null; at: number } | null = null;
   private closed = false;
 
@@ -76,6 +78,22 @@ export class ServedModels {
       this.loading.set(version.id, pending);
     }
     await pending;
+  }
+
+  /**
+   * Tokens the chat prompt takes for `version`, and its context length. Counted here, on the main
+   * thread (the tokenizer is native and fast), so the check does not queue behind generation.
+   */
+  async promptSize(version: ModelVersion, messages: ChatMessage[]): Promise<{ tokens: number; contextLength: number }> {
+    let tokenizer = this.tokenizers.get(version.id);
+    if (!tokenizer) {
+      tokenizer = TextTokenizer.fromFile(path.join(this.dirOf(version), 'tokenizer.json'));
+      this.tokenizers.set(version.id, tokenizer);
+    }
+    const info = (await this.modelServer()).versions().find((v) => v.versionId === version.id);
+    if (!info) throw new Error(`model version ${version.name} is not loaded`);
+    const tokens = (await tokenizer.encode(formatChatPrompt(messages))).length;
+    return { tokens, contextLength: info.contextLength };
   }
 
   /** Loads the active version now, so the first request does not wait for it. */

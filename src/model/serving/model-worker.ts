@@ -36,6 +36,8 @@ const port = parentPort!;
 const versions = new Map<string, Version>();
 const active = new Map<string, Active>();
 const cancelledEarly = new Set<string>();
+/** Sessions that have not produced a token yet: served first (see schedule). */
+const fresh = new Set<Active>();
 let completed = 0;
 let aborted = 0;
 let running = false;
@@ -88,6 +90,7 @@ async function start(msg: Extract<ToWorker, { type: 'generate' }>): Promise<void
     versionId: msg.versionId,
     cancelled: cancelledEarly.delete(msg.id),
   });
+  fresh.add(active.get(msg.id)!);
   send({ type: 'started', id: msg.id, promptTokens: ids.length });
   if (!running) void schedule();
 }
@@ -100,33 +103,46 @@ function finish(a: Active, event: { result?: import('../generate.ts').Generation
   send({ type: 'done', id: a.id, result: event.result!, versionId: a.versionId });
 }
 
-/** Round-robin over active sessions; yields to the message queue after every round. */
+/** Advances one session by one token and reports it. */
+async function advance(a: Active): Promise<void> {
+  try {
+    if (a.cancelled) {
+      finish(a, a.session.abort());
+      return;
+    }
+    const ev = await a.session.step();
+    if (ev.done) {
+      if (ev.delta) send({ type: 'token', id: a.id, delta: ev.delta, tokenId: -1 });
+      finish(a, ev);
+    } else if (ev.delta || ev.tokenId !== undefined) {
+      send({ type: 'token', id: a.id, delta: ev.delta, tokenId: ev.tokenId! });
+    }
+  } catch (err) {
+    active.delete(a.id);
+    a.session.abort();
+    release(a.version);
+    send({ type: 'failed', id: a.id, message: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/**
+ * Round-robin over active sessions. Between steps it yields to the message queue, and a request
+ * that arrived meanwhile is prefilled and gets its first token before the round goes on: time to
+ * first token does not grow with the number of answers already streaming.
+ */
 async function schedule(): Promise<void> {
   running = true;
   try {
     while (active.size > 0) {
       for (const a of [...active.values()]) {
-        try {
-          if (a.cancelled) {
-            finish(a, a.session.abort());
-            continue;
-          }
-          const ev = await a.session.step();
-          if (ev.done) {
-            if (ev.delta) send({ type: 'token', id: a.id, delta: ev.delta, tokenId: -1 });
-            finish(a, ev);
-          } else if (ev.delta || ev.tokenId !== undefined) {
-            send({ type: 'token', id: a.id, delta: ev.delta, tokenId: ev.tokenId! });
-          }
-        } catch (err) {
-          active.delete(a.id);
-          a.session.abort();
-          release(a.version);
-          send({ type: 'failed', id: a.id, message: err instanceof Error ? err.message : String(err) });
+        if (!active.has(a.id)) continue;
+        await advance(a);
+        await new Promise((r) => setImmediate(r));
+        for (const newcomer of [...fresh]) {
+          fresh.delete(newcomer);
+          if (active.has(newcomer.id)) await advance(newcomer);
         }
       }
-      // Let cancel / new-request messages in before the next round.
-      await new Promise((r) => setImmediate(r));
     }
   } finally {
     running = false;
