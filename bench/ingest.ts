@@ -9,16 +9,15 @@
 // Environment: BENCH_DATABASE_URL (server to use, default local), BENCH_SECONDS (per measured
 // run, default 10), BENCH_BATCH_CONNECTIONS (default 32), LOG_LEVEL (default warn).
 import { fork } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
-import { migrate } from '../src/db/migrate.ts';
 import { EVENT_FLUSH_CONCURRENCY, EVENT_MIN_ROWS_TO_OVERLAP } from '../src/events/plugin.ts';
 import { createUser, issueApiKey } from '../src/users/users.ts';
 import { cpuAccountingAvailable, cpuSnapshot, describeCpu } from './cpu.ts';
 import { measureDatabaseCeiling } from './db-ceiling.ts';
+import { scratchDatabase } from './scratch-database.ts';
 import type { LoadJob, LoadResult } from './load-generator.ts';
 
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -30,22 +29,6 @@ const BATCH = { batchSize: 50, connections: Number(process.env.BENCH_BATCH_CONNE
 const SINGLE = { batchSize: 1, connections: 64 };
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-
-function databaseUrl(name: string): string {
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl('postgres') });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Runs one load job in a child process. */
 function load(job: LoadJob): Promise<LoadResult> {
@@ -114,12 +97,10 @@ function describe(name: string, r: LoadResult, events: number): string {
 }
 
 async function main(): Promise<void> {
-  const name = `feedloop_bench_${randomBytes(5).toString('hex')}`;
-  await admin(`CREATE DATABASE "${name}"`);
+  const database = await scratchDatabase(SERVER_URL, 'ingest');
   let closeApp: (() => Promise<void>) | undefined;
   try {
-    const url = databaseUrl(name);
-    await migrate(url);
+    const url = database.url;
     const config = loadConfig({
       ...process.env,
       NODE_ENV: 'production',
@@ -129,7 +110,7 @@ async function main(): Promise<void> {
       HOST: '127.0.0.1',
       FEEDLOOP_RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT_PER_MINUTE),
     });
-    say(`database ${name} (dropped at the end); log level ${config.LOG_LEVEL}`);
+    say(`database ${new URL(url).pathname.slice(1)} (dropped at the end); log level ${config.LOG_LEVEL}`);
     say(
       `rate limit raised to ${RATE_LIMIT_PER_MINUTE} requests/min per credential for this run ` +
         `(the limiter stays on: every request still makes its Redis round trip)`,
@@ -232,7 +213,7 @@ async function main(): Promise<void> {
     say(JSON.stringify(summary));
   } finally {
     await closeApp?.().catch(() => {});
-    await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await database.drop();
   }
 }
 
