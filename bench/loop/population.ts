@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { QuestionItem } from '../../src/model/index.ts';
 import { mulberry32, type Rng } from '../../src/model/rng.ts';
-import { scoreAnswer } from '../../src/reports/index.ts';
+import { isExactMatch, stripDefinitionLeadIn, tokenF1 } from '../../src/reports/index.ts';
 import type { ApiClient } from './api-client.ts';
 import { ChatSocketClient, type SocketAnswer } from './chat-socket-client.ts';
 
@@ -47,6 +47,16 @@ export interface RoundActivity {
 interface SubmittedCorrection {
   id: string;
   item: QuestionItem;
+}
+
+/**
+ * Whether a person who knows the answer would call this one right: the fact stated exactly (as the
+ * evaluation scores it), or for a definition, most of the definition's words (token F1 >= 0.5).
+ */
+export function scoreAnswer(item: QuestionItem, text: string): { correct: boolean } {
+  if (item.kind === 'country-fact') return { correct: isExactMatch(text, item.answer, item.reference) };
+  const lemma = item.id.split(':').at(-1)!;
+  return { correct: tokenF1(stripDefinitionLeadIn(text, lemma), item.reference) >= 0.5 };
 }
 
 const chance = (rng: Rng, p: number) => rng() < p;
