@@ -1,5 +1,6 @@
 // evaluateModel end to end on a tiny random model with small limits: a schema-valid report whose
 // numbers are the ones a random model must get, deterministic enough to compare versions.
+import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -75,8 +76,10 @@ describe('evaluateModel', () => {
     assert.ok(interval[0] <= value && value <= interval[1]);
   });
 
-  test('the same model evaluated again gives the same items: all ties, and the gate holds', async () => {
+  test('the same model evaluated again gives the same items (and leaks no tensors): all ties, the gate holds', async () => {
+    const tensors = tf.memory().numTensors;
     const again = await evaluateModel(model, { limits });
+    assert.equal(tf.memory().numTensors, tensors);
     assert.equal(again.evaluation.setHash, report.evaluation.setHash);
     assert.deepEqual(again.items, report.items);
     assert.deepEqual(again.bias.stereotypeShare, report.bias.stereotypeShare);
