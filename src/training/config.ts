@@ -70,7 +70,7 @@ export const EarlyStoppingSchema = z.object({
   /** Validation loss is computed every this many steps and at the end of each method. */
   evalEvery: z.number().int().positive().default(25),
   /** Evaluations without an improvement of at least minDelta before stopping. */
-  patience: z.number().int().positive().default(3),
+  patience: z.number().int().positive().default(4),
   minDelta: z.number().nonnegative().default(0.001),
   /** Validation examples used at most (keeps evaluation cheap on big snapshots). */
   maxExamples: z.number().int().positive().default(256),
