@@ -72,6 +72,12 @@ export const EarlyStoppingSchema = z.object({
   /** Evaluations without an improvement of at least minDelta before stopping. */
   patience: z.number().int().positive().default(4),
   minDelta: z.number().nonnegative().default(0.001),
+  /**
+   * Whether the starting weights (evaluated at step 0) can be "best". Off by default: validation
+   * rows are other users' corrections, whose loss rises at first while new facts are learnt, and
+   * the promotion gate already rejects a candidate that is worse than the active model.
+   */
+  includeStart: z.boolean().default(false),
   /** Validation examples used at most (keeps evaluation cheap on big snapshots). */
   maxExamples: z.number().int().positive().default(256),
 });

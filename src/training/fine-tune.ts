@@ -346,6 +346,7 @@ export async function fineTune(input: FineTuneInput): Promise<FineTuneResult> {
           ? progress.early.bestValLoss
           : (progress.history.findLast((h) => h.valLoss !== undefined)?.valLoss ??
             progress.early.bestValLoss),
+        startValLoss: progress.startValLoss,
         stoppedEarly: progress.early.stopped,
         trainSeconds: progress.methodSeconds,
         history: progress.history,
@@ -358,6 +359,7 @@ export async function fineTune(input: FineTuneInput): Promise<FineTuneResult> {
         progress.stage = 0;
         progress.early = freshEarlyStopping();
         progress.history = [];
+        progress.startValLoss = null;
         progress.methodSeconds = 0;
         best = {};
         reference = {};
@@ -417,10 +419,11 @@ export async function fineTune(input: FineTuneInput): Promise<FineTuneResult> {
         }
       };
 
-      if (validation.length > 0 && progress.step === 0 && progress.early.bestValLoss === null) {
-        // The starting weights are a candidate too: fine-tuning that only hurts gets undone.
+      if (validation.length > 0 && progress.step === 0 && progress.startValLoss === null) {
+        // Recorded in the method's record; with includeStart the starting weights can also be the best.
         const valLoss = validate();
-        considerValidation(valLoss);
+        if (cfg.earlyStopping.includeStart) considerValidation(valLoss);
+        progress.startValLoss = valLoss;
         await emit({ phase: 'validating', ...where, step: 0, valLoss });
       }
       checkpoint();

@@ -29,6 +29,8 @@ export interface MethodRecord {
   validationExamples: number;
   bestStep: number;
   bestValLoss: number | null;
+  /** Validation loss of the weights the method started from. */
+  startValLoss: number | null;
   stoppedEarly: boolean;
   skippedReason?: string;
   trainSeconds: number;
@@ -55,6 +57,7 @@ export interface RunProgress {
   stage: number;
   early: EarlyStoppingState;
   history: HistoryPoint[];
+  startValLoss: number | null;
   methodSeconds: number;
   completed: MethodRecord[];
   /** Optimizer step counts by parameter name (moments are tensors in the file). */
@@ -74,6 +77,7 @@ export function freshProgress(identity: string): RunProgress {
     stage: 0,
     early: freshEarlyStopping(),
     history: [],
+    startValLoss: null,
     methodSeconds: 0,
     completed: [],
     adamSteps: {},

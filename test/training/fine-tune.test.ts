@@ -108,38 +108,55 @@ test('early stopping stops when validation loss rises and restores the best weig
   await useBackend('wasm');
   const base = tinyBase(4);
   // Validation answers contradict the training answers, so learning the data raises validation loss.
+  const dataset = writeTinyDataset({ adversarialValidation: true });
   const { result, events, outDir } = await run(
     quick({
       methods: ['sft'],
       sft: { lr: 1e-2, epochs: 20 },
       earlyStopping: { enabled: true, evalEvery: 4, patience: 2, minDelta: 0 },
     }),
-    { base, dataset: writeTinyDataset({ adversarialValidation: true }) },
+    { base, dataset },
   );
-  const vals = events.filter((e) => e.valLoss !== undefined).map((e) => ({ step: e.step, v: e.valLoss! }));
+  const vals = events
+    .filter((e) => e.phase === 'training' && e.valLoss !== undefined)
+    .map((e) => ({ step: e.step, v: e.valLoss! }));
   const sft = result.methods[0]!;
   assert.equal(sft.stoppedEarly, true);
   assert.ok(sft.steps < 80, `stopped after ${sft.steps} of 80 steps`);
   const bestVal = Math.min(...vals.map((v) => v.v));
   assert.equal(sft.bestValLoss, bestVal);
   assert.equal(vals.find((v) => v.v === bestVal)!.step, sft.bestStep);
+  assert.ok(sft.bestStep > 0 && sft.bestStep < sft.steps);
   assert.ok(vals.at(-1)!.v > bestVal, 'validation loss rose after the best evaluation');
   // The output holds the best evaluation's weights: re-measured, its validation loss is the best one.
   const check = await run(
-    quick({
-      methods: ['sft'],
-      sft: { lr: 1e-9, epochs: 0.01 },
-      earlyStopping: { enabled: true, evalEvery: 1 },
-    }),
-    { base: outDir, dataset: writeTinyDataset({ adversarialValidation: true }) },
+    quick({ methods: ['sft'], sft: { lr: 1e-9, epochs: 0.01 }, earlyStopping: { enabled: true } }),
+    { base: outDir, dataset },
   );
   const remeasured = check.events.find((e) => e.phase === 'validating')!.valLoss!;
   assert.ok(
     Math.abs(remeasured - bestVal) < 1e-4,
     `restored weights give ${remeasured}, best was ${bestVal}`,
   );
-  if (sft.bestStep === 0)
-    assert.ok(maxAbsDiff(readWeights(outDir)['tok_emb']!, readWeights(base)['tok_emb']!) === 0);
+
+  // With includeStart, training that only hurts ends on the starting weights, unchanged: the base
+  // has learnt the validation answers, and training pushes it towards the contradicting ones.
+  const knowsValidation = await run(quick({ methods: ['sft'], sft: { lr: 1e-2, epochs: 10 } }), {
+    base,
+    dataset: writeTinyDataset({ adversarialValidation: true, trainOnRejected: true }),
+  });
+  const undone = await run(
+    quick({
+      methods: ['sft'],
+      sft: { lr: 1e-2, epochs: 20 },
+      earlyStopping: { enabled: true, evalEvery: 4, patience: 2, minDelta: 0, includeStart: true },
+    }),
+    { base: knowsValidation.outDir, dataset },
+  );
+  assert.equal(undone.result.methods[0]!.bestStep, 0);
+  assert.equal(undone.result.methods[0]!.stoppedEarly, true);
+  const [w0, w1] = [readWeights(knowsValidation.outDir), readWeights(undone.outDir)];
+  for (const name of Object.keys(w0)) assert.equal(maxAbsDiff(w0[name]!, w1[name]!), 0, name);
 });
 
 test('gradual unfreezing: frozen groups stay unchanged and each stage gets a new optimizer', async () => {

@@ -35,6 +35,8 @@ export function jsonl(rows: unknown[]): string {
 export interface TinyDatasetOptions {
   /** Validation answers are the rejected ones: validation loss rises as training succeeds. */
   adversarialValidation?: boolean;
+  /** Train SFT on the wrong answers instead (to make a base that knows them). */
+  trainOnRejected?: boolean;
   /** Copies of the facts in the train split. */
   repeats?: number;
 }
@@ -44,7 +46,7 @@ export function writeTinyDataset(options: TinyDatasetOptions = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'feedloop-ds-'));
   const repeats = options.repeats ?? 4;
   const train = Array.from({ length: repeats }, () => FACTS).flat();
-  const sft = train.map(([q, a]) => sftRow(q, a));
+  const sft = train.map(([q, a, r]) => sftRow(q, options.trainOnRejected ? r : a));
   const preference = train.map(([q, c, r]) => ({
     prompt: user(q),
     chosen: assistant(c),
