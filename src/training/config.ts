@@ -22,7 +22,7 @@ const methodBase = {
 export const SftConfigSchema = z.object({
   ...methodBase,
   lr: methodBase.lr.default(1e-3),
-  epochs: methodBase.epochs.default(6),
+  epochs: methodBase.epochs.default(4),
   minExamples: methodBase.minExamples.default(8),
 });
 
@@ -91,8 +91,11 @@ export const TrainingConfigSchema = z
     weightDecay: z.number().nonnegative().default(0.01),
     beta1: z.number().min(0).max(1).default(0.9),
     beta2: z.number().min(0).max(1).default(0.99),
-    /** lr of a group = method lr * layerDecay^(distance from the top group). 1 = one rate for all. */
-    layerDecay: z.number().positive().max(1).default(0.8),
+    /**
+     * lr of a group = method lr * layerDecay^(distance from the top group). Default 1 (one rate for
+     * all): in the sft-paraphrase experiment 0.8 gave +18 points on paraphrased facts, 1.0 gave +28.
+     */
+    layerDecay: z.number().positive().max(1).default(1),
     schedule: ScheduleSchema.prefault({}),
     unfreezing: UnfreezingSchema.prefault({}),
     earlyStopping: EarlyStoppingSchema.prefault({}),
