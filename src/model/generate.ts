@@ -379,7 +379,7 @@ export class GenerationSession {
     if (this.stopIds.has(id)) return this.finish('stop');
     this.generated.push(id);
     this.context.push(id);
-    const text = await this.model.tokenizer.decode(this.generated, true);
+    const text = this.model.tokenizer.decodeWithoutSpecials(this.generated);
     this.lastText = text;
     const stopAt = this.findStop(text);
     if (stopAt >= 0) return this.finish('stop', text.slice(0, stopAt));
@@ -397,7 +397,7 @@ export class GenerationSession {
   }
 
   private async finish(reason: FinishReason, text?: string): Promise<StepEvent> {
-    const full = text ?? (await this.model.tokenizer.decode(this.generated, true));
+    const full = text ?? this.model.tokenizer.decodeWithoutSpecials(this.generated);
     return this.finishSync(reason, full);
   }
 
