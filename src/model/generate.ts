@@ -313,49 +313,55 @@ export class GenerationSession {
     const outputs = new Map<GenerationSession, { logits: Float32Array; cache: KvCache | null }>();
     const prefills = new Map<ParamTensors, { session: GenerationSession; ids: number[] }[]>();
     const decodes = new Map<ParamTensors, { session: GenerationSession; id: number; cache: KvCache }[]>();
-    const live = sessions.filter((s) => !s.finished);
-    for (const s of live) {
-      const w = s.work();
-      const key = s.model.params;
-      if (w.kind === 'full') outputs.set(s, s.runAlone(w));
-      else if (w.kind === 'prefill')
-        prefills.set(key, [...(prefills.get(key) ?? []), { session: s, ids: w.ids }]);
-      else decodes.set(key, [...(decodes.get(key) ?? []), { session: s, id: w.id, cache: w.cache }]);
-    }
-    for (const jobs of prefills.values()) {
-      for (const group of prefillGroups(jobs.map((j) => j.ids.length))) {
-        const members = group.map((i) => jobs[i]!);
-        if (members.length === 1) {
-          const [only] = members;
-          outputs.set(only!.session, only!.session.runAlone({ kind: 'prefill', ids: only!.ids }));
+    try {
+      const live = sessions.filter((s) => !s.finished);
+      for (const s of live) {
+        const w = s.work();
+        const key = s.model.params;
+        if (w.kind === 'full') outputs.set(s, s.runAlone(w));
+        else if (w.kind === 'prefill')
+          prefills.set(key, [...(prefills.get(key) ?? []), { session: s, ids: w.ids }]);
+        else decodes.set(key, [...(decodes.get(key) ?? []), { session: s, id: w.id, cache: w.cache }]);
+      }
+      for (const jobs of prefills.values()) {
+        for (const group of prefillGroups(jobs.map((j) => j.ids.length))) {
+          const members = group.map((i) => jobs[i]!);
+          if (members.length === 1) {
+            const [only] = members;
+            outputs.set(only!.session, only!.session.runAlone({ kind: 'prefill', ids: only!.ids }));
+            continue;
+          }
+          const { params, config } = members[0]!.session.model;
+          const r = prefillBatch(
+            params,
+            config,
+            members.map((m) => m.ids),
+          );
+          members.forEach((m, i) => outputs.set(m.session, { logits: r.logits[i]!, cache: r.caches[i]! }));
+        }
+      }
+      for (const jobs of decodes.values()) {
+        if (jobs.length === 1) {
+          const [only] = jobs;
+          outputs.set(
+            only!.session,
+            only!.session.runAlone({ kind: 'decode', id: only!.id, cache: only!.cache }),
+          );
           continue;
         }
-        const { params, config } = members[0]!.session.model;
-        const r = prefillBatch(
+        const { params, config } = jobs[0]!.session.model;
+        const r = decodeBatch(
           params,
           config,
-          members.map((m) => m.ids),
+          jobs.map((j) => j.cache),
+          jobs.map((j) => j.id),
         );
-        members.forEach((m, i) => outputs.set(m.session, { logits: r.logits[i]!, cache: r.caches[i]! }));
+        jobs.forEach((j, i) => outputs.set(j.session, { logits: r.logits[i]!, cache: r.caches[i]! }));
       }
-    }
-    for (const jobs of decodes.values()) {
-      if (jobs.length === 1) {
-        const [only] = jobs;
-        outputs.set(
-          only!.session,
-          only!.session.runAlone({ kind: 'decode', id: only!.id, cache: only!.cache }),
-        );
-        continue;
-      }
-      const { params, config } = jobs[0]!.session.model;
-      const r = decodeBatch(
-        params,
-        config,
-        jobs.map((j) => j.cache),
-        jobs.map((j) => j.id),
-      );
-      jobs.forEach((j, i) => outputs.set(j.session, { logits: r.logits[i]!, cache: r.caches[i]! }));
+    } catch (err) {
+      // Sessions that already have new caches would leak them: the caller fails the whole batch.
+      for (const out of outputs.values()) disposeCache(out.cache);
+      throw err;
     }
     return Promise.all(
       sessions.map((s) => {
