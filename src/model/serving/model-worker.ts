@@ -167,6 +167,8 @@ async function schedule(): Promise<void> {
   running = true;
   try {
     while (active.size > 0) {
+      // Yield first: requests sent together then share the first prefill pass.
+      await yieldToMessages();
       if (fresh.size > 0) {
         const newcomers = [...fresh];
         fresh.clear();
@@ -175,7 +177,6 @@ async function schedule(): Promise<void> {
       }
       const streaming = [...active.values()].filter((a) => !fresh.has(a));
       if (streaming.length) await advance(streaming);
-      await yieldToMessages();
     }
   } finally {
     running = false;
