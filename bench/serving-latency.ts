@@ -164,6 +164,8 @@ async function main(): Promise<void> {
       ttft_p50_ms: round(percentile(serving.ttftMs, 50)),
       ttft_p99_ms: round(percentile(serving.ttftMs, 99)),
       ttft_max_ms: round(Math.max(...serving.ttftMs)),
+      ingest_samples: serving.ingestMs.length,
+      ingest_p50_ms: round(percentile(serving.ingestMs, 50)),
       ingest_p99_ms_during_streams: round(percentile(serving.ingestMs, 99)),
     })}\n`,
   );
