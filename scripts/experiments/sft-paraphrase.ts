@@ -6,6 +6,8 @@
 //
 //   npx tsx scripts/experiments/sft-paraphrase.ts [--lr 1e-3] [--epochs 6] [--batch-size 16]
 //     [--layer-decay 0.8] [--unfreeze] [--max-steps 0] [--limit 0] [--seed 1] [--base models/base]
+//     [--dpo]   also write preference rows (chosen = the answer, rejected = the same sentence with
+//               another country's fact) and run the default method sequence, SFT then DPO
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     base: { type: 'string', default: 'models/base' },
     keep: { type: 'boolean', default: false },
+    dpo: { type: 'boolean', default: false },
   },
 });
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -124,6 +127,29 @@ for (const r of rows) {
   (fnv1a(`split:${r.key}`) % 10 === 0 ? split.validation : split.train).push(line);
 }
 writeFileSync(join(datasetDir, 'sft.train.jsonl'), split.train.join('\n') + '\n');
+if (values.dpo) {
+  // A plausible wrong fact: the same answer sentence with another country's value for the relation.
+  const relation = (id: string) => id.split(':')[2];
+  const pairs = { train: [] as string[], validation: [] as string[] };
+  q0.forEach((q, i) => {
+    const other = q0.find(
+      (o, j) => j > i && relation(o.id) === relation(q.id) && o.reference !== q.reference,
+    );
+    if (!other || !q.answer.includes(q.reference)) return;
+    const line = JSON.stringify({
+      prompt: q.messages,
+      chosen: [{ role: 'assistant', content: q.answer }],
+      rejected: [{ role: 'assistant', content: q.answer.replace(q.reference, other.reference) }],
+      source: 'correction',
+      weight: 1,
+      synthetic: false,
+    });
+    (fnv1a(`split:${q.id}`) % 10 === 0 ? pairs.validation : pairs.train).push(line);
+  });
+  writeFileSync(join(datasetDir, 'preference.train.jsonl'), pairs.train.join('\n') + '\n');
+  writeFileSync(join(datasetDir, 'preference.validation.jsonl'), pairs.validation.join('\n') + '\n');
+  log({ event: 'preference', train: pairs.train.length, validation: pairs.validation.length });
+}
 writeFileSync(join(datasetDir, 'sft.validation.jsonl'), split.validation.join('\n') + '\n');
 log({
   event: 'dataset',
@@ -138,7 +164,7 @@ const before = await score(baseModel, q1);
 log({ event: 'before', ...before });
 
 const config: TrainingConfigInput = {
-  methods: ['sft'],
+  methods: values.dpo ? ['sft', 'dpo'] : ['sft'],
   batchSize: num(values['batch-size']),
   layerDecay: num(values['layer-decay']),
   unfreezing: { enabled: values.unfreeze },

@@ -73,11 +73,12 @@ export const EarlyStoppingSchema = z.object({
   patience: z.number().int().positive().default(4),
   minDelta: z.number().nonnegative().default(0.001),
   /**
-   * Whether the starting weights (evaluated at step 0) can be "best". Off by default: validation
-   * rows are other users' corrections, whose loss rises at first while new facts are learnt, and
-   * the promotion gate already rejects a candidate that is worse than the active model.
+   * Methods whose starting weights (evaluated at step 0) can be "best", so that a run of them that
+   * only worsens validation loss is undone. Not SFT by default: its validation rows are other users'
+   * corrections, whose loss rises at first while new facts are learnt (the promotion gate already
+   * rejects a worse model). DPO/KTO validation pairs measure the preference directly.
    */
-  includeStart: z.boolean().default(false),
+  includeStartFor: z.array(MethodSchema).default(['dpo', 'kto']),
   /** Validation examples used at most (keeps evaluation cheap on big snapshots). */
   maxExamples: z.number().int().positive().default(256),
 });

@@ -420,9 +420,9 @@ export async function fineTune(input: FineTuneInput): Promise<FineTuneResult> {
       };
 
       if (validation.length > 0 && progress.step === 0 && progress.startValLoss === null) {
-        // Recorded in the method's record; with includeStart the starting weights can also be the best.
+        // Recorded in the method's record; for includeStartFor methods the start can also be the best.
         const valLoss = validate();
-        if (cfg.earlyStopping.includeStart) considerValidation(valLoss);
+        if (cfg.earlyStopping.includeStartFor.includes(method)) considerValidation(valLoss);
         progress.startValLoss = valLoss;
         await emit({ phase: 'validating', ...where, step: 0, valLoss });
       }

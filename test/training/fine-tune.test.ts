@@ -139,7 +139,7 @@ test('early stopping stops when validation loss rises and restores the best weig
     `restored weights give ${remeasured}, best was ${bestVal}`,
   );
 
-  // With includeStart, training that only hurts ends on the starting weights, unchanged: the base
+  // With includeStartFor, training that only hurts ends on the starting weights, unchanged: the base
   // has learnt the validation answers, and training pushes it towards the contradicting ones.
   const knowsValidation = await run(quick({ methods: ['sft'], sft: { lr: 1e-2, epochs: 10 } }), {
     base,
@@ -149,7 +149,7 @@ test('early stopping stops when validation loss rises and restores the best weig
     quick({
       methods: ['sft'],
       sft: { lr: 1e-2, epochs: 20 },
-      earlyStopping: { enabled: true, evalEvery: 4, patience: 2, minDelta: 0, includeStart: true },
+      earlyStopping: { enabled: true, evalEvery: 4, patience: 2, minDelta: 0, includeStartFor: ['sft'] },
     }),
     { base: knowsValidation.outDir, dataset },
   );
