@@ -18,6 +18,9 @@ export function stageWorker(
     try {
       return await runStage(ctx, definition, runId, jobRun, (run, stage) => work(ctx, run, stage));
     } catch (err) {
+      const run = await ctx.prisma.loopRun.findUnique({ where: { id: runId }, select: { status: true } });
+      // Cancelled meanwhile (training stops on it): not a job failure, nothing to retry.
+      if (run?.status === 'cancelled') return 'skipped';
       if (settings.shutdown.aborted && jobRun.signal?.aborted) {
         await log(
           ctx,
