@@ -99,8 +99,12 @@ describe('the loop scheduler', () => {
   });
 
   test('below the threshold a check starts nothing; the cron starts a run regardless', async () => {
-    await t.app.db.prisma.loopRun.updateMany({ data: { status: 'cancelled' } });
     assert.equal((await as(ops).put('/v1/loop/schedule', { feedbackThreshold: 50 })).status, 200);
+    // Ticks are called by hand from here on: stop the frequent check and let an in-flight one end.
+    const queue = t.app.queues.get(SCHEDULER_QUEUE);
+    await queue.removeJobScheduler(FEEDBACK_CHECK_SCHEDULER_ID);
+    await waitFor('no tick in flight', async () => (await queue.getActiveCount()) === 0);
+    await t.app.db.prisma.loopRun.updateMany({ data: { status: 'cancelled' } });
     const below = await schedulerTick(ctx, { trigger: 'feedback' });
     assert.deepEqual(below, { started: null, why: 'below_threshold', newFeedback: 2 });
     const cron = await schedulerTick(ctx, { trigger: 'cron' });
