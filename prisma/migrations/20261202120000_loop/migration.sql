@@ -126,6 +126,12 @@ CREATE INDEX "evaluation_reports_run_id_idx" ON "evaluation_reports"("run_id");
 -- The feedback-threshold check counts ratings by their last change.
 CREATE INDEX "ratings_updated_at_idx" ON "ratings"("updated_at");
 
+-- Rollback finds the current version's activation entry by its target.
+CREATE INDEX "audit_log_target_created_at_idx" ON "audit_log"("target", "created_at");
+
+-- Reports of a version made with the same evaluation options (the evaluate and report stages).
+CREATE INDEX "evaluation_reports_model_version_id_evaluation_key_created_at_idx" ON "evaluation_reports"("model_version_id", "evaluation_key", "created_at");
+
 -- CreateIndex
 CREATE INDEX "model_versions_dataset_id_idx" ON "model_versions"("dataset_id");
 
