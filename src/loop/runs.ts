@@ -5,6 +5,7 @@ import type { LoopRun, LoopTrigger, Prisma } from '../generated/prisma/client.ts
 import { recordAudit } from '../audit/audit-log.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
 import { getSchedule, type ScheduleDefaults } from './schedule.ts';
+import { mergeTrainingOverrides, trainingConfigIssues } from './training-config.ts';
 import { logView, progressView, type ProgressPointView } from './views.ts';
 
 export const IN_PROGRESS = ['queued', 'running'] as const;
@@ -27,7 +28,8 @@ export interface CreateRunInput {
 
 /**
  * Creates a queued run, unless one is queued or running (RunInProgressError, a 409). The run's
- * training config is the schedule's overrides with the request's on top. The schedule's feedback
+ * training config is the schedule's overrides with the request's merged on top (400 if the
+ * trainer would refuse the result). The schedule's feedback
  * cursor moves to now: feedback counted towards the next threshold is what arrives after this run
  * was created. Audited as `loop.run.create`.
  */
@@ -41,7 +43,19 @@ export async function createRun(db: Db, defaults: ScheduleDefaults, input: Creat
       });
       if (running) throw new RunInProgressError(running.id);
       const schedule = await getSchedule(tx, defaults);
-      const config = { ...(schedule.training as Record<string, unknown>), ...input.training };
+      const config = mergeTrainingOverrides(schedule.training as Record<string, unknown>, input.training);
+      const issues = trainingConfigIssues(config);
+      if (issues.length) {
+        const details = issues.map((i) => ({
+          path: ['body', 'training', ...i.path].join('.'),
+          message: i.message,
+        }));
+        throw new AppError(
+          'validation_failed',
+          `Invalid ${details[0]!.path}: ${details[0]!.message}`,
+          details,
+        );
+      }
       const run = await tx.loopRun.create({
         data: {
           trigger: input.trigger,

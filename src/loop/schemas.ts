@@ -1,8 +1,9 @@
 // Request and response shapes of the loop's routes (/work/loop-api-contract.md).
 import { z } from 'zod';
 import { isoDate, uuid } from '../http/schemas.ts';
+import { trainingOverridesInput } from './training-config.ts';
 
-/** Training config overrides (TrainingConfigInput of src/training); validated by the trainer when a run starts. */
+/** Training config overrides as stored (a partial TrainingConfigInput of src/training). */
 export const trainingOverrides = z.record(z.string(), z.unknown());
 
 const reason = z.string().trim().min(1, 'must not be empty').max(2_000);
@@ -28,7 +29,7 @@ export const schedulePatch = z.strictObject({
   enabled: z.boolean().optional(),
   cron: cronPattern.optional(),
   feedbackThreshold: z.number().int().min(1).max(10_000_000).optional(),
-  training: trainingOverrides.optional(),
+  training: trainingOverridesInput.optional(),
   reason: reason.optional(),
 });
 

@@ -67,9 +67,17 @@ describe('loop routes', () => {
     assert.deepEqual(initial.body.training, {});
     assert.equal(initial.body.updatedBy, null);
 
-    const bad = await call(ops, 'put', '/v1/loop/schedule', { cron: 'every day', feedbackThreshold: 0 });
+    const bad = await call(ops, 'put', '/v1/loop/schedule', {
+      cron: 'every day',
+      feedbackThreshold: 0,
+      training: { methods: ['sft', 'sft'] },
+    });
     assert.equal(bad.status, 400);
-    assert.deepEqual(errorPaths(bad.body).sort(), ['body.cron', 'body.feedbackThreshold']);
+    assert.deepEqual(errorPaths(bad.body).sort(), [
+      'body.cron',
+      'body.feedbackThreshold',
+      'body.training.methods',
+    ]);
     const unparseable = await call(ops, 'put', '/v1/loop/schedule', { cron: '99 99 * * *' });
     assert.equal(unparseable.status, 400, JSON.stringify(unparseable.body));
     assert.equal((await call(ops, 'get', '/v1/loop/schedule')).body.cron, t.config.FEEDLOOP_LOOP_CRON);
@@ -110,14 +118,29 @@ describe('loop routes', () => {
   });
 
   test('runs: one at a time, with the schedule overrides under the request overrides; cancel frees the slot', async () => {
-    const created = await call(ops, 'post', '/v1/loop/runs', { reason: 'try it', training: { seed: 7 } });
+    const mixed = await call(ops, 'post', '/v1/loop/runs', { training: { precision: 'mixed' } });
+    assert.equal(mixed.status, 400);
+    assert.deepEqual(errorPaths(mixed.body), ['body.training.precision']);
+    assert.match(mixed.body.error.message, /float16|TensorFlow\.js/);
+    const negative = await call(ops, 'post', '/v1/loop/runs', {
+      training: { batchSize: -1, sft: { lr: 0 } },
+    });
+    assert.equal(negative.status, 400);
+    assert.deepEqual(errorPaths(negative.body).sort(), ['body.training.batchSize', 'body.training.sft.lr']);
+    assert.equal(await t.app.db.prisma.loopRun.count(), 0, 'refused runs leave nothing behind');
+
+    const created = await call(ops, 'post', '/v1/loop/runs', {
+      reason: 'try it',
+      training: { batchSize: 4, sft: { lr: 0.01 } },
+    });
     assert.equal(created.status, 202, JSON.stringify(created.body));
     const run = created.body.run;
     assert.equal(run.status, 'queued');
     assert.equal(run.phase, 'queued');
     assert.equal(run.trigger, 'manual');
     assert.equal(run.reason, 'try it');
-    assert.deepEqual(run.trainingConfig, { sft: { epochs: 1 }, seed: 7 });
+    // Nested overrides merge: the schedule's sft.epochs stays beside the request's sft.lr.
+    assert.deepEqual(run.trainingConfig, { sft: { epochs: 1, lr: 0.01 }, batchSize: 4 });
     const jobs = await t.app.queues.get('loop-datasets').getWaiting();
     assert.deepEqual(
       jobs.map((j) => j.id),
