@@ -54,6 +54,7 @@ async function scheduleResponse(
     cron: schedule.cron,
     feedbackThreshold: schedule.feedbackThreshold,
     training: schedule.training as Record<string, unknown>,
+    datasets: schedule.datasets as Record<string, unknown>,
     updatedAt: schedule.updatedAt,
     updatedBy: updatedBy?.email ?? null,
     nextRunAt,
@@ -95,7 +96,8 @@ const opsRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        summary: 'Change the cron, the feedback threshold, the training overrides or whether the loop runs',
+        summary:
+          'Change the cron, the feedback threshold, the training or dataset overrides, or whether the loop runs',
         body: schedulePatch,
         response: { 200: scheduleView, ...commonErrors },
       },
@@ -159,6 +161,7 @@ const opsRoutes: FastifyPluginAsyncZod = async (app) => {
         trigger: 'manual',
         reason: request.body.reason,
         training: request.body.training,
+        datasets: request.body.datasets,
         actorId: principalOf(request).userId,
       });
       await startRun({ prisma, queues: app.queues }, run);

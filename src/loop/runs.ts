@@ -5,7 +5,8 @@ import type { LoopRun, LoopTrigger, Prisma } from '../generated/prisma/client.ts
 import { recordAudit } from '../audit/audit-log.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
 import { getSchedule, type ScheduleDefaults } from './schedule.ts';
-import { mergeTrainingOverrides, trainingConfigIssues } from './training-config.ts';
+import { datasetConfigIssues } from './dataset-config.ts';
+import { mergeOverrides, trainingConfigIssues } from './training-config.ts';
 import { logView, progressView, type ProgressPointView } from './views.ts';
 
 export const IN_PROGRESS = ['queued', 'running'] as const;
@@ -23,13 +24,15 @@ export interface CreateRunInput {
   reason?: string | null;
   /** Training config overrides for this run, laid over the schedule's. */
   training?: Record<string, unknown>;
+  /** Dataset build overrides for this run, laid over the schedule's. */
+  datasets?: Record<string, unknown>;
   actorId: string | null;
 }
 
 /**
  * Creates a queued run, unless one is queued or running (RunInProgressError, a 409). The run's
- * training config is the schedule's overrides with the request's merged on top (400 if the
- * trainer would refuse the result). The schedule's feedback
+ * training config and dataset settings are the schedule's overrides with the request's merged on
+ * top (400 if the trainer or the dataset builder would refuse the result). The schedule's feedback
  * cursor moves to now: feedback counted towards the next threshold is what arrives after this run
  * was created. Audited as `loop.run.create`.
  */
@@ -43,13 +46,14 @@ export async function createRun(db: Db, defaults: ScheduleDefaults, input: Creat
       });
       if (running) throw new RunInProgressError(running.id);
       const schedule = await getSchedule(tx, defaults);
-      const config = mergeTrainingOverrides(schedule.training as Record<string, unknown>, input.training);
-      const issues = trainingConfigIssues(config);
+      const config = mergeOverrides(schedule.training as Record<string, unknown>, input.training);
+      const datasetConfig = mergeOverrides(schedule.datasets as Record<string, unknown>, input.datasets);
+      const issues = [
+        ...trainingConfigIssues(config).map((i) => ({ ...i, path: ['body', 'training', ...i.path] })),
+        ...datasetConfigIssues(datasetConfig).map((i) => ({ ...i, path: ['body', 'datasets', ...i.path] })),
+      ];
       if (issues.length) {
-        const details = issues.map((i) => ({
-          path: ['body', 'training', ...i.path].join('.'),
-          message: i.message,
-        }));
+        const details = issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
         throw new AppError(
           'validation_failed',
           `Invalid ${details[0]!.path}: ${details[0]!.message}`,
@@ -61,6 +65,7 @@ export async function createRun(db: Db, defaults: ScheduleDefaults, input: Creat
           trigger: input.trigger,
           reason: input.reason ?? null,
           config: config as Prisma.InputJsonObject,
+          datasetConfig: datasetConfig as Prisma.InputJsonObject,
           createdById: input.actorId,
         },
       });
@@ -69,7 +74,12 @@ export async function createRun(db: Db, defaults: ScheduleDefaults, input: Creat
         actorId: input.actorId,
         action: 'loop.run.create',
         target: `loop_run:${run.id}`,
-        details: { trigger: run.trigger, reason: run.reason, training: config as Prisma.InputJsonObject },
+        details: {
+          trigger: run.trigger,
+          reason: run.reason,
+          training: config as Prisma.InputJsonObject,
+          datasets: datasetConfig as Prisma.InputJsonObject,
+        },
       });
       return run;
     });

@@ -33,6 +33,7 @@ export interface SchedulePatch {
   cron?: string;
   feedbackThreshold?: number;
   training?: Record<string, unknown>;
+  datasets?: Record<string, unknown>;
 }
 
 /** Changes the schedule; audited as `action` with the fields that changed. */
@@ -42,12 +43,13 @@ export async function updateSchedule(
   input: { patch: SchedulePatch; actorId: string; action: string; reason?: string },
 ): Promise<LoopSchedule> {
   const before = await getSchedule(db, defaults);
-  const { training, ...rest } = input.patch;
+  const { training, datasets, ...rest } = input.patch;
   const updated = await db.loopSchedule.update({
     where: { id: 1 },
     data: {
       ...rest,
       ...(training !== undefined ? { training: training as Prisma.InputJsonObject } : {}),
+      ...(datasets !== undefined ? { datasets: datasets as Prisma.InputJsonObject } : {}),
       updatedById: input.actorId,
     },
   });

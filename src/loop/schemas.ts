@@ -1,10 +1,13 @@
 // Request and response shapes of the loop's routes (/work/loop-api-contract.md).
 import { z } from 'zod';
 import { isoDate, uuid } from '../http/schemas.ts';
+import { datasetOverridesInput } from './dataset-config.ts';
 import { trainingOverridesInput } from './training-config.ts';
 
 /** Training config overrides as stored (a partial TrainingConfigInput of src/training). */
 export const trainingOverrides = z.record(z.string(), z.unknown());
+/** Dataset build overrides as stored (a partial DatasetBuildConfigInput of src/datasets, no window). */
+export const datasetOverrides = z.record(z.string(), z.unknown());
 
 const reason = z.string().trim().min(1, 'must not be empty').max(2_000);
 
@@ -18,6 +21,7 @@ export const scheduleView = z.object({
   cron: z.string(),
   feedbackThreshold: z.number().int(),
   training: trainingOverrides,
+  datasets: datasetOverrides,
   updatedAt: isoDate,
   updatedBy: z.string().nullable(),
   nextRunAt: isoDate.nullable(),
@@ -30,6 +34,7 @@ export const schedulePatch = z.strictObject({
   cron: cronPattern.optional(),
   feedbackThreshold: z.number().int().min(1).max(10_000_000).optional(),
   training: trainingOverridesInput.optional(),
+  datasets: datasetOverridesInput.optional(),
   reason: reason.optional(),
 });
 
@@ -62,6 +67,7 @@ export const runView = z.object({
   decision: z.enum(['promoted', 'rejected']).nullable(),
   error: z.string().nullable(),
   trainingConfig: z.record(z.string(), z.unknown()),
+  datasetConfig: z.record(z.string(), z.unknown()),
 });
 
 export const progressPoint = z.object({
@@ -84,6 +90,7 @@ export const progressPoint = z.object({
 export const createRunBody = z.strictObject({
   reason: reason.optional(),
   training: trainingOverrides.optional(),
+  datasets: datasetOverrides.optional(),
 });
 export const cancelRunBody = z.strictObject({ reason });
 export const listRunsQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(20) });

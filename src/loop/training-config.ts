@@ -7,12 +7,12 @@ import { parseTrainingConfig, TrainingConfigSchema } from '../training/index.ts'
 type Json = Record<string, unknown>;
 const isPlainObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export function mergeTrainingOverrides(base: Json, overrides: Json | undefined): Json {
+/** Overrides laid over a base: nested objects merge, arrays and values replace. */
+export function mergeOverrides(base: Json, overrides: Json | undefined): Json {
   const out: Json = { ...base };
   for (const [key, value] of Object.entries(overrides ?? {})) {
     const current = out[key];
-    out[key] =
-      isPlainObject(current) && isPlainObject(value) ? mergeTrainingOverrides(current, value) : value;
+    out[key] = isPlainObject(current) && isPlainObject(value) ? mergeOverrides(current, value) : value;
   }
   return out;
 }

@@ -16,6 +16,7 @@ export interface LoopRunView {
   decision: LoopRun['decision'];
   error: string | null;
   trainingConfig: Record<string, unknown>;
+  datasetConfig: Record<string, unknown>;
 }
 
 export interface ProgressPointView {
@@ -51,6 +52,7 @@ export function runView(run: LoopRun): LoopRunView {
     decision: run.decision,
     error: run.error,
     trainingConfig: (run.config ?? {}) as Record<string, unknown>,
+    datasetConfig: (run.datasetConfig ?? {}) as Record<string, unknown>,
   };
 }
 

@@ -65,16 +65,20 @@ describe('loop routes', () => {
     assert.equal(initial.body.cron, t.config.FEEDLOOP_LOOP_CRON);
     assert.equal(initial.body.feedbackThreshold, 1_000_000);
     assert.deepEqual(initial.body.training, {});
+    assert.deepEqual(initial.body.datasets, {});
     assert.equal(initial.body.updatedBy, null);
 
     const bad = await call(ops, 'put', '/v1/loop/schedule', {
       cron: 'every day',
       feedbackThreshold: 0,
       training: { methods: ['sft', 'sft'] },
+      datasets: { window: {}, stars: { positiveMin: 9 } },
     });
     assert.equal(bad.status, 400);
     assert.deepEqual(errorPaths(bad.body).sort(), [
       'body.cron',
+      'body.datasets',
+      'body.datasets.stars.positiveMin',
       'body.feedbackThreshold',
       'body.training.methods',
     ]);
@@ -86,12 +90,14 @@ describe('loop routes', () => {
       cron: '30 2 * * *',
       feedbackThreshold: 25,
       training: { sft: { epochs: 1 } },
+      datasets: { raters: { minSecondsBetweenRatings: 1 } },
       reason: 'nightly',
     });
     assert.equal(changed.status, 200, JSON.stringify(changed.body));
     assert.equal(changed.body.cron, '30 2 * * *');
     assert.equal(changed.body.feedbackThreshold, 25);
     assert.deepEqual(changed.body.training, { sft: { epochs: 1 } });
+    assert.deepEqual(changed.body.datasets, { raters: { minSecondsBetweenRatings: 1 } });
     assert.equal(changed.body.updatedBy, ops.email);
     const next = new Date(changed.body.nextRunAt);
     assert.equal(next.getUTCHours(), 2);
@@ -127,11 +133,15 @@ describe('loop routes', () => {
     });
     assert.equal(negative.status, 400);
     assert.deepEqual(errorPaths(negative.body).sort(), ['body.training.batchSize', 'body.training.sft.lr']);
+    const badDatasets = await call(ops, 'post', '/v1/loop/runs', { datasets: { sft: { minStars: 6 } } });
+    assert.equal(badDatasets.status, 400);
+    assert.deepEqual(errorPaths(badDatasets.body), ['body.datasets.sft.minStars']);
     assert.equal(await t.app.db.prisma.loopRun.count(), 0, 'refused runs leave nothing behind');
 
     const created = await call(ops, 'post', '/v1/loop/runs', {
       reason: 'try it',
       training: { batchSize: 4, sft: { lr: 0.01 } },
+      datasets: { raters: { fastShare: 0.9 } },
     });
     assert.equal(created.status, 202, JSON.stringify(created.body));
     const run = created.body.run;
@@ -141,6 +151,7 @@ describe('loop routes', () => {
     assert.equal(run.reason, 'try it');
     // Nested overrides merge: the schedule's sft.epochs stays beside the request's sft.lr.
     assert.deepEqual(run.trainingConfig, { sft: { epochs: 1, lr: 0.01 }, batchSize: 4 });
+    assert.deepEqual(run.datasetConfig, { raters: { minSecondsBetweenRatings: 1, fastShare: 0.9 } });
     const jobs = await t.app.queues.get('loop-datasets').getWaiting();
     assert.deepEqual(
       jobs.map((j) => j.id),
