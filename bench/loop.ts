@@ -20,7 +20,13 @@ import { evaluationPrompts } from '../src/reports/index.ts';
 import { normalizeText } from '../src/datasets/hygiene.ts';
 import { createUser, issueApiKey } from '../src/users/users.ts';
 import { ApiClient } from './loop/api-client.ts';
-import { moderate, SimulatedSession, type RaterKind, type RoundActivity, type SimulatedUser } from './loop/population.ts';
+import {
+  moderate,
+  SimulatedSession,
+  type RaterKind,
+  type RoundActivity,
+  type SimulatedUser,
+} from './loop/population.ts';
 import { scratchDatabase } from './scratch-database.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -44,7 +50,8 @@ const definitionShare = Number(args['definition-share']);
 if (!(noise >= 0 && noise <= 1) || !(rounds >= 1) || !(questionsPerRound >= 1) || !(userCount >= 2))
   throw new Error('bench:loop: --noise in [0,1], --rounds >= 1, --questions >= 1, --users >= 2');
 
-const log = (message: string) => process.stderr.write(`[bench:loop ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+const log = (message: string) =>
+  process.stderr.write(`[bench:loop ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
 function shuffled<T>(items: readonly T[], rng: () => number): T[] {
   const out = [...items];
@@ -62,7 +69,11 @@ function shuffled<T>(items: readonly T[], rng: () => number): T[] {
  */
 function askedQuestions(): QuestionItem[] {
   const suite = questionSuite();
-  const evaluation = new Set(evaluationPrompts().flatMap((p) => p.filter((m) => m.role === 'user').map((m) => normalizeText(m.content))));
+  const evaluation = new Set(
+    evaluationPrompts().flatMap((p) =>
+      p.filter((m) => m.role === 'user').map((m) => normalizeText(m.content)),
+    ),
+  );
   const rng = mulberry32(seed);
   const countries = shuffled(
     suite.filter((q) => q.kind === 'country-fact' && q.id.endsWith(':q0')),
@@ -169,7 +180,9 @@ async function main(): Promise<void> {
       const email = `${kind}-${i}@bench.example`;
       users.push({ email, kind, api: await client(email, 'user') });
     }
-    log(`${userCount} users (${bad} noisy or adversarial), ${questionsPerRound} questions a round, ${rounds} rounds`);
+    log(
+      `${userCount} users (${bad} noisy or adversarial), ${questionsPerRound} questions a round, ${rounds} rounds`,
+    );
 
     const questions = askedQuestions();
     const accuracyByRound: number[] = [];
@@ -229,7 +242,7 @@ async function main(): Promise<void> {
       });
       if (done.status !== 'succeeded') throw new Error(`round ${round}: run ${done.status}: ${done.error}`);
       if (done.datasetId) {
-        const { dataset } = await ops.get<{ dataset: { sizes: unknown; sizesBySource: unknown } }>(
+        const dataset = await ops.get<{ sizes: unknown; sizesBySource: unknown }>(
           `/v1/datasets/${done.datasetId}`,
         );
         datasetSizes.push({ sizes: dataset.sizes, bySource: dataset.sizesBySource });
@@ -243,8 +256,10 @@ async function main(): Promise<void> {
       }
       const promoted = done.decision === 'promoted';
       promotedByRound.push(promoted);
-      const { versions } = await ops.get<{ versions: { id: string; status: string }[] }>('/v1/model-versions');
-      const active = versions.find((v) => v.status === 'active')!;
+      const { modelVersions } = await ops.get<{ modelVersions: { id: string; status: string }[] }>(
+        '/v1/model-versions',
+      );
+      const active = modelVersions.find((v) => v.status === 'active')!;
       const served = reports.find((r) => r.modelVersionId === active.id);
       if (!served) throw new Error(`no report for the served version ${active.id}`);
       await recordServed(served);
@@ -257,8 +272,13 @@ async function main(): Promise<void> {
     }
 
     const minutes = (performance.now() - started) / 60_000;
-    const rows = accuracyByRound.map((a, i) => `| ${i} | ${(a * 100).toFixed(1)} | ${i === 0 ? '-' : promotedByRound[i - 1] ? 'promoted' : 'rejected'} |`);
-    process.stderr.write(['| round | served exact match % | candidate |', '|---|---|---|', ...rows].join('\n') + '\n');
+    const rows = accuracyByRound.map(
+      (a, i) =>
+        `| ${i} | ${(a * 100).toFixed(1)} | ${i === 0 ? '-' : promotedByRound[i - 1] ? 'promoted' : 'rejected'} |`,
+    );
+    process.stderr.write(
+      ['| round | served exact match % | candidate |', '|---|---|---|', ...rows].join('\n') + '\n',
+    );
     process.stdout.write(
       JSON.stringify({
         bench: 'loop',
@@ -274,7 +294,9 @@ async function main(): Promise<void> {
     );
   } finally {
     workers?.kill('SIGTERM');
-    await new Promise((resolve) => (workers && workers.exitCode === null ? workers.once('exit', resolve) : resolve(null)));
+    await new Promise((resolve) =>
+      workers && workers.exitCode === null ? workers.once('exit', resolve) : resolve(null),
+    );
     await app.close();
     await scratch.drop();
     rmSync(work, { recursive: true, force: true });

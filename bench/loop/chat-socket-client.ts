@@ -64,7 +64,8 @@ export class ChatSocketClient {
     const requestId = message['requestId'] as string | null;
     const p = requestId ? this.pending.get(requestId) : undefined;
     if (!p) {
-      if (message['type'] === 'error') throw new Error(`chat socket error: ${JSON.stringify(message['error'])}`);
+      if (message['type'] === 'error')
+        throw new Error(`chat socket error: ${JSON.stringify(message['error'])}`);
       return;
     }
     switch (message['type']) {

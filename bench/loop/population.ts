@@ -94,7 +94,11 @@ export class SimulatedSession {
     this.rng = mulberry32(seed);
   }
 
-  static async open(user: SimulatedUser, suite: readonly QuestionItem[], seed: number): Promise<SimulatedSession> {
+  static async open(
+    user: SimulatedUser,
+    suite: readonly QuestionItem[],
+    seed: number,
+  ): Promise<SimulatedSession> {
     const socket = await ChatSocketClient.connect(user.api.baseUrl, user.api.authorization);
     return new SimulatedSession(user, socket, suite, seed);
   }
@@ -124,7 +128,10 @@ export class SimulatedSession {
   private async rate(answer: SocketAnswer, good: boolean, activity: RoundActivity): Promise<void> {
     const { api } = this.user;
     if (chance(this.rng, BEHAVIOUR.thumbs)) {
-      await api.put(`/v1/messages/${answer.messageId}/rating`, { kind: 'thumbs', value: good ? 'up' : 'down' });
+      await api.put(`/v1/messages/${answer.messageId}/rating`, {
+        kind: 'thumbs',
+        value: good ? 'up' : 'down',
+      });
       activity.thumbs++;
     }
     if (chance(this.rng, BEHAVIOUR.stars)) {
@@ -143,7 +150,11 @@ export class SimulatedSession {
     const firstCorrect = scoreAnswer(item, first.text).correct;
     if (firstCorrect) activity.correctAnswers++;
     await this.rate(first, verdict(kind, firstCorrect, this.rng), activity);
-    this.event('dwell', first.messageId, firstCorrect ? between(this.rng, 15_000, 40_000) : between(this.rng, 2_000, 9_000));
+    this.event(
+      'dwell',
+      first.messageId,
+      firstCorrect ? between(this.rng, 15_000, 40_000) : between(this.rng, 2_000, 9_000),
+    );
 
     let final = first;
     let finalCorrect = firstCorrect;
@@ -164,13 +175,16 @@ export class SimulatedSession {
     }
 
     const good = verdict(kind, finalCorrect, this.rng);
-    if (good && chance(this.rng, BEHAVIOUR.copyWhenRight)) this.event('copy', final.messageId, final.text.length);
+    if (good && chance(this.rng, BEHAVIOUR.copyWhenRight))
+      this.event('copy', final.messageId, final.text.length);
     if (!good && chance(this.rng, BEHAVIOUR.abandonWhenWrong)) this.event('abandon', final.messageId);
     if (!good && chance(this.rng, BEHAVIOUR.correctWhenWrong)) {
       // Noisy users write nothing useful; adversarial ones write a wrong fact.
       if (kind === 'noisy') return;
       const text = kind === 'adversarial' ? wrongAnswer(item, this.suite, this.rng) : item.answer;
-      const correction = await api.post<{ id: string }>(`/v1/messages/${final.messageId}/corrections`, { text });
+      const correction = await api.post<{ id: string }>(`/v1/messages/${final.messageId}/corrections`, {
+        text,
+      });
       this.corrections.push({ id: correction.id, item });
       activity.corrections++;
     }
@@ -204,10 +218,14 @@ export async function moderate(
     if (ours.length === 0) return { approved, rejected };
     for (const c of ours) {
       if (scoreAnswer(known.get(c.id)!, c.correctedText).correct) {
-        await moderator.post(`/v1/moderation/corrections/${c.id}/approve`, { reason: 'states the fact correctly' });
+        await moderator.post(`/v1/moderation/corrections/${c.id}/approve`, {
+          reason: 'states the fact correctly',
+        });
         approved++;
       } else {
-        await moderator.post(`/v1/moderation/corrections/${c.id}/reject`, { reason: 'the corrected answer is wrong' });
+        await moderator.post(`/v1/moderation/corrections/${c.id}/reject`, {
+          reason: 'the corrected answer is wrong',
+        });
         rejected++;
       }
     }
