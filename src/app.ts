@@ -24,6 +24,8 @@ import { moderationRoutes } from './moderation/routes.ts';
 import { modelRoutes } from './models/routes.ts';
 import { datasetRoutes } from './datasets/routes.ts';
 import { eventsPlugin } from './events/plugin.ts';
+import { insightRoutes } from './insights/routes.ts';
+import { staticSitePlugin } from './ui/static-site.ts';
 
 export interface BuildAppOptions {
   config: Config;
@@ -84,6 +86,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(completionRoutes);
   await app.register(chatSocketRoutes);
   await app.register(eventsPlugin);
+  await app.register(insightRoutes);
+  // Last: the UI's catch-all only sees paths no route above claimed.
+  await app.register(staticSitePlugin);
 
   return app;
 }
