@@ -14,4 +14,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // The browser UIs run in the browser, not in Node.
+  { files: ['web/src/**'], languageOptions: { globals: { ...globals.browser } } },
 );

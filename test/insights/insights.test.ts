@@ -105,12 +105,12 @@ describe('GET /v1/insights/metrics and /volume', () => {
     const res = await api().get('/v1/insights/metrics?days=7').set('authorization', ops.auth);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const byName = new Map(res.body.versions.map((v: { name: string }) => [v.name, v]));
-    const m1 = byName.get('ins-v1') as Record<
-      string,
-      { value: number; low: number; high: number; n: number }
-    > & {
-      answers: number;
-    };
+    type Estimate = { value: number; low: number; high: number; n: number };
+    type Metrics = { answers: number } & Record<
+      'thumbsUpRate' | 'meanStars' | 'correctionRate' | 'regenerateRate' | 'copyRate',
+      Estimate
+    >;
+    const m1 = byName.get('ins-v1') as Metrics;
     assert.equal(m1.answers, 3);
     assert.equal(m1.thumbsUpRate.n, 3);
     assert.ok(Math.abs(m1.thumbsUpRate.value - 2 / 3) < 1e-9);

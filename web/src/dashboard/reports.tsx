@@ -1,0 +1,259 @@
+// Evaluation reports: accuracy and bias of a version beside the active version's, the gate's
+// decision with its reasons and checks, and the version actions (promote, reject, roll back).
+import { useMemo, useState } from 'react';
+import { api, listModelVersions, requireRoute, serverOffers, type ModelVersion } from '../api.ts';
+import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog.tsx';
+import { BarChart } from '../components/line-chart.tsx';
+import { Empty, ErrorNote, Loading } from '../components/status.tsx';
+import { useLoad } from './use-load.ts';
+
+interface ReportRow {
+  id: string;
+  modelVersionId: string;
+  modelVersionName: string;
+  comparedWithVersionId: string | null;
+  createdAt: string;
+  report: { accuracy?: unknown; bias?: unknown } & Record<string, unknown>;
+  gate: {
+    decision: 'promote' | 'reject';
+    reasons: string[];
+    checks: { name: string; candidate: unknown; active: unknown; passed: boolean; detail: string }[];
+  } | null;
+}
+
+/** Numeric leaves of a JSON value as "a.b.c" -> number (report sections have no fixed shape here). */
+function numbers(value: unknown, prefix = '', out = new Map<string, number>()): Map<string, number> {
+  if (typeof value === 'number' && Number.isFinite(value)) out.set(prefix || 'value', value);
+  else if (Array.isArray(value)) value.slice(0, 50).forEach((v, i) => numbers(v, `${prefix}[${i}]`, out));
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) numbers(v, prefix ? `${prefix}.${k}` : k, out);
+  return out;
+}
+
+const show = (v: unknown) =>
+  typeof v === 'number' ? +v.toFixed(4) : v === null || v === undefined ? '—' : String(v);
+
+export function ReportsPanel() {
+  const versions = useLoad(listModelVersions);
+  const reports = useLoad(() =>
+    requireRoute('/v1/reports', 'evaluation reports').then(() =>
+      api<{ reports: ReportRow[] }>('/v1/reports?limit=20'),
+    ),
+  );
+  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
+  const [notice, setNotice] = useState('');
+  const active = versions.data?.find((v) => v.status === 'active');
+  const activeReports = useLoad(
+    () =>
+      serverOffers('/v1/reports').then((offered) =>
+        active && offered
+          ? api<{ reports: ReportRow[] }>(`/v1/reports?modelVersionId=${active.id}&limit=1`)
+          : { reports: [] },
+      ),
+    [active?.id],
+  );
+  const report = reports.data?.reports.find((r) => r.id === selectedId) ?? reports.data?.reports[0];
+  const baseline = activeReports.data?.reports[0];
+
+  const versionAction = (v: ModelVersion | null, action: 'promote' | 'reject' | 'rollback') =>
+    setConfirm({
+      title:
+        action === 'rollback'
+          ? 'Roll back to the previous version?'
+          : `${action === 'promote' ? 'Promote' : 'Reject'} ${v?.name}?`,
+      body:
+        action === 'promote'
+          ? 'This version starts answering every user within seconds.'
+          : action === 'reject'
+            ? 'This candidate will not be served.'
+            : 'The version that was active before the current one answers again.',
+      confirmLabel: action === 'rollback' ? 'Roll back' : action === 'promote' ? 'Promote' : 'Reject',
+      reason: true,
+      async run(reason) {
+        await requireRoute(
+          action === 'rollback' ? '/v1/model-versions/rollback' : `/v1/model-versions/{id}/${action}`,
+          `${action}`,
+        );
+        const path =
+          action === 'rollback' ? '/v1/model-versions/rollback' : `/v1/model-versions/${v!.id}/${action}`;
+        const { version } = await api<{ version: ModelVersion }>(path, { body: { reason } });
+        setNotice(`${version.name} is now ${version.status}.`);
+        versions.reload();
+        reports.reload();
+      },
+    });
+
+  return (
+    <>
+      <section aria-labelledby="versions-heading">
+        <h2 id="versions-heading">Model versions</h2>
+        <p role="status" className="notice">
+          {notice}
+        </p>
+        <ErrorNote error={versions.error} onRetry={versions.reload} />
+        {!versions.data && !versions.error && <Loading what="versions" />}
+        {versions.data?.length === 0 && <Empty>No model versions are registered.</Empty>}
+        {versions.data && versions.data.length > 0 && (
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Version</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Actions</th>
+                </tr>
+              </thead>
+              <tbody>
+                {versions.data.map((v) => (
+                  <tr key={v.id}>
+                    <th scope="row">{v.name}</th>
+                    <td>
+                      <span className={`badge ${v.status}`}>{v.status}</span>
+                    </td>
+                    <td>{new Date(v.createdAt).toLocaleString()}</td>
+                    <td>
+                      {v.status === 'candidate' && (
+                        <>
+                          <button type="button" onClick={() => versionAction(v, 'promote')}>
+                            Promote
+                          </button>{' '}
+                          <button type="button" onClick={() => versionAction(v, 'reject')}>
+                            Reject
+                          </button>
+                        </>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <button type="button" onClick={() => versionAction(null, 'rollback')}>
+          Roll back to the previous version
+        </button>
+      </section>
+
+      <section aria-labelledby="reports-heading">
+        <h2 id="reports-heading">Evaluation reports</h2>
+        <ErrorNote error={reports.error} onRetry={reports.reload} />
+        {!reports.data && !reports.error && <Loading what="reports" />}
+        {reports.data?.reports.length === 0 && (
+          <Empty>No reports yet. A training run writes one when it evaluates its candidate.</Empty>
+        )}
+        {reports.data && reports.data.reports.length > 0 && (
+          <label>
+            Report
+            <select value={report?.id ?? ''} onChange={(e) => setSelectedId(e.target.value)}>
+              {reports.data.reports.map((r) => (
+                <option key={r.id} value={r.id}>
+                  {r.modelVersionName} · {new Date(r.createdAt).toLocaleString()}
+                  {r.gate ? ` · ${r.gate.decision}` : ''}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {report && (
+          <ReportView
+            report={report}
+            baseline={baseline?.id === report.id ? undefined : baseline}
+            activeName={active?.name}
+          />
+        )}
+      </section>
+      {confirm && <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />}
+    </>
+  );
+}
+
+function ReportView({
+  report,
+  baseline,
+  activeName,
+}: {
+  report: ReportRow;
+  baseline?: ReportRow;
+  activeName?: string;
+}) {
+  const sections = useMemo(
+    () =>
+      (['accuracy', 'bias'] as const).map((section) => {
+        const mine = numbers(report.report[section]);
+        const theirs = baseline ? numbers(baseline.report[section]) : new Map<string, number>();
+        const labels = [...new Set([...mine.keys(), ...theirs.keys()])].slice(0, 40);
+        return { section, labels, mine, theirs };
+      }),
+    [report, baseline],
+  );
+  return (
+    <article className="card" aria-label={`Report on ${report.modelVersionName}`}>
+      {report.gate ? (
+        <div className={`gate ${report.gate.decision}`}>
+          <h3>
+            Gate decision: <strong data-testid="gate-decision">{report.gate.decision}</strong>
+          </h3>
+          <ul>
+            {report.gate.reasons.map((r, i) => (
+              <li key={i}>{r}</li>
+            ))}
+          </ul>
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Check</th>
+                  <th scope="col">Candidate</th>
+                  <th scope="col">Active</th>
+                  <th scope="col">Passed</th>
+                  <th scope="col">Detail</th>
+                </tr>
+              </thead>
+              <tbody>
+                {report.gate.checks.map((c) => (
+                  <tr key={c.name}>
+                    <th scope="row">{c.name}</th>
+                    <td>{show(c.candidate)}</td>
+                    <td>{show(c.active)}</td>
+                    <td className={c.passed ? 'good' : 'bad'}>{c.passed ? 'yes' : 'no'}</td>
+                    <td>{c.detail}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </div>
+      ) : (
+        <p className="muted">This report has no gate decision.</p>
+      )}
+      <div className="charts">
+        {sections.map(({ section, labels, mine, theirs }) =>
+          labels.length === 0 ? (
+            <p key={section} className="muted">
+              No {section} figures in this report.
+            </p>
+          ) : (
+            <BarChart
+              key={section}
+              title={`${section === 'accuracy' ? 'Accuracy' : 'Bias'}: ${report.modelVersionName}${baseline ? ` vs ${activeName ?? 'active'}` : ''}`}
+              labels={labels}
+              groups={[
+                { name: report.modelVersionName, values: labels.map((l) => mine.get(l) ?? null) },
+                ...(baseline
+                  ? [
+                      {
+                        name: `${baseline.modelVersionName} (active)`,
+                        values: labels.map((l) => theirs.get(l) ?? null),
+                      },
+                    ]
+                  : []),
+              ]}
+            />
+          ),
+        )}
+      </div>
+    </article>
+  );
+}
