@@ -40,7 +40,7 @@ const staticSite: FastifyPluginAsync<StaticSiteOptions> = async (app, options) =
       });
     }
     // index.html names content-hashed assets, so it must never be cached.
-    return reply.header('cache-control', 'no-cache').sendFile('index.html', root);
+    return reply.header('cache-control', 'no-cache').sendFile('index.html', root, { cacheControl: false });
   };
   app.get('/', { schema: { hide: true } }, serveIndex);
   app.get('/*', { schema: { hide: true } }, serveIndex);
