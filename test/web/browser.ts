@@ -80,11 +80,14 @@ export async function screenshot(page: Page, name: string) {
 }
 
 /** Polls `check` until it returns a truthy value, for at most `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T>, what: string, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
-  let last: T;
   for (;;) {
-    last = await check();
+    const last = await check();
     if (last) return last;
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));

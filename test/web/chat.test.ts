@@ -166,4 +166,67 @@ describe('chat', () => {
     assertNoConsoleErrors(watched);
     await watched.context.close();
   });
+
+  test('on a phone-sized screen, signals can be turned off and stay off; a beacon is accepted', async () => {
+    const watched = await openPage(browser, t.url, { width: 390, height: 844 });
+    const { page } = watched;
+    const email = `phone-${Date.now()}@example.test`;
+    await signUp(page, email);
+    const user = await t.app.db.prisma.user.findUniqueOrThrow({ where: { email } });
+
+    await page.getByRole('link', { name: 'Settings' }).click();
+    const toggle = page.getByRole('checkbox', { name: 'Collect implicit signals in this browser' });
+    assert.equal(await toggle.isChecked(), true, 'on by default');
+    await toggle.uncheck();
+    await page.getByText('Signals are off').waitFor();
+    await screenshot(page, 'settings');
+    await page.reload();
+    assert.equal(await toggle.isChecked(), false, 'the choice is kept in this browser');
+
+    // With signals off, copying and regenerating record nothing.
+    await page.getByRole('link', { name: 'Chat' }).click();
+    await page.getByLabel('Your message').fill('What is the capital of France?');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    const answer = page.getByRole('article', { name: 'Answer 1 of 1' });
+    await answer.waitFor();
+    await screenshot(page, 'chat-phone');
+    await answer.getByRole('button', { name: 'Copy' }).click();
+    await answer.getByText('Copied to the clipboard.').waitFor();
+
+    // Back on: the next copy is recorded, and it is the only one.
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await toggle.check();
+    await page.getByRole('link', { name: 'Chat' }).click();
+    await page.getByRole('link', { name: /What is the capital of France/ }).click();
+    await answer.getByRole('button', { name: 'Copy' }).click();
+    await answer.getByText('Copied to the clipboard.').waitFor();
+    await page.goto('about:blank');
+    await eventually(
+      () => t.app.db.prisma.implicitEvent.count({ where: { userId: user.id, type: 'session_end' } }),
+      'the session-end event',
+    );
+    assert.equal(await t.app.db.prisma.implicitEvent.count({ where: { userId: user.id, type: 'copy' } }), 1);
+
+    // The events route takes a sendBeacon Blob (JSON, with the session cookie) as it is.
+    await page.goto('/settings');
+    const message = await t.app.db.prisma.message.findFirstOrThrow({
+      where: { role: 'assistant', conversation: { userId: user.id } },
+    });
+    const queued = await page.evaluate((messageId) => {
+      const events = [{ id: `beacon-${messageId}`, type: 'expand', messageId, value: 3, ts: Date.now() }];
+      return navigator.sendBeacon(
+        '/v1/events',
+        new Blob([JSON.stringify({ events })], { type: 'application/json' }),
+      );
+    }, message.id);
+    assert.equal(queued, true);
+    const stored = await eventually(
+      () => t.app.db.prisma.implicitEvent.findUnique({ where: { id: `beacon-${message.id}` } }),
+      'the beacon event',
+    );
+    assert.deepEqual([stored.type, stored.value, stored.userId], ['expand', 3, user.id]);
+
+    assertNoConsoleErrors(watched);
+    await watched.context.close();
+  });
 });

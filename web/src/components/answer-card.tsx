@@ -192,7 +192,7 @@ export function AnswerCard({
           title="Good answer"
           onClick={() => rateThumbs('up')}
         >
-          👍
+          ▲ Good
         </button>
         <button
           type="button"
@@ -201,7 +201,7 @@ export function AnswerCard({
           title="Bad answer"
           onClick={() => rateThumbs('down')}
         >
-          👎
+          ▼ Bad
         </button>
         <span className="stars" role="group" aria-label="Rate from 1 to 5 stars">
           {[1, 2, 3, 4, 5].map((n) => (

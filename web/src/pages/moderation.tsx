@@ -165,6 +165,7 @@ function ReviewQueue({ kind }: { kind: 'corrections' | 'flags' }) {
                 setCurrent((c) => Math.max(0, Math.min((items?.length ?? 1) - 1, c + delta)))
               }
               onDecided={decided}
+              versionName={(id) => versions.find((v) => v.id === id)?.name ?? id.slice(0, 8)}
             />
           </li>
         ))}
@@ -180,7 +181,9 @@ function ReviewCard({
   onFocus,
   onMove,
   onDecided,
+  versionName,
 }: {
+  versionName(id: string): string;
   kind: 'corrections' | 'flags';
   item: CorrectionItem | FlagItem;
   active: boolean;
@@ -241,7 +244,7 @@ function ReviewCard({
     }
   };
 
-  const version = item.message.modelVersionId?.slice(0, 8) ?? 'none';
+  const version = item.message.modelVersionId ? versionName(item.message.modelVersionId) : 'none (logged)';
   return (
     <article
       ref={card}
