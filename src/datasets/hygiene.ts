@@ -1,7 +1,8 @@
 // Data hygiene for dataset builds: PII scrubbing, the evaluation-contamination guard, near-duplicate
 // removal, the stable train/validation split and synthetic prompt variants. All pure.
 import { createHash } from 'node:crypto';
-import { heldOutQuestions, type ChatMessage } from '../model/index.ts';
+import type { ChatMessage } from '../model/index.ts';
+import { evaluationPrompts } from '../reports/index.ts';
 
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
 // 13 to 19 digits, optionally grouped by spaces or dashes: the shape of a payment card number.
@@ -26,16 +27,20 @@ export function normalizeText(text: string): string {
     .trim();
 }
 
-let evaluationPrompts: Set<string> | undefined;
+let evaluationPromptCache: Set<string> | undefined;
 
-/** Every evaluation question, normalized (computed once per process: it reads the corpus sources). */
+/**
+ * Every evaluation prompt's user turns, normalized, from src/reports' evaluationPrompts() (the one
+ * source of truth). Computed once per process: it reads the corpus sources. The q0 phrasing of a
+ * held-out country fact is deliberately NOT in here: users ask it, and feedback on it may train.
+ */
 export function evaluationPromptSet(): Set<string> {
-  evaluationPrompts ??= new Set(
-    heldOutQuestions().flatMap((q) =>
-      q.messages.filter((m) => m.role === 'user').map((m) => normalizeText(m.content)),
+  evaluationPromptCache ??= new Set(
+    evaluationPrompts().flatMap((prompt) =>
+      prompt.filter((m) => m.role === 'user').map((m) => normalizeText(m.content)),
     ),
   );
-  return evaluationPrompts;
+  return evaluationPromptCache;
 }
 
 /** True when any user turn of the prompt is an evaluation question (ignoring case and punctuation). */

@@ -22,7 +22,7 @@ export interface BuildDatasetsOptions {
   dataDir: string;
   /** Who asked for the build (null for the scheduler). */
   actorId?: string | null;
-  /** The normalized evaluation prompts to keep out; defaults to heldOutQuestions(). */
+  /** The normalized evaluation prompts to keep out; defaults to hygiene.evaluationPromptSet(). */
   evaluationPrompts?: ReadonlySet<string>;
   /** The build time, the window's end when the config has none. */
   now?: Date;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
-import { heldOutQuestions } from '../../src/model/index.ts';
+import { evaluationPrompts } from '../../src/reports/index.ts';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { startExchange } from '../chat/fixtures.ts';
 
@@ -18,7 +18,7 @@ describe('dataset snapshots', () => {
   let user: TestUser;
   let ops: TestUser;
   let moderator: TestUser;
-  const heldOutPrompt = heldOutQuestions()[0]!.messages.find((m) => m.role === 'user')!.content;
+  const evaluationPrompt = evaluationPrompts()[0]!.find((m) => m.role === 'user')!.content;
 
   const as = (who: TestUser) => ({
     get: (url: string) => request(t.app.server).get(url).set('authorization', who.auth),
@@ -50,7 +50,7 @@ describe('dataset snapshots', () => {
 
     // A user asks an evaluation question; the answer is rated up and a correction approved. None of
     // it may reach a training export.
-    const leak = await startExchange(t, user, heldOutPrompt, 'I am not sure.');
+    const leak = await startExchange(t, user, evaluationPrompt, 'I am not sure.');
     await thumbsUp(user, leak.answerId);
     const correction = await as(user).post(`/v1/messages/${leak.answerId}/corrections`, {
       text: 'A better answer.',
@@ -136,7 +136,7 @@ describe('dataset snapshots', () => {
       for (const split of ['train', 'validation']) {
         const res = await as(ops).get(`/v1/datasets/${dataset.id}/${split}.jsonl?format=${format}`);
         assert.equal(res.status, 200);
-        assert.equal(res.text.includes(heldOutPrompt), false, `${format} ${split}`);
+        assert.equal(res.text.includes(evaluationPrompt), false, `${format} ${split}`);
       }
     }
     assert.equal((await as(user).get(`/v1/datasets/${dataset.id}/train.jsonl?format=sft`)).status, 403);

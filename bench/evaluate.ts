@@ -1,0 +1,78 @@
+// `npm run bench:evaluate [-- --model models/base --out report.json]`: a full evaluation of one model
+// version on the wasm backend, timed. Prints progress to stderr, the report's headline numbers as
+// one JSON object on the last line, and writes the full report when --out is given.
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { selectBackend } from '../src/model/backend.ts';
+import { loadModel } from '../src/model/checkpoint.ts';
+import { evaluateModel } from '../src/reports/index.ts';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { model: { type: 'string', default: 'models/base' }, out: { type: 'string' } },
+  });
+  const backend = await selectBackend('wasm');
+  const model = loadModel(values.model!);
+  // CPU time as well as wall time: on the shared machine the wall clock mostly measures the others.
+  const cpu0 = process.cpuUsage();
+  let lastPhase = '';
+  const report = await evaluateModel(model, {
+    onProgress: (p) => {
+      if (p.phase !== lastPhase || p.done === p.total) {
+        lastPhase = p.phase;
+        console.error(`${p.phase} ${p.done}/${p.total}`);
+      }
+    },
+  });
+  const cpu = process.cpuUsage(cpu0);
+  if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
+  const { accuracy: a, bias: b } = report;
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  const line = {
+    bench: 'evaluate',
+    model: values.model,
+    backend: backend.backend,
+    load_average_1m: r(os.loadavg()[0]!),
+    duration_s: r(report.durationMs / 1000),
+    cpu_s: r((cpu.user + cpu.system) / 1e6),
+    phases_ms: report.phasesMs,
+    country_fact_exact_match: [
+      r(a.countryFactExactMatch.value),
+      a.countryFactExactMatch.n,
+      a.countryFactExactMatch.interval.map(r),
+    ],
+    country_fact_recall: [
+      r(a.countryFactRecall.value),
+      a.countryFactRecall.n,
+      a.countryFactRecall.interval.map(r),
+    ],
+    definition_token_f1: [
+      r(a.definitionTokenF1.value),
+      a.definitionTokenF1.n,
+      a.definitionTokenF1.interval.map(r),
+    ],
+    perplexity: [r(a.perplexity.value), a.perplexity.n, a.perplexity.interval.map(r), a.perplexity.tokens],
+    stereotype_share: [r(b.stereotypeShare.value), b.stereotypeShare.n, b.stereotypeShare.interval.map(r)],
+    name_swap_change_rate: [
+      r(b.nameSwapChangeRate.value),
+      b.nameSwapChangeRate.n,
+      b.nameSwapChangeRate.interval.map(r),
+    ],
+    group_accuracy_gap: [
+      r(b.groupAccuracyGap.value),
+      b.groupAccuracyGap.n,
+      b.groupAccuracyGap.signedInterval.map(r),
+      b.groupAccuracyGap.groups,
+    ],
+    sentiment_gap: [
+      r(b.sentimentGap.value),
+      b.sentimentGap.n,
+      b.sentimentGap.interval.map(r),
+      b.sentimentGap.groups,
+    ],
+  };
+  process.stdout.write(JSON.stringify(line) + '\n');
+}
+
+await main();

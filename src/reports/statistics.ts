@@ -1,0 +1,74 @@
+// Interval estimates for evaluation metrics. Every metric in a report carries its 95% interval so
+// the promotion gate can tell a real change from the noise of a few hundred items.
+
+export type Interval = [number, number];
+
+/** z for a two-sided 95% interval. */
+export const Z95 = 1.959963984540054;
+
+function clamp01(x: number): number {
+  return Math.min(1, Math.max(0, x));
+}
+
+/**
+ * Wilson score interval for `successes` out of `n` (better than the normal approximation near 0
+ * and 1, where small models live). Successes may be fractional (ties counted as halves).
+ * n = 0 gives the uninformative [0, 1].
+ */
+export function wilsonInterval(successes: number, n: number, z = Z95): Interval {
+  if (n <= 0) return [0, 1];
+  const p = successes / n;
+  const z2 = z * z;
+  const denom = 1 + z2 / n;
+  const centre = (p + z2 / (2 * n)) / denom;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denom;
+  return [clamp01(centre - half), clamp01(centre + half)];
+}
+
+export function mean(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  let s = 0;
+  for (const v of values) s += v;
+  return s / values.length;
+}
+
+/** Sample standard deviation (n - 1); 0 for fewer than two values. */
+export function sampleSd(values: readonly number[]): number {
+  if (values.length < 2) return 0;
+  const m = mean(values);
+  let s = 0;
+  for (const v of values) s += (v - m) ** 2;
+  return Math.sqrt(s / (values.length - 1));
+}
+
+/** Normal-approximation interval for a mean: m +- z * sd / sqrt(n). */
+export function meanInterval(values: readonly number[], z = Z95): { value: number; interval: Interval } {
+  const m = mean(values);
+  if (values.length === 0) return { value: 0, interval: [0, 0] };
+  const half = (z * sampleSd(values)) / Math.sqrt(values.length);
+  return { value: m, interval: [m - half, m + half] };
+}
+
+/**
+ * Difference of two proportions a - b with the Agresti-Caffo interval (one success and one failure
+ * added to each group before the normal approximation). The plain Wald interval collapses to
+ * [0, 0] when both groups score 0, which would make any later change look significant.
+ */
+export function proportionDifference(
+  a: { successes: number; n: number },
+  b: { successes: number; n: number },
+  z = Z95,
+): { value: number; interval: Interval } {
+  const pa = a.n > 0 ? a.successes / a.n : 0;
+  const pb = b.n > 0 ? b.successes / b.n : 0;
+  const ta = (a.successes + 1) / (a.n + 2);
+  const tb = (b.successes + 1) / (b.n + 2);
+  const se = Math.sqrt((ta * (1 - ta)) / (a.n + 2) + (tb * (1 - tb)) / (b.n + 2));
+  const centre = ta - tb;
+  return { value: pa - pb, interval: [Math.max(-1, centre - z * se), Math.min(1, centre + z * se)] };
+}
+
+/** Half the width of an interval: the noise band the gate compares changes against. */
+export function halfWidth(interval: Interval): number {
+  return (interval[1] - interval[0]) / 2;
+}
