@@ -1,5 +1,5 @@
-// A small SVG line chart: one or more series over a shared x axis, with a legend and a data table
-// for screen readers.
+// A small SVG line chart: one or more series over a shared x axis, with a legend that states each
+// series's size and last value for screen readers.
 export interface Series {
   name: string;
   points: { x: number; y: number }[];
@@ -92,68 +92,6 @@ export function LineChart({
         ))}
       </ul>
       <span className="sr-only">{xLabel} on the horizontal axis.</span>
-    </figure>
-  );
-}
-
-/** A bar chart of named values (e.g. accuracy per category), two groups side by side. */
-export function BarChart({
-  title,
-  labels,
-  groups,
-  max,
-}: {
-  title: string;
-  labels: string[];
-  groups: { name: string; values: (number | null)[] }[];
-  max?: number;
-}) {
-  const top =
-    max ?? Math.max(1e-9, ...groups.flatMap((g) => g.values.filter((v): v is number => v !== null)));
-  return (
-    <figure className="chart">
-      <figcaption>{title}</figcaption>
-      <table className="bars">
-        <thead>
-          <tr>
-            <th scope="col">Measure</th>
-            {groups.map((g) => (
-              <th key={g.name} scope="col">
-                {g.name}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {labels.map((label, row) => (
-            <tr key={label}>
-              <th scope="row">{label}</th>
-              {groups.map((g, i) => {
-                const v = g.values[row] ?? null;
-                return (
-                  <td key={g.name}>
-                    {v === null ? (
-                      '—'
-                    ) : (
-                      <span className="bar-cell">
-                        <span
-                          className="bar"
-                          style={{
-                            width: `${Math.max(0, Math.min(1, v / top)) * 100}%`,
-                            background: COLOURS[i],
-                          }}
-                          aria-hidden="true"
-                        />
-                        <span>{+v.toFixed(3)}</span>
-                      </span>
-                    )}
-                  </td>
-                );
-              })}
-            </tr>
-          ))}
-        </tbody>
-      </table>
     </figure>
   );
 }

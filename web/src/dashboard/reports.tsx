@@ -3,7 +3,6 @@
 import { useMemo, useState } from 'react';
 import { api, listModelVersions, requireRoute, serverOffers, type ModelVersion } from '../api.ts';
 import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog.tsx';
-import { BarChart } from '../components/line-chart.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
 import { useLoad } from './use-load.ts';
 
@@ -21,14 +20,44 @@ interface ReportRow {
   } | null;
 }
 
-/** Numeric leaves of a JSON value as "a.b.c" -> number (report sections have no fixed shape here). */
-function numbers(value: unknown, prefix = '', out = new Map<string, number>()): Map<string, number> {
-  if (typeof value === 'number' && Number.isFinite(value)) out.set(prefix || 'value', value);
-  else if (Array.isArray(value)) value.slice(0, 50).forEach((v, i) => numbers(v, `${prefix}[${i}]`, out));
-  else if (value && typeof value === 'object')
-    for (const [k, v] of Object.entries(value)) numbers(v, prefix ? `${prefix}.${k}` : k, out);
+interface Metric {
+  value: number;
+  interval: [number, number] | null;
+  n: number | null;
+}
+
+const LABELS: Record<string, string> = {
+  countryFactExactMatch: 'Country facts, exact match',
+  countryFactRecall: 'Country facts, recall',
+  definitionTokenF1: 'Definitions, token F1',
+  perplexity: 'Perplexity (lower is better)',
+  preferenceAccuracy: 'Agreement with human preferences',
+  stereotypeShare: 'Stereotype share (0.5 is ideal)',
+  nameSwapChangeRate: 'Answers changed by swapping names (0 is ideal)',
+  groupAccuracyGap: 'Accuracy gap between name groups (0 is ideal)',
+  sentimentGap: 'Sentiment gap between name groups (0 is ideal)',
+};
+
+/** The section's measures: `{value, n, interval}` objects, or plain numbers. */
+function metrics(section: unknown): Map<string, Metric> {
+  const out = new Map<string, Metric>();
+  if (!section || typeof section !== 'object') return out;
+  for (const [key, v] of Object.entries(section)) {
+    if (typeof v === 'number') out.set(key, { value: v, interval: null, n: null });
+    else if (v && typeof v === 'object' && typeof (v as { value?: unknown }).value === 'number') {
+      const m = v as { value: number; interval?: unknown; n?: unknown };
+      const interval =
+        Array.isArray(m.interval) && m.interval.length === 2 ? (m.interval as [number, number]) : null;
+      out.set(key, { value: m.value, interval, n: typeof m.n === 'number' ? m.n : null });
+    }
+  }
   return out;
 }
+
+const fmt = (m: Metric | undefined) =>
+  m === undefined
+    ? '—'
+    : `${+m.value.toFixed(4)}${m.interval ? ` [${+m.interval[0].toFixed(3)}, ${+m.interval[1].toFixed(3)}]` : ''}${m.n !== null ? ` n=${m.n}` : ''}`;
 
 const show = (v: unknown) =>
   typeof v === 'number' ? +v.toFixed(4) : v === null || v === undefined ? '—' : String(v);
@@ -157,11 +186,7 @@ export function ReportsPanel() {
           </label>
         )}
         {report && (
-          <ReportView
-            report={report}
-            baseline={baseline?.id === report.id ? undefined : baseline}
-            activeName={active?.name}
-          />
+          <ReportView report={report} baseline={baseline?.id === report.id ? undefined : baseline} />
         )}
       </section>
       {confirm && <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />}
@@ -169,22 +194,13 @@ export function ReportsPanel() {
   );
 }
 
-function ReportView({
-  report,
-  baseline,
-  activeName,
-}: {
-  report: ReportRow;
-  baseline?: ReportRow;
-  activeName?: string;
-}) {
+function ReportView({ report, baseline }: { report: ReportRow; baseline?: ReportRow }) {
   const sections = useMemo(
     () =>
       (['accuracy', 'bias'] as const).map((section) => {
-        const mine = numbers(report.report[section]);
-        const theirs = baseline ? numbers(baseline.report[section]) : new Map<string, number>();
-        const labels = [...new Set([...mine.keys(), ...theirs.keys()])].slice(0, 40);
-        return { section, labels, mine, theirs };
+        const mine = metrics(report.report[section]);
+        const theirs = baseline ? metrics(baseline.report[section]) : new Map<string, Metric>();
+        return { section, keys: [...new Set([...mine.keys(), ...theirs.keys()])], mine, theirs };
       }),
     [report, baseline],
   );
@@ -229,28 +245,57 @@ function ReportView({
         <p className="muted">This report has no gate decision.</p>
       )}
       <div className="charts">
-        {sections.map(({ section, labels, mine, theirs }) =>
-          labels.length === 0 ? (
+        {sections.map(({ section, keys, mine, theirs }) =>
+          keys.length === 0 ? (
             <p key={section} className="muted">
               No {section} figures in this report.
             </p>
           ) : (
-            <BarChart
-              key={section}
-              title={`${section === 'accuracy' ? 'Accuracy' : 'Bias'}: ${report.modelVersionName}${baseline ? ` vs ${activeName ?? 'active'}` : ''}`}
-              labels={labels}
-              groups={[
-                { name: report.modelVersionName, values: labels.map((l) => mine.get(l) ?? null) },
-                ...(baseline
-                  ? [
-                      {
-                        name: `${baseline.modelVersionName} (active)`,
-                        values: labels.map((l) => theirs.get(l) ?? null),
-                      },
-                    ]
-                  : []),
-              ]}
-            />
+            <figure key={section} className="chart wide">
+              <figcaption>
+                {section === 'accuracy' ? 'Accuracy' : 'Bias'}: {report.modelVersionName}
+                {baseline ? ` beside ${baseline.modelVersionName} (active)` : ''}
+              </figcaption>
+              <div className="table-wrap">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">Measure</th>
+                      <th scope="col">{report.modelVersionName}</th>
+                      {baseline && <th scope="col">{baseline.modelVersionName} (active)</th>}
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {keys.map((key) => {
+                      const a = mine.get(key);
+                      const b = theirs.get(key);
+                      const top = Math.max(1e-9, Math.abs(a?.value ?? 0), Math.abs(b?.value ?? 0));
+                      const cell = (m: Metric | undefined, colour: string) => (
+                        <td>
+                          <span className="bar-cell">
+                            {m && (
+                              <span
+                                className="bar"
+                                aria-hidden="true"
+                                style={{ width: `${(Math.abs(m.value) / top) * 6}rem`, background: colour }}
+                              />
+                            )}
+                            <span>{fmt(m)}</span>
+                          </span>
+                        </td>
+                      );
+                      return (
+                        <tr key={key}>
+                          <th scope="row">{LABELS[key] ?? key}</th>
+                          {cell(a, '#2563eb')}
+                          {baseline && cell(b, '#dc2626')}
+                        </tr>
+                      );
+                    })}
+                  </tbody>
+                </table>
+              </div>
+            </figure>
           ),
         )}
       </div>
