@@ -1,7 +1,7 @@
 // Training runs: the schedule (pause, resume, change), starting a run, and one run's phase,
 // progress, loss / learning-rate / gradient-norm curves (live over /v1/loop/socket) and logs.
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import { api, requireRoute } from '../api.ts';
+import { api, requireRoute, serverOffers } from '../api.ts';
 import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog.tsx';
 import { LineChart } from '../components/line-chart.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
@@ -40,6 +40,7 @@ interface RunDetail {
 }
 interface Schedule {
   enabled: boolean;
+  training: Record<string, unknown>;
   cron: string;
   feedbackThreshold: number;
   updatedAt: string;
@@ -127,7 +128,7 @@ export function TrainingPanel() {
           </div>
         )}
       </section>
-      {runId && <RunView key={runId} runId={runId} onRunChanged={runs.reload} />}
+      {runId && <RunView key={runId} runId={runId} onRunChanged={runs.reload} onConfirm={setConfirm} />}
       {confirm && <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />}
     </>
   );
@@ -218,7 +219,19 @@ function ScheduleSection({ onConfirm }: { onConfirm(request: ConfirmRequest): vo
   );
 }
 
-function RunView({ runId, onRunChanged }: { runId: string; onRunChanged(): void }) {
+function RunView({
+  runId,
+  onRunChanged,
+  onConfirm,
+}: {
+  runId: string;
+  onRunChanged(): void;
+  onConfirm(request: ConfirmRequest): void;
+}) {
+  const [cancellable, setCancellable] = useState(false);
+  useEffect(() => {
+    serverOffers('/v1/loop/runs/{id}/cancel').then(setCancellable, () => setCancellable(false));
+  }, []);
   const [detail, setDetail] = useState<RunDetail | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [live, setLive] = useState(false);
@@ -306,6 +319,28 @@ function RunView({ runId, onRunChanged }: { runId: string; onRunChanged(): void 
         {run.reason && <> · Reason: {run.reason}</>} · {live ? 'live updates on' : 'live updates off'}
       </p>
       {run.error && <p className="error">{run.error}</p>}
+      {cancellable && (run.status === 'queued' || run.status === 'running') && (
+        <button
+          type="button"
+          onClick={() =>
+            onConfirm({
+              title: 'Cancel this run?',
+              body: 'Training stops within about a second; nothing from this run is promoted.',
+              confirmLabel: 'Cancel run',
+              reason: true,
+              async run(reason) {
+                const { run: cancelled } = await api<{ run: LoopRun }>(`/v1/loop/runs/${run.id}/cancel`, {
+                  body: { reason },
+                });
+                setDetail((d) => (d ? { ...d, run: cancelled } : d));
+                onRunChanged();
+              },
+            })
+          }
+        >
+          Cancel run
+        </button>
+      )}
       {last && (
         <label className="progress">
           Progress in {last.phase}: step {last.step} of {last.totalSteps}
