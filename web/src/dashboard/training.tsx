@@ -195,6 +195,13 @@ function ScheduleSection({ onConfirm }: { onConfirm(request: ConfirmRequest): vo
             {s.newApprovedFeedbackSinceLastRun} of {s.feedbackThreshold} new approved feedback since the last
             run
           </p>
+          <p className="muted">
+            Training overrides for every run:{' '}
+            <code>
+              {Object.keys(s.training ?? {}).length ? JSON.stringify(s.training) : 'none (the defaults)'}
+            </code>
+            {s.updatedBy && <> · last changed by {s.updatedBy}</>}
+          </p>
           <form className="row" onSubmit={save} aria-label="Change the schedule">
             <label>
               Cron
