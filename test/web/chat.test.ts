@@ -229,4 +229,59 @@ describe('chat', () => {
     assertNoConsoleErrors(watched);
     await watched.context.close();
   });
+
+  test('a long answer starts collapsed; expanding it and copying a selection are signals', async () => {
+    const watched = await openPage(browser, t.url);
+    const { page } = watched;
+    const email = `long-${Date.now()}@example.test`;
+    await signUp(page, email);
+    const user = await t.app.db.prisma.user.findUniqueOrThrow({ where: { email } });
+    const long = `${'The Andes run along the west of South America. '.repeat(20)}The end.`;
+    const conversation = await t.app.db.prisma.conversation.create({
+      data: {
+        userId: user.id,
+        title: 'A long answer',
+        messages: { create: [{ role: 'user', content: 'Tell me about the Andes.' }] },
+      },
+      include: { messages: true },
+    });
+    const answer = await t.app.db.prisma.message.create({
+      data: {
+        conversationId: conversation.id,
+        parentId: conversation.messages[0]!.id,
+        role: 'assistant',
+        content: long,
+      },
+    });
+
+    await page.goto(`/chat/${conversation.id}`);
+    const card = page.getByRole('article', { name: 'Answer 1 of 1' });
+    const expand = card.getByRole('button', { name: 'Show the full answer' });
+    assert.equal(await expand.getAttribute('aria-expanded'), 'false');
+    await expand.click();
+    assert.equal(await card.getByRole('button', { name: 'Show less' }).getAttribute('aria-expanded'), 'true');
+
+    // Select the first 20 characters of the answer and copy them.
+    await card.locator('p.text').evaluate((el) => {
+      const range = document.createRange();
+      range.setStart(el.firstChild!, 0);
+      range.setEnd(el.firstChild!, 20);
+      const selection = window.getSelection()!;
+      selection.removeAllRanges();
+      selection.addRange(range);
+      document.execCommand('copy');
+    });
+    await page.goto('about:blank');
+    const events = await eventually(async () => {
+      const rows = await t.app.db.prisma.implicitEvent.findMany({ where: { userId: user.id } });
+      const byType = new Map(rows.map((r) => [r.type, r]));
+      return byType.has('expand') && byType.has('copy') ? byType : null;
+    }, 'the expand and copy events');
+    assert.equal(events.get('expand')!.messageId, answer.id);
+    assert.equal(events.get('expand')!.value, long.length);
+    assert.equal(events.get('copy')!.value, 20, 'the selection length');
+
+    assertNoConsoleErrors(watched);
+    await watched.context.close();
+  });
 });
