@@ -118,7 +118,7 @@ describe('ops dashboard', () => {
 
   test('loop views say what the server does not offer yet, without failing requests', async (ctx) => {
     if (t.app.hasRoute({ method: 'GET', url: '/v1/loop/runs' })) {
-      ctx.skip('this server has the loop routes; test/web/loop.test.ts drives them');
+      ctx.skip('this server has the loop routes: test/web/loop-actions.test.ts drives them');
       return;
     }
     const password = 'ops password here';
