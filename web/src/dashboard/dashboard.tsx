@@ -16,9 +16,10 @@ const TABS = [
 ];
 
 export function DashboardPage({ path }: { path: string }) {
+  // /dashboard/reports/<id> opens one report.
   const tab =
-    TABS.find((t) => t.href === path)?.href ??
-    (path.startsWith('/dashboard/training') ? '/dashboard/training' : '/dashboard');
+    [...TABS].reverse().find((t) => path === t.href || path.startsWith(`${t.href}/`))?.href ?? '/dashboard';
+  const reportId = path.startsWith('/dashboard/reports/') ? path.slice('/dashboard/reports/'.length) : null;
   return (
     <main className="page" id="main">
       <h1>Ops dashboard</h1>
@@ -32,7 +33,7 @@ export function DashboardPage({ path }: { path: string }) {
       {tab === '/dashboard' && <OverviewPanel />}
       {tab === '/dashboard/datasets' && <DatasetsPanel />}
       {tab === '/dashboard/training' && <TrainingPanel />}
-      {tab === '/dashboard/reports' && <ReportsPanel />}
+      {tab === '/dashboard/reports' && <ReportsPanel reportId={reportId} />}
       {tab === '/dashboard/queues' && <QueuesPanel />}
     </main>
   );

@@ -62,14 +62,14 @@ const fmt = (m: Metric | undefined) =>
 const show = (v: unknown) =>
   typeof v === 'number' ? +v.toFixed(4) : v === null || v === undefined ? '—' : String(v);
 
-export function ReportsPanel() {
+export function ReportsPanel({ reportId }: { reportId: string | null }) {
   const versions = useLoad(listModelVersions);
   const reports = useLoad(() =>
     requireRoute('/v1/reports', 'evaluation reports').then(() =>
       api<{ reports: ReportRow[] }>('/v1/reports?limit=20'),
     ),
   );
-  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const [selectedId, setSelectedId] = useState<string | null>(reportId);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [notice, setNotice] = useState('');
   const active = versions.data?.find((v) => v.status === 'active');
@@ -82,7 +82,11 @@ export function ReportsPanel() {
       ),
     [active?.id],
   );
-  const report = reports.data?.reports.find((r) => r.id === selectedId) ?? reports.data?.reports[0];
+  // The chosen report, else the newest one with a gate decision (a run also reports on the active version).
+  const report =
+    reports.data?.reports.find((r) => r.id === selectedId) ??
+    reports.data?.reports.find((r) => r.gate) ??
+    reports.data?.reports[0];
   const baseline = activeReports.data?.reports[0];
 
   const versionAction = (v: ModelVersion | null, action: 'promote' | 'reject' | 'rollback') =>

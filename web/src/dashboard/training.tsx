@@ -6,6 +6,7 @@ import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog
 import { LineChart } from '../components/line-chart.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
 import { useLoad } from './use-load.ts';
+import { Link } from '../router.tsx';
 
 export interface LoopRun {
   id: string;
@@ -360,7 +361,7 @@ function RunView({
           {run.reportId && (
             <>
               {' '}
-              · see <a href="/dashboard/reports">Reports</a>
+              · <Link href={`/dashboard/reports/${run.reportId}`}>Open the report</Link>
             </>
           )}
         </p>
