@@ -136,3 +136,39 @@ export async function measureServingLatency(options: {
     await database.drop();
   }
 }
+
+/**
+ * `npm run bench:serving`: only the HTTP part of bench:model (no training), so serving changes can
+ * be compared in alternating runs. Prints one JSON line.
+ */
+async function main(): Promise<void> {
+  const { parseArgs } = await import('node:util');
+  const { values } = parseArgs({
+    options: {
+      streams: { type: 'string', default: '8' },
+      rounds: { type: 'string', default: '5' },
+      'max-tokens': { type: 'string', default: '64' },
+    },
+  });
+  const serving = await measureServingLatency({
+    streams: Number(values.streams),
+    rounds: Number(values.rounds),
+    maxTokens: Number(values['max-tokens']),
+  });
+  const round = (x: number) => Math.round(x * 10) / 10;
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: 'serving',
+      streams: serving.streams,
+      samples: serving.ttftMs.length,
+      ttft_p50_ms: round(percentile(serving.ttftMs, 50)),
+      ttft_p99_ms: round(percentile(serving.ttftMs, 99)),
+      ttft_max_ms: round(Math.max(...serving.ttftMs)),
+      ingest_samples: serving.ingestMs.length,
+      ingest_p50_ms: round(percentile(serving.ingestMs, 50)),
+      ingest_p99_ms_during_streams: round(percentile(serving.ingestMs, 99)),
+    })}\n`,
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,5 +1,5 @@
 // One completion, end to end: find the model version, check the prompt fits it, store the prompt
-// in a conversation, stream the answer from the model workers, and store the answer as a message
+// in a conversation (while the model already reads it), stream the answer from the model workers, and store the answer as a message
 // with its model version, sampling parameters, latency and token counts. The OpenAI route and the
 // chat WebSocket share it.
 import { randomUUID } from 'node:crypto';
@@ -171,14 +171,24 @@ export async function runCompletion(
       );
     }
   }
-  const userMessage = await plan.store();
   const messageId = randomUUID();
   const started = performance.now();
-  request.onStart?.({ version, messageId, userMessage });
+  // The model starts on the prompt while the user turn is being stored: its prefill overlaps the
+  // database round trip. Nothing is sent before the store commits (tokens wait in the stream), and
+  // a failed store cancels the generation.
   const stream = server.generate(
     { ...request.options, versionId: version.id, messages: plan.history },
     { signal: request.signal },
   );
+  let userMessage: Message;
+  try {
+    userMessage = await plan.store();
+  } catch (err) {
+    stream.cancel();
+    await stream.result.catch(() => {});
+    throw err;
+  }
+  request.onStart?.({ version, messageId, userMessage });
   for await (const event of stream) request.onToken?.(event);
   const completion = await stream.result;
   const latencyMs = Math.round(performance.now() - started);

@@ -62,7 +62,8 @@ export function modelConfigFor(size: ModelSize, vocabSize: number): ModelConfig 
   return ModelConfigSchema.parse({ ...MODEL_SIZES[size], vocabSize });
 }
 
-export const PrecisionSchema = z.enum(['float32', 'mixed']);
+// float16 and mixed are accepted by the schema only so that asking for them gets a clear error.
+export const PrecisionSchema = z.enum(['float32', 'float16', 'mixed']);
 
 export const PretrainConfigSchema = z.object({
   size: ModelSizeSchema.default('small'),

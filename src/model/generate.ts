@@ -1,6 +1,8 @@
-// Autoregressive generation for one request: prefill, KV-cached decoding (or full recompute, for
-// comparison), sampling, stop sequences and incremental text. A session advances one token per
-// call so a worker can interleave many requests and cancel any of them between tokens.
+// Autoregressive generation: prefill, KV-cached decoding (or full recompute, for comparison),
+// sampling, stop sequences and incremental text. A session advances one token per call so a worker
+// can interleave many requests and cancel any of them between tokens; `GenerationSession.stepAll`
+// advances several sessions with one batched forward pass for their prefills and one for their
+// decoding steps.
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import type { LoadedModel } from './checkpoint.ts';
@@ -8,7 +10,7 @@ import type { ModelConfig } from './config.ts';
 import type { ParamTensors } from './params.ts';
 import { mulberry32, type Rng } from './rng.ts';
 import { sampleToken } from './sampling.ts';
-import { forwardChunk, disposeCache, cacheLength, type KvCache } from './transformer.ts';
+import { forwardChunk, forwardRows, disposeCache, cacheLength, type KvCache } from './transformer.ts';
 
 export const GenerationOptionsSchema = z.object({
   maxTokens: z.number().int().positive().max(4096).default(128),
@@ -107,6 +109,103 @@ export function decodeStep(
   return { logits, cache: out.cache };
 }
 
+/** tidyKeepCache for several rows: keeps the [rows, vocab] logits and every row's new cache. */
+function tidyKeepRows(fn: () => { logits: tf.Tensor; caches: KvCache[] }): {
+  logits: tf.Tensor;
+  caches: KvCache[];
+} {
+  let layers = 0;
+  const [logits, ...kv] = tf.tidy(() => {
+    const r = fn();
+    layers = r.caches[0]!.length;
+    return [r.logits, ...r.caches.flatMap((cache) => cache.flatMap((l) => [l.k, l.v]))];
+  });
+  const caches: KvCache[] = [];
+  for (let i = 0; i < kv.length; i += 2 * layers) {
+    const cache: KvCache = [];
+    for (let l = 0; l < layers; l++)
+      cache.push({ k: kv[i + 2 * l] as tf.Tensor3D, v: kv[i + 2 * l + 1] as tf.Tensor3D });
+    caches.push(cache);
+  }
+  return { logits: logits!, caches };
+}
+
+/** Splits [rows, vocab] logits into one array per row with a single read from the backend. */
+function readRows(logits: tf.Tensor, rows: number, vocab: number): Float32Array[] {
+  const data = logits.dataSync() as Float32Array;
+  logits.dispose();
+  return Array.from({ length: rows }, (_, i) => data.subarray(i * vocab, (i + 1) * vocab));
+}
+
+/** `prefill` for several prompts in one forward pass (shorter prompts are padded and masked). */
+export function prefillBatch(
+  params: ParamTensors,
+  config: ModelConfig,
+  prompts: number[][],
+): { logits: Float32Array[]; caches: KvCache[] } {
+  const { logits, caches } = tidyKeepRows(() =>
+    forwardRows(
+      params,
+      config,
+      prompts.map((tokens) => ({ tokens, cache: null })),
+      { outputWeightT: outputWeightT(params) },
+    ),
+  );
+  return { logits: readRows(logits, prompts.length, config.vocabSize), caches };
+}
+
+/**
+ * `decodeStep` for several sequences at once, each with its own cache length. The input caches
+ * are disposed and longer ones returned, in the same order.
+ */
+export function decodeBatch(
+  params: ParamTensors,
+  config: ModelConfig,
+  caches: KvCache[],
+  ids: number[],
+): { logits: Float32Array[]; caches: KvCache[] } {
+  const out = tidyKeepRows(() =>
+    forwardRows(
+      params,
+      config,
+      caches.map((cache, i) => ({ tokens: [ids[i]!], cache })),
+      { outputWeightT: outputWeightT(params) },
+    ),
+  );
+  for (const cache of caches) disposeCache(cache);
+  return { logits: readRows(out.logits, caches.length, config.vocabSize), caches: out.caches };
+}
+
+/**
+ * Groups prompt lengths for batched prefill so padding at most doubles a group's work: a long
+ * prompt is not made to carry seven short ones padded to its length. Returns index groups.
+ */
+export function prefillGroups(lengths: number[]): number[][] {
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]!);
+  const groups: number[][] = [];
+  let group: number[] = [];
+  let sum = 0;
+  for (const i of order) {
+    const len = lengths[i]!;
+    // Sorted ascending, so `len` is the group's padded length if it joins.
+    if (group.length > 0 && (group.length + 1) * len > 2 * (sum + len)) {
+      groups.push(group);
+      group = [];
+      sum = 0;
+    }
+    group.push(i);
+    sum += len;
+  }
+  if (group.length) groups.push(group);
+  return groups;
+}
+
+/** What a session needs from the model for its next token. */
+type ModelWork =
+  | { kind: 'full'; ids: number[] }
+  | { kind: 'prefill'; ids: number[] }
+  | { kind: 'decode'; id: number; cache: KvCache };
+
 /** Logits for the last position with no cache: the whole window is recomputed. */
 export function lastLogitsFull(params: ParamTensors, config: ModelConfig, ids: number[]): Float32Array {
   // Read the data outside tidy: tidy walks whatever it returns, and a typed array is 4k elements.
@@ -166,28 +265,35 @@ export class GenerationSession {
     return this.finished !== null;
   }
 
-  /** Runs the model once and samples a token (synchronous: the tensor work happens here). */
-  private nextToken(): number {
-    const { params, config } = this.model;
-    let logits: Float32Array;
-    if (!this.options.useKvCache) {
-      logits = lastLogitsFull(params, config, this.context.slice(-config.contextLength));
-    } else if (this.cache === null || this.pending === null) {
+  /** What the model must compute for the next token; a window restart frees the old cache here. */
+  private work(): ModelWork {
+    const { config } = this.model;
+    if (!this.options.useKvCache) return { kind: 'full', ids: this.context.slice(-config.contextLength) };
+    if (this.cache === null || this.pending === null) {
       disposeCache(this.cache);
-      const r = prefill(params, config, this.context.slice(-config.contextLength));
-      logits = r.logits;
-      this.cache = r.cache;
-    } else if (cacheLength(this.cache) + 1 > config.contextLength) {
+      this.cache = null;
+      return { kind: 'prefill', ids: this.context.slice(-config.contextLength) };
+    }
+    if (cacheLength(this.cache) + 1 > config.contextLength) {
       // Window full: restart the cache from the newest half so positions stay within training range.
       disposeCache(this.cache);
-      const r = prefill(params, config, this.context.slice(-Math.floor(config.contextLength / 2)));
-      logits = r.logits;
-      this.cache = r.cache;
-    } else {
-      const r = decodeStep(params, config, this.cache, this.pending);
-      logits = r.logits;
-      this.cache = r.cache;
+      this.cache = null;
+      return { kind: 'prefill', ids: this.context.slice(-Math.floor(config.contextLength / 2)) };
     }
+    return { kind: 'decode', id: this.pending, cache: this.cache };
+  }
+
+  /** Runs one session's work alone (the path `step` takes). */
+  private runAlone(w: ModelWork): { logits: Float32Array; cache: KvCache | null } {
+    const { params, config } = this.model;
+    if (w.kind === 'full') return { logits: lastLogitsFull(params, config, w.ids), cache: null };
+    if (w.kind === 'prefill') return prefill(params, config, w.ids);
+    return decodeStep(params, config, w.cache, w.id);
+  }
+
+  /** Takes the model's output for this step and samples the next token. */
+  private accept(logits: Float32Array, cache: KvCache | null): number {
+    if (this.options.useKvCache) this.cache = cache;
     if (this.generated.length < this.options.minTokens) {
       for (const stopId of this.stopIds) logits[stopId] = -Infinity;
     }
@@ -196,14 +302,90 @@ export class GenerationSession {
     return id;
   }
 
+  /**
+   * Advances every unfinished session by one token, like calling `step` on each, but with one
+   * forward pass per model for all prefills (grouped by length) and one for all decoding steps.
+   * Sampling uses each session's own generator, so a seeded session gives the same text whether it
+   * runs alone or in a batch (up to float rounding in the batched matmuls). Events come back in
+   * the order of `sessions`.
+   */
+  static async stepAll(sessions: GenerationSession[]): Promise<StepEvent[]> {
+    const outputs = new Map<GenerationSession, { logits: Float32Array; cache: KvCache | null }>();
+    const prefills = new Map<ParamTensors, { session: GenerationSession; ids: number[] }[]>();
+    const decodes = new Map<ParamTensors, { session: GenerationSession; id: number; cache: KvCache }[]>();
+    try {
+      const live = sessions.filter((s) => !s.finished);
+      for (const s of live) {
+        const w = s.work();
+        const key = s.model.params;
+        if (w.kind === 'full') outputs.set(s, s.runAlone(w));
+        else if (w.kind === 'prefill')
+          prefills.set(key, [...(prefills.get(key) ?? []), { session: s, ids: w.ids }]);
+        else decodes.set(key, [...(decodes.get(key) ?? []), { session: s, id: w.id, cache: w.cache }]);
+      }
+      for (const jobs of prefills.values()) {
+        for (const group of prefillGroups(jobs.map((j) => j.ids.length))) {
+          const members = group.map((i) => jobs[i]!);
+          if (members.length === 1) {
+            const [only] = members;
+            outputs.set(only!.session, only!.session.runAlone({ kind: 'prefill', ids: only!.ids }));
+            continue;
+          }
+          const { params, config } = members[0]!.session.model;
+          const r = prefillBatch(
+            params,
+            config,
+            members.map((m) => m.ids),
+          );
+          members.forEach((m, i) => outputs.set(m.session, { logits: r.logits[i]!, cache: r.caches[i]! }));
+        }
+      }
+      for (const jobs of decodes.values()) {
+        if (jobs.length === 1) {
+          const [only] = jobs;
+          outputs.set(
+            only!.session,
+            only!.session.runAlone({ kind: 'decode', id: only!.id, cache: only!.cache }),
+          );
+          continue;
+        }
+        const { params, config } = jobs[0]!.session.model;
+        const r = decodeBatch(
+          params,
+          config,
+          jobs.map((j) => j.cache),
+          jobs.map((j) => j.id),
+        );
+        jobs.forEach((j, i) => outputs.set(j.session, { logits: r.logits[i]!, cache: r.caches[i]! }));
+      }
+    } catch (err) {
+      // Sessions that already have new caches would leak them: the caller fails the whole batch.
+      for (const out of outputs.values()) disposeCache(out.cache);
+      throw err;
+    }
+    return Promise.all(
+      sessions.map((s) => {
+        const out = outputs.get(s);
+        if (!out) return s.step();
+        return s.emit(s.accept(out.logits, out.cache));
+      }),
+    );
+  }
+
   /** Advances by one token. After `done`, further calls return the same result. */
   async step(): Promise<StepEvent> {
     if (this.finished) return { done: true, delta: '', result: this.finished };
-    const id = this.nextToken();
+    const w = this.work();
+    const out = this.runAlone(w);
+    return this.emit(this.accept(out.logits, out.cache));
+  }
+
+  /** Records a sampled token and works out the text it adds. */
+  private async emit(id: number): Promise<StepEvent> {
     if (this.stopIds.has(id)) return this.finish('stop');
     this.generated.push(id);
     this.context.push(id);
-    const text = await this.model.tokenizer.decode(this.generated, true);
+    const text = this.model.tokenizer.decodeWithoutSpecials(this.generated);
     this.lastText = text;
     const stopAt = this.findStop(text);
     if (stopAt >= 0) return this.finish('stop', text.slice(0, stopAt));
@@ -221,7 +403,7 @@ export class GenerationSession {
   }
 
   private async finish(reason: FinishReason, text?: string): Promise<StepEvent> {
-    const full = text ?? (await this.model.tokenizer.decode(this.generated, true));
+    const full = text ?? this.model.tokenizer.decodeWithoutSpecials(this.generated);
     return this.finishSync(reason, full);
   }
 

@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BPE, Tokenizer, byteLevelAlphabet, byteLevelPreTokenizer } from 'tokenizers';
+import { BPE, Tokenizer, byteLevelAlphabet, byteLevelPreTokenizer, type Decoder } from 'tokenizers';
 import { SPECIAL_TOKEN_LIST, SPECIAL_TOKENS } from './chat-format.ts';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
@@ -92,10 +92,18 @@ export class TextTokenizer {
   readonly endId: number;
   readonly json: string;
   private readonly inner: Tokenizer;
+  private readonly decoder: Decoder | null;
+  private readonly specialIds: ReadonlySet<number>;
 
   constructor(json: string) {
     this.json = json;
     this.inner = Tokenizer.fromString(json);
+    this.decoder = this.inner.getDecoder();
+    this.specialIds = new Set(
+      SPECIAL_TOKEN_LIST.map((t) => this.inner.tokenToId(t)).filter(
+        (id): id is number => typeof id === 'number',
+      ),
+    );
     this.vocabSize = this.inner.getVocabSize(true);
     this.endOfTextId = this.requireId(SPECIAL_TOKENS.endOfText);
     this.endId = this.requireId(SPECIAL_TOKENS.end);
@@ -128,5 +136,20 @@ export class TextTokenizer {
   /** Special tokens are kept unless asked: chat markup must survive a round trip. */
   async decode(ids: number[], skipSpecialTokens = false): Promise<string> {
     return this.inner.decode(ids, skipSpecialTokens);
+  }
+
+  /**
+   * `decode(ids, true)` on the calling thread. Generation decodes its text after every token;
+   * the async call is a thread-pool round trip per stream per token, which a busy machine delays.
+   */
+  decodeWithoutSpecials(ids: number[]): string {
+    if (!this.decoder) throw new Error('tokenizer has no decoder');
+    const tokens: string[] = [];
+    for (const id of ids) {
+      if (this.specialIds.has(id)) continue;
+      const token = this.inner.idToToken(id);
+      if (token !== null) tokens.push(token);
+    }
+    return this.decoder.decode(tokens);
   }
 }

@@ -56,6 +56,64 @@ function mergeHeads(x: tf.Tensor3D, b: number, t: number, h: number, hd: number)
   return tf.reshape(tf.transpose(tf.reshape(x, [b, h, t, hd]), [0, 2, 1, 3]), [b * t, h * hd]);
 }
 
+/** Self-attention of one layer: q, k, v as [rows, d] in, attended values as [rows, d] out. */
+type Attention = (layer: number, q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D) => tf.Tensor2D;
+
+/**
+ * The blocks and the final layer norm over token rows `x` [rows, d]; how rows attend to each other
+ * (causal window, KV cache, padded batch) is the caller's `attention`.
+ */
+function transformerLayers(
+  params: ParamTensors,
+  c: ModelConfig,
+  x0: tf.Tensor2D,
+  attention: Attention,
+): tf.Tensor2D {
+  let x = x0;
+  for (let l = 0; l < c.nLayers; l++) {
+    const p = blockPrefix(l);
+    const a = layerNorm(
+      x,
+      param(params, `${p}ln1.g`) as tf.Tensor1D,
+      param(params, `${p}ln1.b`) as tf.Tensor1D,
+      c.layerNormEps,
+    );
+    const qkv = affine(
+      a,
+      param(params, `${p}attn.wqkv`) as tf.Tensor2D,
+      param(params, `${p}attn.bqkv`) as tf.Tensor1D,
+    ) as tf.Tensor2D;
+    const [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+    const projected = affine(
+      attention(l, q, k, v),
+      param(params, `${p}attn.wo`) as tf.Tensor2D,
+      param(params, `${p}attn.bo`) as tf.Tensor1D,
+    );
+    x = tf.add(x, projected) as tf.Tensor2D;
+    const m = layerNorm(
+      x,
+      param(params, `${p}ln2.g`) as tf.Tensor1D,
+      param(params, `${p}ln2.b`) as tf.Tensor1D,
+      c.layerNormEps,
+    );
+    const hidden = gelu(
+      affine(m, param(params, `${p}mlp.w1`) as tf.Tensor2D, param(params, `${p}mlp.b1`) as tf.Tensor1D),
+    );
+    const out = affine(
+      hidden as tf.Tensor2D,
+      param(params, `${p}mlp.w2`) as tf.Tensor2D,
+      param(params, `${p}mlp.b2`) as tf.Tensor1D,
+    );
+    x = tf.add(x, out) as tf.Tensor2D;
+  }
+  return layerNorm(
+    x,
+    param(params, 'ln_f.g') as tf.Tensor1D,
+    param(params, 'ln_f.b') as tf.Tensor1D,
+    c.layerNormEps,
+  ) as tf.Tensor2D;
+}
+
 export interface ChunkResult {
   /** [batch, T, vocab] */
   logits: tf.Tensor3D;
@@ -96,27 +154,14 @@ export function forwardChunk(
     Array.from({ length: b * t }, (_, i) => past + (i % t)),
     'int32',
   );
-  let x = tf.add(
+  const x = tf.add(
     embed(param(params, 'tok_emb') as tf.Tensor2D, ids),
     embed(param(params, 'pos_emb') as tf.Tensor2D, positions),
   ) as tf.Tensor2D;
   const mask = causalMask(past, t);
   const scale = 1 / Math.sqrt(hd);
   const newCache: KvCache = [];
-  for (let l = 0; l < c.nLayers; l++) {
-    const p = blockPrefix(l);
-    const a = layerNorm(
-      x,
-      param(params, `${p}ln1.g`) as tf.Tensor1D,
-      param(params, `${p}ln1.b`) as tf.Tensor1D,
-      c.layerNormEps,
-    );
-    const qkv = affine(
-      a,
-      param(params, `${p}attn.wqkv`) as tf.Tensor2D,
-      param(params, `${p}attn.bqkv`) as tf.Tensor1D,
-    ) as tf.Tensor2D;
-    const [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+  const final = transformerLayers(params, c, x, (l, q, k, v) => {
     const qh = splitHeads(tf.mul(q, scale) as tf.Tensor2D, b, t, h, hd);
     let kh = splitHeads(k, b, t, h, hd);
     let vh = splitHeads(v, b, t, h, hd);
@@ -128,34 +173,8 @@ export function forwardChunk(
     if (keepCache) newCache.push({ k: kh, v: vh });
     const scores = tf.add(tf.matMul(qh, kh, false, true), mask);
     const attended = tf.matMul(tf.softmax(scores), vh) as tf.Tensor3D;
-    const projected = affine(
-      mergeHeads(attended, b, t, h, hd),
-      param(params, `${p}attn.wo`) as tf.Tensor2D,
-      param(params, `${p}attn.bo`) as tf.Tensor1D,
-    );
-    x = tf.add(x, projected) as tf.Tensor2D;
-    const m = layerNorm(
-      x,
-      param(params, `${p}ln2.g`) as tf.Tensor1D,
-      param(params, `${p}ln2.b`) as tf.Tensor1D,
-      c.layerNormEps,
-    );
-    const hidden = gelu(
-      affine(m, param(params, `${p}mlp.w1`) as tf.Tensor2D, param(params, `${p}mlp.b1`) as tf.Tensor1D),
-    );
-    const out = affine(
-      hidden as tf.Tensor2D,
-      param(params, `${p}mlp.w2`) as tf.Tensor2D,
-      param(params, `${p}mlp.b2`) as tf.Tensor1D,
-    );
-    x = tf.add(x, out) as tf.Tensor2D;
-  }
-  const final = layerNorm(
-    x,
-    param(params, 'ln_f.g') as tf.Tensor1D,
-    param(params, 'ln_f.b') as tf.Tensor1D,
-    c.layerNormEps,
-  );
+    return mergeHeads(attended, b, t, h, hd);
+  });
   // Tied embeddings: the output projection is the token embedding transposed.
   const rows = lastPositionOnly
     ? (tf.reshape(tf.slice(tf.reshape(final, [b, t, c.dModel]), [0, t - 1, 0], [b, 1, c.dModel]), [
@@ -168,6 +187,117 @@ export function forwardChunk(
     : linearTransposed(rows, param(params, 'tok_emb') as tf.Tensor2D);
   const logits = tf.reshape(projected, [b, lastPositionOnly ? 1 : t, c.vocabSize]) as tf.Tensor3D;
   return { logits, cache: keepCache ? newCache : null };
+}
+
+/** One sequence in a batched step: its new tokens and the cache of its earlier ones (batch 1). */
+export interface RowInput {
+  tokens: number[];
+  cache: KvCache | null;
+}
+
+export interface RowsResult {
+  /** [rows, vocab]: the logits after each row's last new token. */
+  logits: tf.Tensor2D;
+  /** Per row: a cache holding its past plus its new tokens (the input caches are not disposed). */
+  caches: KvCache[];
+}
+
+/**
+ * Advances several independent sequences in one pass, each with its own cache length: the dense
+ * layers run once over all rows instead of once per sequence. New tokens are left-padded to the
+ * longest row and past keys right-padded to the longest cache; an additive mask hides the padding,
+ * so each row sees exactly what `forwardChunk` would show it alone. Serves batched prefill (no
+ * caches) and batched decoding (one new token per row).
+ */
+export function forwardRows(
+  params: ParamTensors,
+  c: ModelConfig,
+  rows: RowInput[],
+  options: { outputWeightT?: tf.Tensor2D } = {},
+): RowsResult {
+  const b = rows.length;
+  if (b === 0) throw new Error('forwardRows needs at least one row');
+  const pasts = rows.map((r) => cacheLength(r.cache));
+  const t = Math.max(...rows.map((r) => r.tokens.length));
+  const pastMax = Math.max(...pasts);
+  const offsets = rows.map((r) => t - r.tokens.length);
+  rows.forEach((r, i) => {
+    if (r.tokens.length === 0) throw new Error(`row ${i} has no new tokens`);
+    if (pasts[i]! + r.tokens.length > c.contextLength)
+      throw new Error(`sequence of ${pasts[i]! + r.tokens.length} tokens exceeds context ${c.contextLength}`);
+  });
+  const h = c.nHeads;
+  const hd = c.dModel / h;
+  const idData = new Int32Array(b * t);
+  const posData = new Int32Array(b * t);
+  // Keys are [past (padded to pastMax) | new (left-padded to t)]; mask [b, 1, t, pastMax + t].
+  const width = pastMax + t;
+  const maskData = new Float32Array(b * t * width);
+  rows.forEach((r, i) => {
+    const off = offsets[i]!;
+    for (let j = off; j < t; j++) {
+      idData[i * t + j] = r.tokens[j - off]!;
+      posData[i * t + j] = pasts[i]! + j - off;
+      // Padding queries see everything (their outputs are discarded): no row is fully masked.
+      const base = (i * t + j) * width;
+      for (let k = pasts[i]!; k < pastMax; k++) maskData[base + k] = -1e9;
+      for (let k = 0; k < t; k++) if (k < off || k > j) maskData[base + pastMax + k] = -1e9;
+    }
+  });
+  const x = tf.add(
+    embed(param(params, 'tok_emb') as tf.Tensor2D, tf.tensor1d(idData, 'int32')),
+    embed(param(params, 'pos_emb') as tf.Tensor2D, tf.tensor1d(posData, 'int32')),
+  ) as tf.Tensor2D;
+  const mask = tf.tensor4d(maskData, [b, 1, t, width]);
+  const scale = 1 / Math.sqrt(hd);
+  const caches: KvCache[] = rows.map(() => []);
+  // Padding by concatenating zeros: tf.pad is ~30x slower than concat on wasm for these shapes.
+  const zeros = new Map<number, tf.Tensor3D>();
+  const zerosOf = (n: number): tf.Tensor3D => {
+    let z = zeros.get(n);
+    if (!z) zeros.set(n, (z = tf.zeros([h, n, hd])));
+    return z;
+  };
+  const stackPast = (pick: (layer: LayerCache) => tf.Tensor3D, l: number): tf.Tensor3D =>
+    tf.concat(
+      rows.map((r, i) => {
+        const pad = pastMax - pasts[i]!;
+        if (!r.cache || pasts[i] === 0) return zerosOf(pastMax);
+        const prev = pick(r.cache[l]!);
+        return pad === 0 ? prev : tf.concat([prev, zerosOf(pad)], 1);
+      }),
+      0,
+    );
+  const final = transformerLayers(params, c, x, (l, q, k, v) => {
+    const qh = splitHeads(tf.mul(q, scale) as tf.Tensor2D, b, t, h, hd);
+    const kNew = splitHeads(k, b, t, h, hd);
+    const vNew = splitHeads(v, b, t, h, hd);
+    const keys = pastMax > 0 ? tf.concat([stackPast((p) => p.k, l), kNew], 1) : kNew;
+    const values = pastMax > 0 ? tf.concat([stackPast((p) => p.v, l), vNew], 1) : vNew;
+    rows.forEach((r, i) => {
+      const size: [number, number, number] = [h, r.tokens.length, hd];
+      const k1 = tf.slice(kNew, [i * h, offsets[i]!, 0], size);
+      const v1 = tf.slice(vNew, [i * h, offsets[i]!, 0], size);
+      const prev = r.cache && pasts[i]! > 0 ? r.cache[l]! : null;
+      caches[i]!.push(
+        prev ? { k: tf.concat([prev.k, k1], 1), v: tf.concat([prev.v, v1], 1) } : { k: k1, v: v1 },
+      );
+    });
+    const scores = tf.reshape(tf.matMul(qh, keys, false, true), [b, h, t, width]);
+    const probs = tf.softmax(tf.reshape(tf.add(scores, mask), [b * h, t, width]));
+    const attended = tf.matMul(probs, values) as tf.Tensor3D;
+    return mergeHeads(attended, b, t, h, hd);
+  });
+  const last = tf.reshape(tf.slice(tf.reshape(final, [b, t, c.dModel]), [0, t - 1, 0], [b, 1, c.dModel]), [
+    b,
+    c.dModel,
+  ]) as tf.Tensor2D;
+  const logits = (
+    options.outputWeightT
+      ? tf.matMul(last, options.outputWeightT)
+      : linearTransposed(last, param(params, 'tok_emb') as tf.Tensor2D)
+  ) as tf.Tensor2D;
+  return { logits, caches };
 }
 
 /** Full causal forward pass: tokens [batch, T] -> logits [batch, T, vocab]. */

@@ -57,6 +57,36 @@ test('concurrent requests interleave on one worker and all complete', async () =
   for (const r of results) assert.ok(r.completionTokens >= 1);
 });
 
+test('cancelling one of several concurrent streams leaves the others their own text; tensors stay flat', async () => {
+  const req = (seed: number) => ({ messages: chat, maxTokens: 24, temperature: 1, topK: 0, seed });
+  const alone: string[] = [];
+  for (const seed of [11, 12, 13]) alone.push((await server.complete(req(seed))).text);
+  const [before] = await server.stats();
+  const controller = new AbortController();
+  const streams = [11, 12, 13].map((seed) =>
+    server.generate(req(seed), seed === 12 ? { signal: controller.signal } : {}),
+  );
+  const texts = await Promise.all(
+    streams.map(async (stream, i) => {
+      let text = '';
+      for await (const e of stream) {
+        text += e.delta;
+        if (i === 1) controller.abort();
+      }
+      return text;
+    }),
+  );
+  const results = await Promise.all(streams.map((s) => s.result));
+  assert.equal(results[1]!.finishReason, 'aborted');
+  assert.ok(alone[1]!.startsWith(results[1]!.text));
+  assert.equal(results[0]!.text, alone[0]);
+  assert.equal(results[2]!.text, alone[2]);
+  assert.deepEqual([texts[0], texts[2]], [alone[0], alone[2]]);
+  const [after] = await server.stats();
+  assert.equal(after!.active, 0);
+  assert.equal(after!.numTensors, before!.numTensors);
+});
+
 test('switching the active version takes effect without a restart; requests can name a version', async () => {
   // Sampled with a fixed seed: random tiny models all fall into the same greedy loop.
   const req = { prompt: 'A dog is', maxTokens: 16, temperature: 1, topK: 0, seed: 9 };

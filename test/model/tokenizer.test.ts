@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatChatPrompt, SPECIAL_TOKEN_LIST } from '../../src/model/chat-format.ts';
 import { TextTokenizer } from '../../src/model/tokenizer.ts';
+import { mulberry32 } from '../../src/model/rng.ts';
 import { TINY_VOCAB, tinyTokenizer } from './helpers.ts';
 
 test('tokenizer round-trips text it never saw, including unicode and chat markup', async () => {
@@ -38,4 +39,17 @@ test('tokenizer.json saved to disk loads back identically', async () => {
   const again = TextTokenizer.fromFile(path);
   const text = 'Paris is the capital city of France.';
   assert.deepEqual(await again.encode(text), await tok.encode(text));
+});
+
+test('decoding on the calling thread gives what the async decode gives without special tokens', async () => {
+  const tok = tinyTokenizer();
+  const rng = mulberry32(7);
+  const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rng() * tok.vocabSize));
+  // Random ids include special tokens and byte tokens that split UTF-8 characters.
+  for (let n = 0; n < 200; n++) {
+    const seq = ids(1 + (n % 40));
+    assert.equal(tok.decodeWithoutSpecials(seq), await tok.decode(seq, true));
+  }
+  const chat = await tok.encode('<|user|>What is the capital of France?<|end|>');
+  assert.equal(tok.decodeWithoutSpecials(chat), 'What is the capital of France?');
 });

@@ -4,8 +4,9 @@
 //
 // Why this shape: the wasm backend runs one thread per worker, so a worker is one core. On the
 // 2-core target machine the default is one worker, leaving the other core to the event loop
-// (HTTP, feedback ingestion); inside a worker, requests interleave token by token so concurrent
-// users share it fairly. Bigger machines raise `workers`.
+// (HTTP, feedback ingestion); inside a worker, all requests advance together one token per round
+// in one batched forward pass, so concurrent users share it fairly and cheaply. Bigger machines
+// raise `workers`.
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -304,8 +305,8 @@ export class ModelServer {
         else p.reject(new Error(m.message));
         return;
       }
-      case 'token':
-        this.streams.get(m.id)?.push({ delta: m.delta, tokenId: m.tokenId });
+      case 'tokens':
+        for (const t of m.tokens) this.streams.get(t.id)?.push({ delta: t.delta, tokenId: t.tokenId });
         return;
       case 'done':
         this.streams.get(m.id)?.end({ ...m.result, versionId: m.versionId });

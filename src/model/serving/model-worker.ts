@@ -1,17 +1,24 @@
-// Worker-thread entry: holds loaded model versions and interleaves all its requests one token at
-// a time, so a long completion cannot starve a new one and a cancel takes effect at the next token.
+// Worker-thread entry: holds loaded model versions and advances all its requests together, one
+// token per round with one batched forward pass, so a long completion cannot starve a new one, a
+// cancel takes effect at the next token, and eight streams cost about one matmul pass per token.
 import * as tf from '@tensorflow/tfjs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { selectBackend } from '../backend.ts';
 import { formatChatPrompt, SPECIAL_TOKEN_LIST } from '../chat-format.ts';
 import { loadModel, type LoadedModel } from '../checkpoint.ts';
-import { GenerationSession, releaseInferenceCache } from '../generate.ts';
+import {
+  GenerationSession,
+  releaseInferenceCache,
+  type GenerationResult,
+  type StepEvent,
+} from '../generate.ts';
 import { countParams, disposeParams } from '../params.ts';
 import type {
   FromWorker,
   ModelVersionInfo,
   PromptInput,
   PromptSize,
+  StreamToken,
   ToWorker,
   WorkerInit,
   WorkerStats,
@@ -36,7 +43,7 @@ const port = parentPort!;
 const versions = new Map<string, Version>();
 const active = new Map<string, Active>();
 const cancelledEarly = new Set<string>();
-/** Sessions that have not produced a token yet: served first (see schedule). */
+/** Sessions that have not produced a token yet: prefilled before the next decoding round. */
 const fresh = new Set<Active>();
 let completed = 0;
 let aborted = 0;
@@ -95,54 +102,81 @@ async function start(msg: Extract<ToWorker, { type: 'generate' }>): Promise<void
   if (!running) void schedule();
 }
 
-function finish(a: Active, event: { result?: import('../generate.ts').GenerationResult }): void {
+function finish(a: Active, result: GenerationResult): void {
   active.delete(a.id);
+  fresh.delete(a);
   release(a.version);
-  if (event.result!.finishReason === 'aborted') aborted += 1;
+  if (result.finishReason === 'aborted') aborted += 1;
   else completed += 1;
-  send({ type: 'done', id: a.id, result: event.result!, versionId: a.versionId });
+  send({ type: 'done', id: a.id, result, versionId: a.versionId });
 }
 
-/** Advances one session by one token and reports it. */
-async function advance(a: Active): Promise<void> {
-  try {
-    if (a.cancelled) {
-      finish(a, a.session.abort());
-      return;
-    }
-    const ev = await a.session.step();
-    if (ev.done) {
-      if (ev.delta) send({ type: 'token', id: a.id, delta: ev.delta, tokenId: -1 });
-      finish(a, ev);
-    } else if (ev.delta || ev.tokenId !== undefined) {
-      send({ type: 'token', id: a.id, delta: ev.delta, tokenId: ev.tokenId! });
-    }
-  } catch (err) {
-    active.delete(a.id);
-    a.session.abort();
-    release(a.version);
-    send({ type: 'failed', id: a.id, message: err instanceof Error ? err.message : String(err) });
-  }
+function fail(a: Active, err: unknown): void {
+  active.delete(a.id);
+  fresh.delete(a);
+  a.session.abort();
+  release(a.version);
+  send({ type: 'failed', id: a.id, message: err instanceof Error ? err.message : String(err) });
 }
 
 /**
- * Round-robin over active sessions. Between steps it yields to the message queue, and a request
- * that arrived meanwhile is prefilled and gets its first token before the round goes on: time to
- * first token does not grow with the number of answers already streaming.
+ * Advances `batch` by one token with one batched pass and reports it: all token deltas in one
+ * message (one postMessage per round, not per stream), then the completions that ended. Cancelled
+ * sessions end here without computing; a model error fails the sessions of this batch only.
+ */
+async function advance(batch: Active[]): Promise<void> {
+  const live: Active[] = [];
+  for (const a of batch) {
+    if (!active.has(a.id)) continue;
+    if (a.cancelled) finish(a, a.session.abort().result!);
+    else live.push(a);
+  }
+  if (live.length === 0) return;
+  let events: StepEvent[];
+  try {
+    events = await GenerationSession.stepAll(live.map((a) => a.session));
+  } catch (err) {
+    for (const a of live) fail(a, err);
+    return;
+  }
+  const tokens: StreamToken[] = [];
+  const ended: [Active, GenerationResult][] = [];
+  live.forEach((a, i) => {
+    const ev = events[i]!;
+    if (ev.done) {
+      if (ev.delta) tokens.push({ id: a.id, delta: ev.delta, tokenId: -1 });
+      ended.push([a, ev.result!]);
+    } else if (ev.delta || ev.tokenId !== undefined) {
+      tokens.push({ id: a.id, delta: ev.delta, tokenId: ev.tokenId! });
+    }
+  });
+  if (tokens.length) send({ type: 'tokens', tokens });
+  for (const [a, result] of ended) finish(a, result);
+}
+
+/** Lets messages that arrived meanwhile (new requests, cancels) run before the next round. */
+const yieldToMessages = () => new Promise((r) => setImmediate(r));
+
+/**
+ * Rounds until nothing is active. Each round first prefills every request that arrived since the
+ * last one (one batched pass, giving them their first token), then advances all the others by one
+ * token (one batched pass). A new request therefore waits for at most the round in progress and
+ * one decoding round, however many answers are streaming.
  */
 async function schedule(): Promise<void> {
   running = true;
   try {
     while (active.size > 0) {
-      for (const a of [...active.values()]) {
-        if (!active.has(a.id)) continue;
-        await advance(a);
-        await new Promise((r) => setImmediate(r));
-        for (const newcomer of [...fresh]) {
-          fresh.delete(newcomer);
-          if (active.has(newcomer.id)) await advance(newcomer);
-        }
+      // Yield first: requests sent together then share the first prefill pass.
+      await yieldToMessages();
+      if (fresh.size > 0) {
+        const newcomers = [...fresh];
+        fresh.clear();
+        await advance(newcomers);
+        await yieldToMessages();
       }
+      const streaming = [...active.values()].filter((a) => !fresh.has(a));
+      if (streaming.length) await advance(streaming);
     }
   } finally {
     running = false;

@@ -41,12 +41,20 @@ export interface WorkerStats {
   numTensors: number;
 }
 
+/** A text delta for one stream; tokenId -1 marks text flushed at the end. */
+export interface StreamToken {
+  id: string;
+  delta: string;
+  tokenId: number;
+}
+
 export type FromWorker =
   | { type: 'ready'; backend: BackendReport }
   | { type: 'init-failed'; message: string }
   | { type: 'reply'; reqId: number; ok: true; value?: ModelVersionInfo | WorkerStats | PromptSize }
   | { type: 'reply'; reqId: number; ok: false; message: string }
   | { type: 'started'; id: string; promptTokens: number }
-  | { type: 'token'; id: string; delta: string; tokenId: number }
+  /** Every delta of one scheduling round, in one message. */
+  | { type: 'tokens'; tokens: StreamToken[] }
   | { type: 'done'; id: string; result: GenerationResult; versionId: string }
   | { type: 'failed'; id: string; message: string };
