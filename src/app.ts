@@ -24,6 +24,11 @@ import { moderationRoutes } from './moderation/routes.ts';
 import { modelRoutes } from './models/routes.ts';
 import { datasetRoutes } from './datasets/routes.ts';
 import { eventsPlugin } from './events/plugin.ts';
+import { queuesPlugin } from './plugins/queues.ts';
+import { loopRoutes } from './loop/routes.ts';
+import { jobRoutes } from './jobs/routes.ts';
+import { evaluationReportRoutes } from './evaluation-reports/routes.ts';
+import { auditRoutes } from './audit/routes.ts';
 import { insightRoutes } from './insights/routes.ts';
 import { staticSitePlugin } from './ui/static-site.ts';
 
@@ -74,6 +79,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(openApiPlugin);
   await app.register(websocket);
   await app.register(servedModelsPlugin);
+  await app.register(queuesPlugin);
 
   await app.register(healthRoutes);
   await app.register(authRoutes);
@@ -86,6 +92,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(completionRoutes);
   await app.register(chatSocketRoutes);
   await app.register(eventsPlugin);
+  await app.register(loopRoutes);
+  await app.register(jobRoutes);
+  await app.register(evaluationReportRoutes);
+  await app.register(auditRoutes);
   await app.register(insightRoutes);
   // Last: the UI's catch-all only sees paths no route above claimed.
   await app.register(staticSitePlugin);

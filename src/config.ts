@@ -40,8 +40,31 @@ export const configSchema = z.object({
   FEEDLOOP_BODY_LIMIT: z.coerce.number().int().positive().default(1_048_576),
   /** Upper bound on events written in one group-commit INSERT. */
   FEEDLOOP_EVENT_BATCH_MAX: z.coerce.number().int().min(1).max(20_000).default(5000),
-  /** Run the BullMQ workers inside `npm start` (set false when workers run on other machines). */
+  /** Start the BullMQ workers as a child process of `npm start` (false when they run elsewhere). */
   FEEDLOOP_WORKERS: bool.default(true),
+  /** Redis key prefix of every BullMQ queue (tests use a unique one). */
+  FEEDLOOP_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, "_", "." or "-"')
+    .default('feedloop'),
+  /** When the loop runs on a schedule (cron, UTC). Seeds the schedule row; the API changes it after. */
+  FEEDLOOP_LOOP_CRON: z
+    .string()
+    .trim()
+    .regex(/^\S+( \S+){4,5}$/, 'must be a cron pattern of 5 or 6 fields')
+    .default('0 */6 * * *'),
+  /** Newly approved feedback items that start a run. Seeds the schedule row; the API changes it after. */
+  FEEDLOOP_LOOP_FEEDBACK_THRESHOLD: z.coerce.number().int().min(1).default(200),
+  /** How often the scheduler counts new feedback against the threshold, in milliseconds. */
+  FEEDLOOP_LOOP_CHECK_MS: z.coerce.number().int().min(100).default(60_000),
+  /** Items per evaluation suite (country facts, definitions, perplexity docs, bias pairs); unset: the suite's own sizes. */
+  FEEDLOOP_EVAL_LIMIT: z.coerce.number().int().min(1).optional(),
+  /** First retry delay of a failed loop job in milliseconds; each later retry waits twice as long. */
+  FEEDLOOP_JOB_BACKOFF_MS: z.coerce.number().int().min(1).default(30_000),
+  /** How long a worker's lock on a job lasts without renewal; a worker that dies loses its job after this. */
+  FEEDLOOP_WORKER_LOCK_MS: z.coerce.number().int().min(500).default(60_000),
+  /** How often workers look for jobs whose worker died (stalled) and put them back in the queue. */
+  FEEDLOOP_WORKER_STALLED_MS: z.coerce.number().int().min(200).default(30_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,6 +1,10 @@
-// `npm start`: the API, plus the workers in the same process unless FEEDLOOP_WORKERS=false.
+// `npm start`: the API, plus the loop workers in a child process unless FEEDLOOP_WORKERS=false.
 import { closeOnSignals, loadConfigOrExit, startApi } from './server.ts';
+import { startWorkerProcess } from './worker-process.ts';
 
 const config = loadConfigOrExit();
 const app = await startApi(config);
-closeOnSignals(() => app.close(), app.log);
+const workers = config.FEEDLOOP_WORKERS ? startWorkerProcess(app.log) : null;
+closeOnSignals(async () => {
+  await Promise.all([app.close(), workers?.stop()]);
+}, app.log);

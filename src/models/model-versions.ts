@@ -90,6 +90,13 @@ export async function registerModelVersion(
   });
 }
 
+export const ACTIVATION_ACTIONS = [
+  'model_version.activate',
+  'model_version.promote',
+  'model_version.rollback',
+] as const;
+export type ActivationAction = (typeof ACTIVATION_ACTIONS)[number];
+
 /** Which statuses may become active: a rejected candidate may not; a retired one may (rollback). */
 const ACTIVATABLE: readonly ModelStatus[] = ['candidate', 'retired'];
 
@@ -100,13 +107,22 @@ const ACTIVATABLE: readonly ModelStatus[] = ['candidate', 'retired'];
  */
 export async function activateModelVersion(
   db: Db,
-  input: { id: string; actorId: string | null; reason: string; details?: Prisma.InputJsonObject },
+  input: {
+    id: string;
+    actorId: string | null;
+    reason: string;
+    details?: Prisma.InputJsonObject;
+    /** The audit action: activate by default; the loop's gate and ops use promote and rollback. */
+    action?: ActivationAction;
+    /** Statuses the target may have (default: candidate or retired). */
+    from?: readonly ModelStatus[];
+  },
 ): Promise<{ active: ModelVersion; retired: ModelVersion | null }> {
   return inTransaction(db, async (tx) => {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('feedloop:model_versions:activate'))`;
     const target = await tx.modelVersion.findUnique({ where: { id: input.id } });
     if (!target) throw notFound('Model version');
-    if (!ACTIVATABLE.includes(target.status))
+    if (!(input.from ?? ACTIVATABLE).includes(target.status))
       throw new AppError('conflict', `Model version ${target.name} is ${target.status}; it cannot be activated`, {
         status: target.status,
       });
@@ -120,7 +136,7 @@ export async function activateModelVersion(
     });
     await recordAudit(tx, {
       actorId: input.actorId,
-      action: 'model_version.activate',
+      action: input.action ?? 'model_version.activate',
       target: `model_version:${target.id}`,
       details: {
         ...input.details,
@@ -131,5 +147,65 @@ export async function activateModelVersion(
       },
     });
     return { active, retired };
+  });
+}
+
+/**
+ * Rejects a candidate: it can no longer be activated or named in requests. Audited with the
+ * reason (the gate's reasons when the loop rejects it). 404 unknown id; 409 unless a candidate.
+ */
+export async function rejectModelVersion(
+  db: Db,
+  input: { id: string; actorId: string | null; reason: string; details?: Prisma.InputJsonObject },
+): Promise<ModelVersion> {
+  return inTransaction(db, async (tx) => {
+    const target = await tx.modelVersion.findUnique({ where: { id: input.id } });
+    if (!target) throw notFound('Model version');
+    if (target.status !== 'candidate')
+      throw new AppError('conflict', `Model version ${target.name} is ${target.status}; only a candidate can be rejected`, {
+        status: target.status,
+      });
+    const rejected = await tx.modelVersion.update({ where: { id: target.id }, data: { status: 'rejected' } });
+    await recordAudit(tx, {
+      actorId: input.actorId,
+      action: 'model_version.reject',
+      target: `model_version:${target.id}`,
+      details: { ...input.details, reason: input.reason, name: target.name },
+    });
+    return rejected;
+  });
+}
+
+/**
+ * Re-activates the version that was active before the current one (as the current one's activation
+ * recorded it; else the most recently promoted retired version). 409 when there is none.
+ */
+export async function rollbackModelVersion(
+  db: Db,
+  input: { actorId: string | null; reason: string },
+): Promise<{ active: ModelVersion; retired: ModelVersion | null }> {
+  const current = await activeModelVersion(db);
+  if (!current) throw new AppError('conflict', 'No version is active: there is nothing to roll back');
+  const activation = await db.auditLogEntry.findFirst({
+    where: { target: `model_version:${current.id}`, action: { in: [...ACTIVATION_ACTIONS] } },
+    orderBy: { createdAt: 'desc' },
+  });
+  const recorded = (activation?.details as { previousActiveId?: string | null } | null)?.previousActiveId;
+  const previous =
+    (recorded
+      ? await db.modelVersion.findFirst({ where: { id: recorded, status: 'retired' } })
+      : null) ??
+    (await db.modelVersion.findFirst({
+      where: { status: 'retired', id: { not: current.id }, promotedAt: { not: null } },
+      orderBy: { promotedAt: 'desc' },
+    }));
+  if (!previous) throw new AppError('conflict', 'No previously active version to roll back to');
+  return activateModelVersion(db, {
+    id: previous.id,
+    actorId: input.actorId,
+    reason: input.reason,
+    action: 'model_version.rollback',
+    from: ['retired'],
+    details: { rolledBackFromId: current.id },
   });
 }

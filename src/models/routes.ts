@@ -4,7 +4,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { principalOf } from '../auth/plugin.ts';
 import { ROLE_GROUPS } from '../auth/principal.ts';
 import { commonErrors, errorBody, idParams } from '../http/schemas.ts';
-import { activateModelVersion, listModelVersions, registerModelVersion } from './model-versions.ts';
+import {
+  activateModelVersion,
+  listModelVersions,
+  registerModelVersion,
+  rejectModelVersion,
+  rollbackModelVersion,
+} from './model-versions.ts';
 import {
   activateModelBody,
   activationView,
@@ -12,6 +18,7 @@ import {
   modelVersionPage,
   modelVersionView,
   registerModelBody,
+  versionResponse,
 } from './schemas.ts';
 
 const tags = ['models'];
@@ -72,6 +79,69 @@ const writeRoutes: FastifyPluginAsyncZod = async (app) => {
         actorId: principalOf(request).userId,
         reason: request.body.reason,
       }),
+  );
+
+  // Registered before /:id/promote so "rollback" is never read as an id.
+  app.post(
+    '/v1/model-versions/rollback',
+    {
+      schema: {
+        tags,
+        summary: 'Re-activate the version that was active before the current one',
+        body: activateModelBody,
+        response: { 200: versionResponse, 409: errorBody, ...commonErrors },
+      },
+    },
+    async (request) => {
+      const { active } = await rollbackModelVersion(app.db.prisma, {
+        actorId: principalOf(request).userId,
+        reason: request.body.reason,
+      });
+      return { version: active };
+    },
+  );
+
+  app.post(
+    '/v1/model-versions/:id/promote',
+    {
+      schema: {
+        tags,
+        summary: 'Promote a candidate over the gate: it becomes the active version (409 unless a candidate)',
+        params: idParams,
+        body: activateModelBody,
+        response: { 200: versionResponse, 409: errorBody, ...commonErrors },
+      },
+    },
+    async (request) => {
+      const { active } = await activateModelVersion(app.db.prisma, {
+        id: request.params.id,
+        actorId: principalOf(request).userId,
+        reason: request.body.reason,
+        action: 'model_version.promote',
+        from: ['candidate'],
+      });
+      return { version: active };
+    },
+  );
+
+  app.post(
+    '/v1/model-versions/:id/reject',
+    {
+      schema: {
+        tags,
+        summary: 'Reject a candidate: it can no longer be activated (409 unless a candidate)',
+        params: idParams,
+        body: activateModelBody,
+        response: { 200: versionResponse, 409: errorBody, ...commonErrors },
+      },
+    },
+    async (request) => ({
+      version: await rejectModelVersion(app.db.prisma, {
+        id: request.params.id,
+        actorId: principalOf(request).userId,
+        reason: request.body.reason,
+      }),
+    }),
   );
 };
 

@@ -58,3 +58,5 @@ export const activationView = z.object({
   /** The version that was active before, now retired; null if none was. */
   retired: modelVersionView.nullable(),
 });
+
+export const versionResponse = z.object({ version: modelVersionView });

@@ -1,0 +1,181 @@
+// How a run moves through its stages. Every stage job goes through runStage: it skips runs that are
+// finished or already past the stage (a duplicate or re-delivered job), marks the run's phase,
+// does the stage's work, then enqueues the next stage under its derived jobId. A failure is logged
+// on the run; the last attempt's failure fails the run. Work must be idempotent: a worker can die
+// after the work committed but before the next stage was enqueued, and the retry does it again.
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { LoopRun, LoopRunPhase, Prisma } from '../generated/prisma/client.ts';
+import type { JobDefinition } from '../jobs/job-definition.ts';
+import { RUN_STAGES } from '../jobs/catalog.ts';
+import type { LoopContext } from './context.ts';
+import { appendLog } from './runs.ts';
+import { runView } from './views.ts';
+
+export const PHASES: readonly LoopRunPhase[] = [
+  'queued',
+  'datasets',
+  'training',
+  'evaluating',
+  'reporting',
+  'gating',
+  'done',
+];
+
+/** The run phase each stage job sets, in RUN_STAGES order. */
+const STAGE_PHASES: readonly LoopRunPhase[] = ['datasets', 'training', 'evaluating', 'reporting', 'gating'];
+
+export interface StageJob {
+  job: Job;
+  token?: string;
+  /** Aborted when the worker shuts down or the job is cancelled. */
+  signal?: AbortSignal;
+}
+
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+
+export async function updateRun(
+  ctx: LoopContext,
+  id: string,
+  data: Prisma.LoopRunUpdateInput,
+): Promise<LoopRun> {
+  const run = await ctx.prisma.loopRun.update({ where: { id }, data });
+  await ctx.events.publish({ type: 'run', run: runView(run) });
+  return run;
+}
+
+export async function log(
+  ctx: LoopContext,
+  runId: string,
+  level: 'info' | 'warn' | 'error',
+  message: string,
+  details?: Prisma.InputJsonObject,
+) {
+  ctx.log[level]({ runId, ...details }, message);
+  await appendLog(ctx.prisma, runId, level, message, details);
+}
+
+/** Enqueues the first stage of a new run; if Redis refuses, the run fails at once (nothing would run it). */
+export async function startRun(ctx: Pick<LoopContext, 'prisma' | 'queues'>, run: LoopRun): Promise<void> {
+  try {
+    await ctx.queues.enqueue(RUN_STAGES[0], { runId: run.id });
+  } catch (err) {
+    await ctx.prisma.loopRun.update({
+      where: { id: run.id },
+      data: {
+        status: 'failed',
+        finishedAt: new Date(),
+        error: `could not be queued: ${(err as Error).message}`,
+      },
+    });
+    throw err;
+  }
+}
+
+/** The next stage's job after `definition`, or null after the last one. */
+function nextStage(definition: JobDefinition): JobDefinition | null {
+  const index = RUN_STAGES.findIndex((s) => s.queue === definition.queue);
+  return RUN_STAGES[index + 1] ?? null;
+}
+
+function phaseOf(definition: JobDefinition): LoopRunPhase {
+  const phase = STAGE_PHASES[RUN_STAGES.findIndex((s) => s.queue === definition.queue)];
+  if (!phase) throw new Error(`${definition.queue} is not a run stage`);
+  return phase;
+}
+
+export type StageWork = (run: LoopRun, stage: StageJob) => Promise<void>;
+
+export async function runStage(
+  ctx: LoopContext,
+  definition: JobDefinition,
+  runId: string,
+  stage: StageJob,
+  work: StageWork,
+): Promise<'done' | 'skipped'> {
+  const phase = phaseOf(definition);
+  const run = await ctx.prisma.loopRun.findUnique({ where: { id: runId } });
+  if (!run) throw new UnrecoverableError(`loop run ${runId} does not exist`);
+  if (TERMINAL.has(run.status)) {
+    ctx.log.info({ runId, status: run.status, stage: definition.name }, 'run is finished; stage skipped');
+    return 'skipped';
+  }
+  const next = nextStage(definition);
+  if (PHASES.indexOf(run.phase) > PHASES.indexOf(phase)) {
+    // Done before (this is a re-delivered job): make sure the next stage exists and stop.
+    if (next) await ctx.queues.enqueue(next, { runId });
+    return 'skipped';
+  }
+  const attempt = stage.job.attemptsMade + 1;
+  const current = await updateRun(ctx, runId, {
+    status: 'running',
+    phase,
+    startedAt: run.startedAt ?? new Date(),
+  });
+  await log(ctx, runId, 'info', `${definition.name}: started (attempt ${attempt})`, {
+    stage: definition.name,
+    attempt,
+  });
+  await work(current, stage);
+  if (next) {
+    // A cancel that arrived during the work stops the run here.
+    const after = await ctx.prisma.loopRun.findUniqueOrThrow({
+      where: { id: runId },
+      select: { status: true },
+    });
+    if (after.status === 'cancelled') return 'done';
+    await ctx.queues.enqueue(next, { runId });
+  }
+  await log(ctx, runId, 'info', `${definition.name}: done`, { stage: definition.name });
+  return 'done';
+}
+
+/**
+ * Called by the worker when a stage job threw: logs it on the run and, on the last attempt (or an
+ * unrecoverable error), fails the run. BullMQ retries the others with exponential backoff.
+ */
+export async function stageFailed(
+  ctx: LoopContext,
+  definition: JobDefinition,
+  runId: string,
+  job: Job,
+  err: Error,
+): Promise<void> {
+  const attempts = job.opts.attempts ?? 1;
+  const attempt = job.attemptsMade + 1;
+  const final = err instanceof UnrecoverableError || attempt >= attempts;
+  const run = await ctx.prisma.loopRun.findUnique({ where: { id: runId } });
+  if (!run || TERMINAL.has(run.status)) return;
+  if (final) {
+    await log(
+      ctx,
+      runId,
+      'error',
+      `${definition.name}: failed for good after ${attempt} attempt(s): ${err.message}`,
+      {
+        stage: definition.name,
+        attempt,
+      },
+    );
+    await updateRun(ctx, runId, {
+      status: 'failed',
+      finishedAt: new Date(),
+      error: `${definition.name}: ${err.message}`,
+    });
+    return;
+  }
+  const backoff = job.opts.backoff;
+  const base = typeof backoff === 'number' ? backoff : (backoff?.delay ?? 0);
+  const retryInMs = base * 2 ** (attempt - 1);
+  await log(
+    ctx,
+    runId,
+    'warn',
+    `${definition.name}: attempt ${attempt} of ${attempts} failed, retrying in ${retryInMs} ms: ${err.message}`,
+    { stage: definition.name, attempt, retryInMs },
+  );
+}
+
+/** Marks the run finished (the last stage calls it). */
+export async function finishRun(ctx: LoopContext, runId: string, data: Prisma.LoopRunUpdateInput) {
+  return updateRun(ctx, runId, { status: 'succeeded', phase: 'done', finishedAt: new Date(), ...data });
+}

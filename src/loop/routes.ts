@@ -1,0 +1,274 @@
+// The loop over HTTP for ops and admins: the schedule (read, change, pause, resume), runs (start
+// one, list, inspect with progress and logs, cancel) and the live WebSocket. Every change is
+// audited with the actor and the reason given.
+import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
+import { principalOf } from '../auth/plugin.ts';
+import { ROLE_GROUPS } from '../auth/principal.ts';
+import { commonErrors, errorBody } from '../http/schemas.ts';
+import type { LoopSchedule } from '../generated/prisma/client.ts';
+import { RedisLoopEvents, type LoopEvent } from './events.ts';
+import { startRun } from './pipeline.ts';
+import { cancelRun, createRun, getRunDetail, listRuns } from './runs.ts';
+import {
+  countNewFeedback,
+  getSchedule,
+  nextCronRun,
+  scheduleDefaults,
+  syncSchedulers,
+  updateSchedule,
+  type SchedulePatch,
+} from './schedule.ts';
+import {
+  cancelRunBody,
+  createRunBody,
+  listRunsQuery,
+  runDetail,
+  runIdParams,
+  runList,
+  runResponse,
+  scheduleActionBody,
+  schedulePatch,
+  scheduleView,
+  socketMessage,
+} from './schemas.ts';
+import { runView } from './views.ts';
+
+const tags = ['loop'];
+
+async function scheduleResponse(
+  app: FastifyInstance,
+  schedule: LoopSchedule,
+): Promise<z.infer<typeof scheduleView>> {
+  const { prisma } = app.db;
+  const [newApprovedFeedbackSinceLastRun, nextRunAt, updatedBy] = await Promise.all([
+    countNewFeedback(prisma, schedule.lastRunCursor),
+    schedule.enabled ? nextCronRun(app.queues) : Promise.resolve(null),
+    schedule.updatedById
+      ? prisma.user.findUnique({ where: { id: schedule.updatedById }, select: { email: true } })
+      : Promise.resolve(null),
+  ]);
+  return {
+    enabled: schedule.enabled,
+    cron: schedule.cron,
+    feedbackThreshold: schedule.feedbackThreshold,
+    training: schedule.training as Record<string, unknown>,
+    updatedAt: schedule.updatedAt,
+    updatedBy: updatedBy?.email ?? null,
+    nextRunAt,
+    newApprovedFeedbackSinceLastRun,
+    lastRunCursor: schedule.lastRunCursor,
+  };
+}
+
+const opsRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.addHook('onRequest', app.requireRole(...ROLE_GROUPS.operations));
+  const { prisma } = app.db;
+  const defaults = scheduleDefaults(app.config);
+  const events = new RedisLoopEvents(app.queues.connection, app.config.FEEDLOOP_QUEUE_PREFIX);
+
+  /** Changes the row and the job schedulers together: a cron BullMQ refuses rolls the change back. */
+  const changeSchedule = async (actorId: string, action: string, patch: SchedulePatch, reason?: string) => {
+    const updated = await prisma.$transaction(async (tx) => {
+      const row = await updateSchedule(tx, defaults, { patch, actorId, action, reason });
+      await syncSchedulers(app.queues, row, app.config.FEEDLOOP_LOOP_CHECK_MS);
+      return row;
+    });
+    return scheduleResponse(app, updated);
+  };
+
+  app.get(
+    '/v1/loop/schedule',
+    {
+      schema: {
+        tags,
+        summary: 'The loop schedule and how much new feedback counts towards the threshold',
+        response: { 200: scheduleView, ...commonErrors },
+      },
+    },
+    async () => scheduleResponse(app, await getSchedule(prisma, defaults)),
+  );
+
+  app.put(
+    '/v1/loop/schedule',
+    {
+      schema: {
+        tags,
+        summary: 'Change the cron, the feedback threshold, the training overrides or whether the loop runs',
+        body: schedulePatch,
+        response: { 200: scheduleView, ...commonErrors },
+      },
+    },
+    async (request) => {
+      const { reason, ...patch } = request.body;
+      return changeSchedule(principalOf(request).userId, 'loop.schedule.update', patch, reason);
+    },
+  );
+
+  app.post(
+    '/v1/loop/schedule/pause',
+    {
+      schema: {
+        tags,
+        summary: 'Stop starting runs (a run in progress continues)',
+        body: scheduleActionBody,
+        response: { 200: scheduleView, ...commonErrors },
+      },
+    },
+    async (request) =>
+      changeSchedule(
+        principalOf(request).userId,
+        'loop.schedule.pause',
+        { enabled: false },
+        request.body?.reason,
+      ),
+  );
+
+  app.post(
+    '/v1/loop/schedule/resume',
+    {
+      schema: {
+        tags,
+        summary: 'Start runs on the cron and the feedback threshold again',
+        body: scheduleActionBody,
+        response: { 200: scheduleView, ...commonErrors },
+      },
+    },
+    async (request) =>
+      changeSchedule(
+        principalOf(request).userId,
+        'loop.schedule.resume',
+        { enabled: true },
+        request.body?.reason,
+      ),
+  );
+
+  app.post(
+    '/v1/loop/runs',
+    {
+      schema: {
+        tags,
+        summary: 'Start a run now (409 while another run is queued or running)',
+        body: createRunBody,
+        response: { 202: runResponse, 409: errorBody, ...commonErrors },
+      },
+    },
+    async (request, reply) => {
+      const run = await createRun(prisma, defaults, {
+        trigger: 'manual',
+        reason: request.body.reason,
+        training: request.body.training,
+        actorId: principalOf(request).userId,
+      });
+      await startRun({ prisma, queues: app.queues }, run);
+      await events.publish({ type: 'run', run: runView(run) });
+      return reply.status(202).send({ run: runView(run) });
+    },
+  );
+
+  app.get(
+    '/v1/loop/runs',
+    {
+      schema: {
+        tags,
+        summary: 'Runs, newest first',
+        querystring: listRunsQuery,
+        response: { 200: runList, ...commonErrors },
+      },
+    },
+    async (request) => ({ runs: (await listRuns(prisma, request.query.limit)).map(runView) }),
+  );
+
+  app.get(
+    '/v1/loop/runs/:id',
+    {
+      schema: {
+        tags,
+        summary: 'One run with its progress points (the latest 5000) and its log',
+        params: runIdParams,
+        response: { 200: runDetail, ...commonErrors },
+      },
+    },
+    async (request) => {
+      const detail = await getRunDetail(prisma, request.params.id);
+      return { ...detail, run: runView(detail.run) };
+    },
+  );
+
+  app.post(
+    '/v1/loop/runs/:id/cancel',
+    {
+      schema: {
+        tags,
+        summary: 'Cancel a queued or running run; training stops within about a second',
+        params: runIdParams,
+        body: cancelRunBody,
+        response: { 200: runResponse, 409: errorBody, ...commonErrors },
+      },
+    },
+    async (request) => {
+      const run = await cancelRun(
+        prisma,
+        request.params.id,
+        principalOf(request).userId,
+        request.body.reason,
+      );
+      await events.publish({ type: 'run', run: runView(run) });
+      return { run: runView(run) };
+    },
+  );
+
+  // Live progress: {type:'progress', point} and {type:'run', run} frames; a client may send
+  // {type:'subscribe', runId} to get one run only ({type:'subscribe'} or unsubscribe: all again).
+  app.get('/v1/loop/socket', { websocket: true, schema: { tags, hide: true } }, async (socket, request) => {
+    let only: string | null = null;
+    const send = (event: LoopEvent) => {
+      const runId = event.type === 'run' ? event.run.id : event.point.runId;
+      if (only && runId !== only) return;
+      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(event));
+    };
+    socket.on('message', (data) => {
+      let parsed: z.infer<typeof socketMessage>;
+      try {
+        const result = socketMessage.safeParse(JSON.parse(String(data)));
+        if (!result.success) {
+          const issue = result.error.issues[0];
+          return socket.send(
+            JSON.stringify({
+              type: 'error',
+              error: {
+                code: 'validation_failed',
+                message: `Invalid ${issue?.path.join('.') || 'message'}: ${issue?.message}`,
+              },
+            }),
+          );
+        }
+        parsed = result.data;
+      } catch {
+        return socket.send(
+          JSON.stringify({
+            type: 'error',
+            error: { code: 'invalid_json', message: 'Messages must be JSON' },
+          }),
+        );
+      }
+      only = parsed.type === 'subscribe' ? (parsed.runId ?? null) : null;
+      socket.send(JSON.stringify({ type: 'subscribed', runId: only }));
+    });
+    let stop: (() => void) | null = null;
+    socket.on('close', () => stop?.());
+    try {
+      stop = await app.loopEvents.listen(send);
+      if (socket.readyState !== socket.OPEN) stop();
+      else socket.send(JSON.stringify({ type: 'ready' }));
+    } catch (err) {
+      request.log.warn({ err }, 'loop socket could not subscribe to live events');
+      socket.close(1011, 'live events unavailable');
+    }
+  });
+};
+
+export const loopRoutes: FastifyPluginAsyncZod = async (app) => {
+  await app.register(opsRoutes);
+};

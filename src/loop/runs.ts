@@ -1,0 +1,163 @@
+// Loop runs in the database: creating one (never two in progress), reading them, and the progress
+// points and log lines workers append. Functions take a Prisma client or a transaction.
+import { inTransaction, type Db } from '../db/client.ts';
+import type { LoopRun, LoopTrigger, Prisma } from '../generated/prisma/client.ts';
+import { recordAudit } from '../audit/audit-log.ts';
+import { AppError, notFound } from '../errors/app-error.ts';
+import { getSchedule, type ScheduleDefaults } from './schedule.ts';
+import { mergeTrainingOverrides, trainingConfigIssues } from './training-config.ts';
+import { logView, progressView, type ProgressPointView } from './views.ts';
+
+export const IN_PROGRESS = ['queued', 'running'] as const;
+/** How many progress points GET /v1/loop/runs/:id returns at most (the latest ones). */
+export const PROGRESS_POINTS_SHOWN = 5000;
+
+export class RunInProgressError extends AppError {
+  constructor(readonly runId: string) {
+    super('conflict', `Run ${runId} is in progress; a new run starts when it has finished`, { runId });
+  }
+}
+
+export interface CreateRunInput {
+  trigger: LoopTrigger;
+  reason?: string | null;
+  /** Training config overrides for this run, laid over the schedule's. */
+  training?: Record<string, unknown>;
+  actorId: string | null;
+}
+
+/**
+ * Creates a queued run, unless one is queued or running (RunInProgressError, a 409). The run's
+ * training config is the schedule's overrides with the request's merged on top (400 if the
+ * trainer would refuse the result). The schedule's feedback
+ * cursor moves to now: feedback counted towards the next threshold is what arrives after this run
+ * was created. Audited as `loop.run.create`.
+ */
+export async function createRun(db: Db, defaults: ScheduleDefaults, input: CreateRunInput): Promise<LoopRun> {
+  try {
+    return await inTransaction(db, async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('feedloop:loop_runs:create'))`;
+      const running = await tx.loopRun.findFirst({
+        where: { status: { in: [...IN_PROGRESS] } },
+        select: { id: true },
+      });
+      if (running) throw new RunInProgressError(running.id);
+      const schedule = await getSchedule(tx, defaults);
+      const config = mergeTrainingOverrides(schedule.training as Record<string, unknown>, input.training);
+      const issues = trainingConfigIssues(config);
+      if (issues.length) {
+        const details = issues.map((i) => ({
+          path: ['body', 'training', ...i.path].join('.'),
+          message: i.message,
+        }));
+        throw new AppError(
+          'validation_failed',
+          `Invalid ${details[0]!.path}: ${details[0]!.message}`,
+          details,
+        );
+      }
+      const run = await tx.loopRun.create({
+        data: {
+          trigger: input.trigger,
+          reason: input.reason ?? null,
+          config: config as Prisma.InputJsonObject,
+          createdById: input.actorId,
+        },
+      });
+      await tx.loopSchedule.update({ where: { id: 1 }, data: { lastRunCursor: run.createdAt } });
+      await recordAudit(tx, {
+        actorId: input.actorId,
+        action: 'loop.run.create',
+        target: `loop_run:${run.id}`,
+        details: { trigger: run.trigger, reason: run.reason, training: config as Prisma.InputJsonObject },
+      });
+      return run;
+    });
+  } catch (err) {
+    // The partial unique index caught a race the lock did not (another database client).
+    if ((err as { code?: string }).code === 'P2002') throw new AppError('conflict', 'A run is in progress');
+    throw err;
+  }
+}
+
+export async function getRun(db: Db, id: string): Promise<LoopRun> {
+  const run = await db.loopRun.findUnique({ where: { id } });
+  if (!run) throw notFound('Loop run');
+  return run;
+}
+
+export function listRuns(db: Db, limit: number): Promise<LoopRun[]> {
+  return db.loopRun.findMany({ orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: limit });
+}
+
+export async function getRunDetail(db: Db, id: string) {
+  const run = await getRun(db, id);
+  const [progress, logs] = await Promise.all([
+    db.loopRunProgress.findMany({
+      where: { runId: id },
+      orderBy: { id: 'desc' },
+      take: PROGRESS_POINTS_SHOWN,
+    }),
+    db.loopRunLog.findMany({ where: { runId: id }, orderBy: { id: 'asc' } }),
+  ]);
+  return { run, progress: progress.reverse().map(progressView), logs: logs.map(logView) };
+}
+
+export async function appendLog(
+  db: Db,
+  runId: string,
+  level: 'info' | 'warn' | 'error',
+  message: string,
+  details?: Prisma.InputJsonObject,
+): Promise<void> {
+  await db.loopRunLog.create({ data: { runId, level, message, details } });
+}
+
+export async function appendProgress(db: Db, points: ProgressPointView[]): Promise<void> {
+  if (points.length === 0) return;
+  await db.loopRunProgress.createMany({
+    data: points.map((p) => ({
+      runId: p.runId,
+      at: p.at,
+      phase: p.phase,
+      method: p.method ?? null,
+      step: p.step,
+      totalSteps: p.totalSteps,
+      epoch: p.epoch ?? null,
+      stage: p.stage ?? null,
+      loss: finiteOrNull(p.loss),
+      lr: finiteOrNull(p.lr),
+      gradNorm: finiteOrNull(p.gradNorm),
+      valLoss: finiteOrNull(p.valLoss),
+      metrics: p.metrics ?? undefined,
+      resumedFromStep: p.resumedFromStep ?? null,
+    })),
+  });
+}
+
+// A diverging loss can be NaN or Infinity, which Postgres' float column takes but JSON does not.
+const finiteOrNull = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : null);
+
+/** Cancels a queued or running run (its jobs skip it; training stops at its next progress flush). */
+export async function cancelRun(db: Db, id: string, actorId: string, reason: string): Promise<LoopRun> {
+  return inTransaction(db, async (tx) => {
+    const run = await getRun(tx, id);
+    if (!IN_PROGRESS.includes(run.status as (typeof IN_PROGRESS)[number]))
+      throw new AppError(
+        'conflict',
+        `Run ${id} is ${run.status}; only a queued or running run can be cancelled`,
+      );
+    const cancelled = await tx.loopRun.update({
+      where: { id },
+      data: { status: 'cancelled', finishedAt: new Date(), error: `cancelled: ${reason}` },
+    });
+    await appendLog(tx, id, 'warn', `cancelled: ${reason}`);
+    await recordAudit(tx, {
+      actorId,
+      action: 'loop.run.cancel',
+      target: `loop_run:${id}`,
+      details: { reason },
+    });
+    return cancelled;
+  });
+}

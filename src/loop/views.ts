@@ -1,0 +1,80 @@
+// The loop's rows as the API, the WebSocket and the pub/sub channel show them (contract names).
+import type { LoopRun, LoopRunLog, LoopRunProgress } from '../generated/prisma/client.ts';
+
+export interface LoopRunView {
+  id: string;
+  status: LoopRun['status'];
+  phase: LoopRun['phase'];
+  trigger: LoopRun['trigger'];
+  reason: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  datasetId: string | null;
+  candidateVersionId: string | null;
+  reportId: string | null;
+  decision: LoopRun['decision'];
+  error: string | null;
+  trainingConfig: Record<string, unknown>;
+}
+
+export interface ProgressPointView {
+  runId: string;
+  at: Date;
+  phase: string;
+  method?: string;
+  step: number;
+  totalSteps: number;
+  epoch?: number;
+  stage?: number;
+  loss?: number;
+  lr?: number;
+  gradNorm?: number;
+  valLoss?: number;
+  metrics?: Record<string, number>;
+  resumedFromStep?: number;
+}
+
+export function runView(run: LoopRun): LoopRunView {
+  return {
+    id: run.id,
+    status: run.status,
+    phase: run.phase,
+    trigger: run.trigger,
+    reason: run.reason,
+    createdAt: run.createdAt,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    datasetId: run.datasetId,
+    candidateVersionId: run.candidateVersionId,
+    reportId: run.reportId,
+    decision: run.decision,
+    error: run.error,
+    trainingConfig: (run.config ?? {}) as Record<string, unknown>,
+  };
+}
+
+const present = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
+
+export function progressView(row: LoopRunProgress): ProgressPointView {
+  return {
+    runId: row.runId,
+    at: row.at,
+    phase: row.phase,
+    method: present(row.method),
+    step: row.step,
+    totalSteps: row.totalSteps,
+    epoch: present(row.epoch),
+    stage: present(row.stage),
+    loss: present(row.loss),
+    lr: present(row.lr),
+    gradNorm: present(row.gradNorm),
+    valLoss: present(row.valLoss),
+    metrics: present(row.metrics as Record<string, number> | null),
+    resumedFromStep: present(row.resumedFromStep),
+  };
+}
+
+export function logView(row: LoopRunLog) {
+  return { at: row.at, level: row.level, message: row.message };
+}
