@@ -1,5 +1,5 @@
 // The ops dashboard in a real browser: feedback volume and per-version metrics from real feedback,
-// dataset builds and JSONL downloads, and version/loop views that say plainly what the server lacks.
+// dataset builds and JSONL downloads. The loop views: loop-actions.test.ts and loop-run.test.ts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
@@ -112,31 +112,6 @@ describe('ops dashboard', () => {
     );
     await screenshot(page, 'dashboard-datasets');
 
-    assertNoConsoleErrors(watched);
-    await watched.context.close();
-  });
-
-  test('loop views say what the server does not offer yet, without failing requests', async (ctx) => {
-    if (t.app.hasRoute({ method: 'GET', url: '/v1/loop/runs' })) {
-      ctx.skip('this server has the loop routes: test/web/loop-actions.test.ts drives them');
-      return;
-    }
-    const password = 'ops password here';
-    const ops = await makeUser(t.app, 'ops', password);
-    const watched = await openPage(browser, t.url);
-    const { page } = watched;
-    await signIn(page, ops.email, password);
-    await page.goto('/dashboard/training');
-    await page.getByText('This server does not offer training runs yet').waitFor();
-    await page.getByText('This server does not offer a training schedule yet').waitFor();
-    await page.goto('/dashboard/reports');
-    await page.getByText('This server does not offer evaluation reports yet').waitFor();
-    await page
-      .getByRole('row', { name: /base|dash-v1/ })
-      .first()
-      .waitFor();
-    await page.goto('/dashboard/queues');
-    await page.getByText('This server does not offer queue health yet').waitFor();
     assertNoConsoleErrors(watched);
     await watched.context.close();
   });

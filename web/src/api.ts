@@ -95,27 +95,3 @@ export const FLAG_CATEGORIES: { value: FlagCategory; label: string }[] = [
 
 export const listModelVersions = () =>
   api<{ modelVersions: ModelVersion[] }>('/v1/model-versions?limit=200').then((r) => r.modelVersions);
-
-let offered: Promise<Set<string>> | null = null;
-
-/**
- * Whether this server has a route at `path` (OpenAPI form, e.g. `/v1/loop/runs`), read once from its
- * OpenAPI document. Views built for routes a server may not have yet ask first, so they can say so
- * instead of sending requests that fail.
- */
-export async function serverOffers(path: string): Promise<boolean> {
-  offered ??= api<{ paths: Record<string, unknown> }>('/docs/json').then(
-    (doc) => new Set(Object.keys(doc.paths)),
-    (err) => {
-      offered = null;
-      throw err;
-    },
-  );
-  return (await offered).has(path);
-}
-
-/** Rejects with a readable error when the server lacks `path`; resolves otherwise. */
-export async function requireRoute(path: string, what: string): Promise<void> {
-  if (!(await serverOffers(path)))
-    throw new ApiError(404, 'not_offered', `This server does not offer ${what} yet (no ${path} route).`);
-}

@@ -1,6 +1,6 @@
 // Queue health: waiting, active and failed jobs per queue, and retrying a failed job.
 import { useState } from 'react';
-import { api, requireRoute } from '../api.ts';
+import { api } from '../api.ts';
 import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
 import { useLoad } from './use-load.ts';
@@ -18,9 +18,7 @@ interface Queue {
 }
 
 export function QueuesPanel() {
-  const queues = useLoad(() =>
-    requireRoute('/v1/jobs/queues', 'queue health').then(() => api<{ queues: Queue[] }>('/v1/jobs/queues')),
-  );
+  const queues = useLoad(() => api<{ queues: Queue[] }>('/v1/jobs/queues'));
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [notice, setNotice] = useState('');
   return (

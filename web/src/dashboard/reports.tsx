@@ -1,7 +1,7 @@
 // Evaluation reports: accuracy and bias of a version beside the active version's, the gate's
 // decision with its reasons and checks, and the version actions (promote, reject, roll back).
 import { useMemo, useState } from 'react';
-import { api, listModelVersions, requireRoute, serverOffers, type ModelVersion } from '../api.ts';
+import { api, listModelVersions, type ModelVersion } from '../api.ts';
 import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
 import { useLoad } from './use-load.ts';
@@ -64,22 +64,16 @@ const show = (v: unknown) =>
 
 export function ReportsPanel({ reportId }: { reportId: string | null }) {
   const versions = useLoad(listModelVersions);
-  const reports = useLoad(() =>
-    requireRoute('/v1/reports', 'evaluation reports').then(() =>
-      api<{ reports: ReportRow[] }>('/v1/reports?limit=20'),
-    ),
-  );
+  const reports = useLoad(() => api<{ reports: ReportRow[] }>('/v1/reports?limit=20'));
   const [selectedId, setSelectedId] = useState<string | null>(reportId);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [notice, setNotice] = useState('');
   const active = versions.data?.find((v) => v.status === 'active');
   const activeReports = useLoad(
     () =>
-      serverOffers('/v1/reports').then((offered) =>
-        active && offered
-          ? api<{ reports: ReportRow[] }>(`/v1/reports?modelVersionId=${active.id}&limit=1`)
-          : { reports: [] },
-      ),
+      active
+        ? api<{ reports: ReportRow[] }>(`/v1/reports?modelVersionId=${active.id}&limit=1`)
+        : Promise.resolve({ reports: [] }),
     [active?.id],
   );
   // The chosen report, else the newest one with a gate decision (a run also reports on the active version).
@@ -104,10 +98,6 @@ export function ReportsPanel({ reportId }: { reportId: string | null }) {
       confirmLabel: action === 'rollback' ? 'Roll back' : action === 'promote' ? 'Promote' : 'Reject',
       reason: true,
       async run(reason) {
-        await requireRoute(
-          action === 'rollback' ? '/v1/model-versions/rollback' : `/v1/model-versions/{id}/${action}`,
-          `${action}`,
-        );
         const path =
           action === 'rollback' ? '/v1/model-versions/rollback' : `/v1/model-versions/${v!.id}/${action}`;
         const { version } = await api<{ version: ModelVersion }>(path, { body: { reason } });

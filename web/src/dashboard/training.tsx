@@ -1,7 +1,7 @@
 // Training runs: the schedule (pause, resume, change), starting a run, and one run's phase,
 // progress, loss / learning-rate / gradient-norm curves (live over /v1/loop/socket) and logs.
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import { api, requireRoute, serverOffers } from '../api.ts';
+import { api } from '../api.ts';
 import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog.tsx';
 import { LineChart } from '../components/line-chart.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
@@ -51,11 +51,7 @@ interface Schedule {
 }
 
 export function TrainingPanel() {
-  const runs = useLoad(() =>
-    requireRoute('/v1/loop/runs', 'training runs').then(() =>
-      api<{ runs: LoopRun[] }>('/v1/loop/runs?limit=20'),
-    ),
-  );
+  const runs = useLoad(() => api<{ runs: LoopRun[] }>('/v1/loop/runs?limit=20'));
   const [selected, setSelected] = useState<string | null>(null);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [notice, setNotice] = useState('');
@@ -136,9 +132,7 @@ export function TrainingPanel() {
 }
 
 function ScheduleSection({ onConfirm }: { onConfirm(request: ConfirmRequest): void }) {
-  const schedule = useLoad(() =>
-    requireRoute('/v1/loop/schedule', 'a training schedule').then(() => api<Schedule>('/v1/loop/schedule')),
-  );
+  const schedule = useLoad(() => api<Schedule>('/v1/loop/schedule'));
   const [cron, setCron] = useState('');
   const [threshold, setThreshold] = useState('');
   const s = schedule.data;
@@ -236,10 +230,6 @@ function RunView({
   onRunChanged(): void;
   onConfirm(request: ConfirmRequest): void;
 }) {
-  const [cancellable, setCancellable] = useState(false);
-  useEffect(() => {
-    serverOffers('/v1/loop/runs/{id}/cancel').then(setCancellable, () => setCancellable(false));
-  }, []);
   const [detail, setDetail] = useState<RunDetail | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [live, setLive] = useState(false);
@@ -247,8 +237,7 @@ function RunView({
   useEffect(() => {
     let closed = false;
     let ws: WebSocket | null = null;
-    // The socket opens once the run is known to exist, so a server without the loop routes shows
-    // one error in the page instead of a failing connection.
+    // The socket opens once the run is known to exist: an unknown run shows one error in the page.
     const listen = () => {
       ws = new WebSocket(
         `${window.location.protocol === 'https:' ? 'wss' : 'ws'}://${window.location.host}/v1/loop/socket`,
@@ -327,7 +316,7 @@ function RunView({
         {run.reason && <> · Reason: {run.reason}</>} · {live ? 'live updates on' : 'live updates off'}
       </p>
       {run.error && <p className="error">{run.error}</p>}
-      {cancellable && (run.status === 'queued' || run.status === 'running') && (
+      {(run.status === 'queued' || run.status === 'running') && (
         <button
           type="button"
           onClick={() =>
