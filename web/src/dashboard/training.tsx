@@ -26,6 +26,8 @@ interface ProgressPoint {
   runId: string;
   at: string;
   phase: string;
+  /** The training method of this point (sft, dpo, kto): each counts its own steps. */
+  method?: string;
   step: number;
   totalSteps: number;
   epoch?: number;
@@ -256,11 +258,20 @@ function RunView({
         }
         if (message.type === 'progress' && message.point?.runId === runId) {
           const point = message.point;
-          setDetail((d) => (d ? { ...d, progress: [...d.progress, point] } : d));
+          setDetail((d) =>
+            d && !d.progress.some((q) => key(q) === key(point))
+              ? { ...d, progress: [...d.progress, point] }
+              : d,
+          );
         } else if (message.type === 'run' && message.run?.id === runId) {
           const run = message.run;
           setDetail((d) => (d ? { ...d, run } : d));
           onRunChanged();
+          // Logs are not streamed: a change of status or phase is the moment to fetch them again.
+          api<RunDetail>(`/v1/loop/runs/${runId}`).then(
+            (again) => !closed && setDetail((prev) => mergeDetail(again, prev)),
+            () => {},
+          );
         }
       };
     };
@@ -285,19 +296,22 @@ function RunView({
 
   const curves = useMemo(() => {
     const points = (detail?.progress ?? []).filter((p) => p.phase === 'training');
-    const series = (name: string, pick: (p: ProgressPoint) => number | undefined) => ({
-      name,
-      points: points.flatMap((p) => {
-        const y = pick(p);
-        return typeof y === 'number' ? [{ x: p.step, y }] : [];
-      }),
-    });
+    const methods = [...new Set(points.map((p) => p.method ?? ''))];
+    // One line per method and measure; x is the method's own step.
+    const series = (label: string, pick: (p: ProgressPoint) => number | undefined) =>
+      methods
+        .map((method) => ({
+          name: method ? `${method} ${label}` : label,
+          points: points.flatMap((p) => {
+            const y = pick(p);
+            return (p.method ?? '') === method && typeof y === 'number' ? [{ x: p.step, y }] : [];
+          }),
+        }))
+        .filter((s) => s.points.length);
     return {
-      loss: [series('training loss', (p) => p.loss), series('validation loss', (p) => p.valLoss)].filter(
-        (s) => s.points.length,
-      ),
-      lr: [series('learning rate', (p) => p.lr)],
-      grad: [series('gradient norm', (p) => p.gradNorm)],
+      loss: [...series('training loss', (p) => p.loss), ...series('validation loss', (p) => p.valLoss)],
+      lr: series('learning rate', (p) => p.lr),
+      grad: series('gradient norm', (p) => p.gradNorm),
     };
   }, [detail]);
 
@@ -356,13 +370,9 @@ function RunView({
         </p>
       )}
       <div className="charts">
-        <LineChart
-          title="Loss"
-          xLabel="Step"
-          series={curves.loss.length ? curves.loss : [{ name: 'training loss', points: [] }]}
-        />
-        <LineChart title="Learning rate" xLabel="Step" series={curves.lr} />
-        <LineChart title="Gradient norm" xLabel="Step" series={curves.grad} />
+        <LineChart title="Loss" xLabel="Step" formatX={step} series={curves.loss} />
+        <LineChart title="Learning rate" xLabel="Step" formatX={step} series={curves.lr} />
+        <LineChart title="Gradient norm" xLabel="Step" formatX={step} series={curves.grad} />
       </div>
       <h3>Logs</h3>
       {logs.length === 0 ? (
@@ -380,15 +390,16 @@ function RunView({
   );
 }
 
+const step = (x: number) => String(Math.round(x));
+/** A progress point's identity: a method's step within a phase. */
+const key = (p: ProgressPoint) => `${p.phase}:${p.method ?? ''}:${p.step}`;
+
 /** Keeps points that arrived over the socket before the first fetch answered. */
 function mergeDetail(fetched: RunDetail, prev: RunDetail | null): RunDetail {
   if (!prev) return fetched;
-  const seen = new Set(fetched.progress.map((p) => `${p.phase}:${p.step}:${p.at}`));
+  const seen = new Set(fetched.progress.map(key));
   return {
     ...fetched,
-    progress: [
-      ...fetched.progress,
-      ...prev.progress.filter((p) => !seen.has(`${p.phase}:${p.step}:${p.at}`)),
-    ],
+    progress: [...fetched.progress, ...prev.progress.filter((p) => !seen.has(key(p)))],
   };
 }
