@@ -4,8 +4,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { AppError } from '../errors/app-error.ts';
 
 /** Where `npm run build:web` writes the UI. */
 export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -24,21 +25,18 @@ export interface StaticSiteOptions {
 const staticSite: FastifyPluginAsync<StaticSiteOptions> = async (app, options) => {
   const root = options.root ?? WEB_DIST;
   const built = existsSync(`${root}/index.html`);
-  if (!built) app.log.warn({ root }, 'the web UI is not built (npm run build:web); / answers 503');
-  else {
+  if (built) {
     // One route per built file, found at start-up; the catch-all below handles everything else.
     await app.register(fastifyStatic, { root, wildcard: false, index: false, maxAge: '1h' });
+  } else {
+    app.log.warn({ root }, 'the web UI is not built (npm run build:web); / answers 503');
   }
 
-  const serveIndex = (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
+  const serveIndex = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? '/';
     // A missing asset (a file name with an extension) is a 404, not the app shell.
     if (ownedByServer(path) || /\.[a-z0-9]+$/i.test(path)) return reply.callNotFound();
-    if (!built) {
-      return reply.status(503).send({
-        error: { code: 'unavailable', message: 'The web UI is not built: run `npm run build:web`' },
-      });
-    }
+    if (!built) throw new AppError('unavailable', 'The web UI is not built: run `npm run build:web`');
     // index.html names content-hashed assets, so it must never be cached.
     return reply.header('cache-control', 'no-cache').sendFile('index.html', root, { cacheControl: false });
   };
