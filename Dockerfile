@@ -7,6 +7,7 @@ COPY prisma ./prisma
 COPY prisma.config.ts ./
 RUN npm ci
 COPY . .
+RUN npm run build:web
 ENV HOST=0.0.0.0 PORT=8080
 EXPOSE 8080
 CMD ["npm", "start"]

@@ -29,6 +29,8 @@ import { loopRoutes } from './loop/routes.ts';
 import { jobRoutes } from './jobs/routes.ts';
 import { evaluationReportRoutes } from './evaluation-reports/routes.ts';
 import { auditRoutes } from './audit/routes.ts';
+import { insightRoutes } from './insights/routes.ts';
+import { staticSitePlugin } from './ui/static-site.ts';
 
 export interface BuildAppOptions {
   config: Config;
@@ -94,6 +96,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(jobRoutes);
   await app.register(evaluationReportRoutes);
   await app.register(auditRoutes);
+  await app.register(insightRoutes);
+  // Last: the UI's catch-all only sees paths no route above claimed.
+  await app.register(staticSitePlugin);
 
   return app;
 }

@@ -76,6 +76,22 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 
+  // For a page deciding whether to show its sign-in form: signed out is an answer here, not a 401.
+  app.get(
+    '/v1/auth/session',
+    {
+      schema: {
+        tags,
+        summary: 'The signed-in user, or null when signed out (never a 401)',
+        response: { 200: z.object({ user: userView.nullable() }), ...commonErrors },
+      },
+    },
+    async (request) => {
+      if (!request.principal) return { user: null };
+      return { user: await prisma.user.findUnique({ where: { id: request.principal.userId } }) };
+    },
+  );
+
   app.get(
     '/v1/auth/me',
     {

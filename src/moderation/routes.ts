@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { principalOf } from '../auth/plugin.ts';
 import { ROLE_GROUPS } from '../auth/principal.ts';
 import { commonErrors, errorBody, idParams } from '../http/schemas.ts';
+import { submitterTrust } from './submitter-trust.ts';
 import { decideCorrection, decideFlag, listCorrectionsForReview, listFlagsForReview } from './review.ts';
 import {
   approveCorrectionBody,
@@ -33,7 +34,14 @@ export const moderationRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: correctionQueue, ...commonErrors },
       },
     },
-    async (request) => listCorrectionsForReview(prisma, request.query),
+    async (request) => {
+      const queue = await listCorrectionsForReview(prisma, request.query);
+      const trust = await submitterTrust(prisma, [...new Set(queue.corrections.map((c) => c.submitter.id))]);
+      return {
+        ...queue,
+        corrections: queue.corrections.map((c) => ({ ...c, submitterTrust: trust.get(c.submitter.id)! })),
+      };
+    },
   );
 
   app.get(
@@ -46,7 +54,14 @@ export const moderationRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: flagQueue, ...commonErrors },
       },
     },
-    async (request) => listFlagsForReview(prisma, request.query),
+    async (request) => {
+      const queue = await listFlagsForReview(prisma, request.query);
+      const trust = await submitterTrust(prisma, [...new Set(queue.flags.map((f) => f.submitter.id))]);
+      return {
+        ...queue,
+        flags: queue.flags.map((f) => ({ ...f, submitterTrust: trust.get(f.submitter.id)! })),
+      };
+    },
   );
 
   app.post(

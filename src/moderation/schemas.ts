@@ -72,8 +72,18 @@ export const flagReviewView = z.object({
   ...review,
 });
 
+/** How far the submitter's feedback is trusted in datasets, and why not fully. */
+const submitterTrust = z.object({
+  trust: z.number().describe('0 (ignored) to 1 (full weight)'),
+  status: z.enum(['trusted', 'down_weighted', 'excluded']),
+  reasons: z.array(z.string()),
+});
+
 export const correctionQueue = z.object({
-  corrections: z.array(correctionReviewView),
+  corrections: z.array(correctionReviewView.extend({ submitterTrust })),
   nextBefore: z.string().nullable(),
 });
-export const flagQueue = z.object({ flags: z.array(flagReviewView), nextBefore: z.string().nullable() });
+export const flagQueue = z.object({
+  flags: z.array(flagReviewView.extend({ submitterTrust })),
+  nextBefore: z.string().nullable(),
+});

@@ -403,19 +403,20 @@ export async function fineTune(input: FineTuneInput): Promise<FineTuneResult> {
         }
         return total / validation.length;
       };
+      const stopsEarly = cfg.earlyStopping.enabled && cfg.earlyStopping.methods.includes(method);
       const considerValidation = (valLoss: number) => {
         const e = progress.early;
         if (e.bestValLoss === null || valLoss < e.bestValLoss - cfg.earlyStopping.minDelta) {
           e.bestValLoss = valLoss;
           e.bestStep = progress.step;
           e.badEvals = 0;
-          if (cfg.earlyStopping.enabled) {
+          if (stopsEarly) {
             best = toHost(vars);
             e.hasBestWeights = true;
           }
         } else {
           e.badEvals += 1;
-          if (cfg.earlyStopping.enabled && e.badEvals >= cfg.earlyStopping.patience) e.stopped = true;
+          if (stopsEarly && e.badEvals >= cfg.earlyStopping.patience) e.stopped = true;
         }
       };
 

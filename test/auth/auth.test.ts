@@ -63,9 +63,16 @@ describe('browser sign-in', () => {
     const cookie = String(ok.headers['set-cookie']).split(';')[0]!;
     assert.equal((await request(t.app.server).get('/v1/auth/me').set('Cookie', cookie)).status, 200);
 
+    const session = await request(t.app.server).get('/v1/auth/session').set('Cookie', cookie);
+    assert.equal(session.status, 200);
+    assert.equal(session.body.user.email, 'ada@example.test');
+
     const out = await request(t.app.server).post('/v1/auth/logout').set('Cookie', cookie);
     assert.equal(out.status, 204);
     assert.equal((await request(t.app.server).get('/v1/auth/me').set('Cookie', cookie)).status, 401);
+    const after = await request(t.app.server).get('/v1/auth/session').set('Cookie', cookie);
+    assert.equal(after.status, 200, 'signed out is an answer, not a 401');
+    assert.deepEqual(after.body, { user: null });
   });
 
   test('anonymous and badly authenticated requests are refused', async () => {

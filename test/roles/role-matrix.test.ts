@@ -87,6 +87,11 @@ const FAMILIES: Record<string, Family> = {
     expected: { anonymous: 401, user: 403, moderator: 403, ops: 200, admin: 200 },
     call: (caller) => as(caller, api().get('/v1/datasets')),
   },
+  insights: {
+    route: 'GET /v1/insights/metrics',
+    expected: { anonymous: 401, user: 403, moderator: 403, ops: 200, admin: 200 },
+    call: (caller) => as(caller, api().get('/v1/insights/metrics')),
+  },
   'users-admin': {
     route: 'POST /v1/users',
     expected: { anonymous: 401, user: 403, moderator: 403, ops: 403, admin: 201 },

@@ -113,7 +113,7 @@ test('early stopping stops when validation loss rises and restores the best weig
     quick({
       methods: ['sft'],
       sft: { lr: 1e-2, epochs: 20 },
-      earlyStopping: { enabled: true, evalEvery: 4, patience: 2, minDelta: 0 },
+      earlyStopping: { enabled: true, methods: ['sft'], evalEvery: 4, patience: 2, minDelta: 0 },
     }),
     { base, dataset },
   );
@@ -130,7 +130,11 @@ test('early stopping stops when validation loss rises and restores the best weig
   assert.ok(vals.at(-1)!.v > bestVal, 'validation loss rose after the best evaluation');
   // The output holds the best evaluation's weights: re-measured, its validation loss is the best one.
   const check = await run(
-    quick({ methods: ['sft'], sft: { lr: 1e-9, epochs: 0.01 }, earlyStopping: { enabled: true } }),
+    quick({
+      methods: ['sft'],
+      sft: { lr: 1e-9, epochs: 0.01 },
+      earlyStopping: { enabled: true, methods: ['sft'] },
+    }),
     { base: outDir, dataset },
   );
   const remeasured = check.events.find((e) => e.phase === 'validating')!.valLoss!;
@@ -149,7 +153,14 @@ test('early stopping stops when validation loss rises and restores the best weig
     quick({
       methods: ['sft'],
       sft: { lr: 1e-2, epochs: 20 },
-      earlyStopping: { enabled: true, evalEvery: 4, patience: 2, minDelta: 0, includeStartFor: ['sft'] },
+      earlyStopping: {
+        enabled: true,
+        methods: ['sft'],
+        evalEvery: 4,
+        patience: 2,
+        minDelta: 0,
+        includeStartFor: ['sft'],
+      },
     }),
     { base: knowsValidation.outDir, dataset },
   );

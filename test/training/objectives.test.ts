@@ -106,7 +106,8 @@ test('mixed or float16 precision is refused with a clear error; defaults are com
   for (const precision of ['mixed', 'float16'] as const)
     assert.throws(() => parseTrainingConfig({ precision }), /TensorFlow\.js has no float16/);
   const c = TrainingConfigSchema.parse({});
-  assert.deepEqual(c.methods, ['sft', 'dpo']);
+  assert.deepEqual(c.methods, ['sft']);
+  assert.deepEqual(c.earlyStopping.methods, ['dpo', 'kto']);
   assert.equal(c.precision, 'float32');
   assert.equal(typeof c.earlyStopping.patience, 'number');
   assert.equal(typeof c.sft.lr, 'number');

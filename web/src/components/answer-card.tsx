@@ -1,0 +1,381 @@
+// One answer with everything a user can say about it: thumbs, stars, flag, a suggested
+// correction (with the diff before sending), regenerate, paging through earlier answers to the
+// same prompt, and comparing two of them. Model output is always rendered as text.
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { FLAG_CATEGORIES, api, type FlagCategory, type Message } from '../api.ts';
+import { noteAnswerSeen, onBeforeHide, recordSignal } from '../signals.ts';
+import { DiffView } from './diff-view.tsx';
+import { ErrorNote } from './status.tsx';
+import { CompareView } from './compare-view.tsx';
+
+/** Answers longer than this start collapsed, with a button to expand them. */
+const LONG_ANSWER_CHARS = 600;
+/** Dwell shorter than this is scrolling past, not reading. */
+const MIN_DWELL_MS = 500;
+
+interface Mine {
+  thumbs: 'up' | 'down' | null;
+  stars: number | null;
+}
+
+type Panel = 'none' | 'flag' | 'correct' | 'compare';
+
+export function AnswerCard({
+  message,
+  siblings,
+  busy,
+  onSelectSibling,
+  onRegenerate,
+}: {
+  message: Message;
+  siblings: Message[];
+  busy: boolean;
+  onSelectSibling(id: string): void;
+  onRegenerate(): void;
+}) {
+  const [mine, setMine] = useState<Mine>({ thumbs: null, stars: null });
+  const [panel, setPanel] = useState<Panel>('none');
+  const [notice, setNotice] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [expanded, setExpanded] = useState(false);
+  const ref = useRef<HTMLElement>(null);
+  const index = siblings.findIndex((s) => s.id === message.id);
+  const long = message.content.length > LONG_ANSWER_CHARS;
+  const aborted = message.params?.finishReason === 'aborted' || message.params?.finishReason === 'cancelled';
+
+  useEffect(() => {
+    let live = true;
+    api<{ feedback: { mine: Mine } }>(`/v1/messages/${message.id}`).then(
+      (m) => live && setMine(m.feedback.mine),
+      (err) => live && setError(err),
+    );
+    return () => {
+      live = false;
+    };
+  }, [message.id]);
+
+  // Dwell: how long the answer was on screen while the page was visible.
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof IntersectionObserver === 'undefined') return;
+    let since: number | null = null;
+    let intersecting = false;
+    const stop = () => {
+      if (since !== null) {
+        const ms = Date.now() - since;
+        if (ms >= MIN_DWELL_MS) recordSignal('dwell', message.id, ms);
+      }
+      since = null;
+    };
+    const observer = new IntersectionObserver(
+      ([entry]) => {
+        intersecting = !!entry?.isIntersecting;
+        if (intersecting && document.visibilityState === 'visible') {
+          since ??= Date.now();
+          noteAnswerSeen(message.id);
+        } else stop();
+      },
+      { threshold: 0.5 },
+    );
+    observer.observe(el);
+    const offHide = onBeforeHide(stop);
+    const onVisible = () => {
+      if (document.visibilityState === 'visible' && intersecting) since ??= Date.now();
+    };
+    document.addEventListener('visibilitychange', onVisible);
+    return () => {
+      observer.disconnect();
+      offHide();
+      document.removeEventListener('visibilitychange', onVisible);
+      stop();
+    };
+  }, [message.id]);
+
+  const act = async (what: () => Promise<void>, done: string) => {
+    setError(null);
+    try {
+      await what();
+      setNotice(done);
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  const rateThumbs = (value: 'up' | 'down') =>
+    act(async () => {
+      if (mine.thumbs === value) {
+        await api(`/v1/messages/${message.id}/rating?kind=thumbs`, { method: 'DELETE' });
+        setMine((m) => ({ ...m, thumbs: null }));
+      } else {
+        await api(`/v1/messages/${message.id}/rating`, { method: 'PUT', body: { kind: 'thumbs', value } });
+        setMine((m) => ({ ...m, thumbs: value }));
+      }
+    }, 'Thanks, your rating is saved.');
+
+  const rateStars = (value: number) =>
+    act(async () => {
+      await api(`/v1/messages/${message.id}/rating`, { method: 'PUT', body: { kind: 'stars', value } });
+      setMine((m) => ({ ...m, stars: value }));
+    }, `Saved: ${value} of 5 stars.`);
+
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(message.content);
+      recordSignal('copy', message.id, message.content.length);
+      setNotice('Copied to the clipboard.');
+    } catch {
+      setError(new Error('Copying was blocked by the browser: select the text and press Ctrl+C instead.'));
+    }
+  };
+
+  const onSelectionCopy = () => {
+    const length = window.getSelection()?.toString().length ?? 0;
+    if (length > 0) recordSignal('copy', message.id, length);
+  };
+
+  const toggle = (p: Panel) => {
+    setNotice('');
+    setPanel(panel === p ? 'none' : p);
+  };
+
+  return (
+    <article className="answer" ref={ref} aria-label={`Answer ${index + 1} of ${siblings.length}`}>
+      <p className={`text${long && !expanded ? ' collapsed' : ''}`} onCopy={onSelectionCopy}>
+        {message.content}
+      </p>
+      {aborted && <p className="muted">This answer was stopped before it finished.</p>}
+      {long && (
+        <button
+          type="button"
+          className="link"
+          aria-expanded={expanded}
+          onClick={() => {
+            if (!expanded) recordSignal('expand', message.id, message.content.length);
+            setExpanded(!expanded);
+          }}
+        >
+          {expanded ? 'Show less' : 'Show the full answer'}
+        </button>
+      )}
+
+      {siblings.length > 1 && (
+        <div className="pager" role="group" aria-label="Other answers to the same message">
+          <button
+            type="button"
+            aria-label="Previous answer"
+            title="Previous answer"
+            disabled={index <= 0}
+            onClick={() => onSelectSibling(siblings[index - 1]!.id)}
+          >
+            ‹
+          </button>
+          <span aria-live="polite">
+            Answer {index + 1} of {siblings.length}
+          </span>
+          <button
+            type="button"
+            aria-label="Next answer"
+            title="Next answer"
+            disabled={index >= siblings.length - 1}
+            onClick={() => onSelectSibling(siblings[index + 1]!.id)}
+          >
+            ›
+          </button>
+        </div>
+      )}
+
+      <div className="toolbar" role="toolbar" aria-label="Feedback on this answer">
+        <button
+          type="button"
+          aria-pressed={mine.thumbs === 'up'}
+          aria-label="Thumbs up: a good answer"
+          title="Good answer"
+          onClick={() => rateThumbs('up')}
+        >
+          ▲ Good
+        </button>
+        <button
+          type="button"
+          aria-pressed={mine.thumbs === 'down'}
+          aria-label="Thumbs down: a bad answer"
+          title="Bad answer"
+          onClick={() => rateThumbs('down')}
+        >
+          ▼ Bad
+        </button>
+        <span className="stars" role="group" aria-label="Rate from 1 to 5 stars">
+          {[1, 2, 3, 4, 5].map((n) => (
+            <button
+              key={n}
+              type="button"
+              className="star"
+              aria-pressed={mine.stars === n}
+              aria-label={`${n} of 5 stars`}
+              title={`${n} of 5 stars`}
+              onClick={() => rateStars(n)}
+            >
+              {mine.stars !== null && n <= mine.stars ? '★' : '☆'}
+            </button>
+          ))}
+        </span>
+        <button type="button" onClick={copy} title="Copy the answer">
+          Copy
+        </button>
+        <button
+          type="button"
+          aria-expanded={panel === 'flag'}
+          onClick={() => toggle('flag')}
+          title="Report a problem"
+        >
+          Flag
+        </button>
+        <button
+          type="button"
+          aria-expanded={panel === 'correct'}
+          onClick={() => toggle('correct')}
+          title="Write a better answer for the model to learn from"
+        >
+          Suggest a correction
+        </button>
+        <button
+          type="button"
+          onClick={onRegenerate}
+          disabled={busy}
+          title="Ask for another answer; this one stays available"
+        >
+          Regenerate
+        </button>
+        {siblings.length > 1 && (
+          <button
+            type="button"
+            aria-expanded={panel === 'compare'}
+            onClick={() => toggle('compare')}
+            title="Compare two answers side by side and vote"
+          >
+            Compare answers
+          </button>
+        )}
+      </div>
+
+      <p className="notice" role="status">
+        {notice}
+      </p>
+      <ErrorNote error={error} />
+
+      {panel === 'flag' && (
+        <FlagForm
+          messageId={message.id}
+          onDone={() => {
+            setPanel('none');
+            setNotice('Flag sent. A moderator will review it.');
+          }}
+          onCancel={() => setPanel('none')}
+        />
+      )}
+      {panel === 'correct' && (
+        <CorrectionEditor
+          message={message}
+          onDone={() => {
+            setPanel('none');
+            setNotice('Correction sent. A moderator will review it.');
+          }}
+          onCancel={() => setPanel('none')}
+        />
+      )}
+      {panel === 'compare' && (
+        <CompareView current={message} siblings={siblings} onClose={() => setPanel('none')} />
+      )}
+    </article>
+  );
+}
+
+function FlagForm({ messageId, onDone, onCancel }: { messageId: string; onDone(): void; onCancel(): void }) {
+  const [category, setCategory] = useState<FlagCategory | ''>('');
+  const [comment, setComment] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      await api(`/v1/messages/${messageId}/flags`, {
+        body: { category, ...(comment.trim() ? { comment: comment.trim() } : {}) },
+      });
+      onDone();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <form className="panel" onSubmit={submit} aria-label="Flag this answer">
+      <label>
+        What is wrong?
+        <select value={category} onChange={(e) => setCategory(e.target.value as FlagCategory)} required>
+          <option value="">Choose a category…</option>
+          {FLAG_CATEGORIES.map((c) => (
+            <option key={c.value} value={c.value}>
+              {c.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Comment (optional)
+        <textarea value={comment} onChange={(e) => setComment(e.target.value)} maxLength={2000} rows={2} />
+      </label>
+      <ErrorNote error={error} />
+      <div className="row">
+        <button type="submit" className="primary" disabled={!category}>
+          Send flag
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function CorrectionEditor({
+  message,
+  onDone,
+  onCancel,
+}: {
+  message: Message;
+  onDone(): void;
+  onCancel(): void;
+}) {
+  const [text, setText] = useState(message.content);
+  const [error, setError] = useState<unknown>(null);
+  const changed = text.trim() !== '' && text.trim() !== message.content.trim();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      await api(`/v1/messages/${message.id}/corrections`, { body: { text } });
+      onDone();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <form className="panel" onSubmit={submit} aria-label="Suggest a correction">
+      <label>
+        Edit the answer into what it should have said
+        <textarea value={text} onChange={(e) => setText(e.target.value)} rows={5} maxLength={20000} />
+      </label>
+      <h3>Your changes</h3>
+      {changed ? (
+        <DiffView before={message.content} after={text} label="Changes from the original answer" />
+      ) : (
+        <p className="muted">No changes yet: edit the text above and the difference shows here.</p>
+      )}
+      <ErrorNote error={error} />
+      <div className="row">
+        <button type="submit" className="primary" disabled={!changed}>
+          Send correction
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}

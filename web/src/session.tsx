@@ -1,0 +1,49 @@
+// Who is signed in, shared by every page; sign-in, sign-up and sign-out over the cookie session routes.
+import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
+import { ApiError, api, type Role, type User } from './api.ts';
+
+interface SessionValue {
+  /** undefined while the first /me is in flight; null when signed out. */
+  user: User | null | undefined;
+  signIn(email: string, password: string, mode: 'login' | 'signup'): Promise<void>;
+  signOut(): Promise<void>;
+}
+
+const SessionContext = createContext<SessionValue | null>(null);
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [user, setUser] = useState<User | null | undefined>(undefined);
+
+  useEffect(() => {
+    // /session answers {user: null} when signed out, so a signed-out visit logs no failed request.
+    api<{ user: User | null }>('/v1/auth/session').then(
+      (r) => setUser(r.user),
+      () => setUser(null),
+    );
+  }, []);
+
+  const signIn = useCallback(async (email: string, password: string, mode: 'login' | 'signup') => {
+    const { user } = await api<{ user: User }>(`/v1/auth/${mode}`, { body: { email, password } });
+    setUser(user);
+  }, []);
+
+  const signOut = useCallback(async () => {
+    try {
+      await api('/v1/auth/logout', { method: 'POST' });
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+    }
+    setUser(null);
+  }, []);
+
+  return <SessionContext.Provider value={{ user, signIn, signOut }}>{children}</SessionContext.Provider>;
+}
+
+export function useSession(): SessionValue {
+  const value = useContext(SessionContext);
+  if (!value) throw new Error('useSession outside SessionProvider');
+  return value;
+}
+
+export const canModerate = (role: Role) => role === 'moderator' || role === 'admin';
+export const canOperate = (role: Role) => role === 'ops' || role === 'admin';
