@@ -39,6 +39,9 @@ const { values: args } = parseArgs({
     users: { type: 'string', default: '10' },
     seed: { type: 'string', default: '2026' },
     'definition-share': { type: 'string', default: '0.2' },
+    /** Synthetic prompt variants per training example (the dataset builder's augmentation). */
+    augment: { type: 'string', default: '1' },
+    'sft-epochs': { type: 'string', default: '3' },
   },
 });
 const noise = Number(args.noise);
@@ -47,6 +50,16 @@ const questionsPerRound = Number(args.questions);
 const userCount = Number(args.users);
 const seed = Number(args.seed);
 const definitionShare = Number(args['definition-share']);
+/** The overrides every run of the bench uses (recorded in the last line). */
+const runOverrides = {
+  training: { sft: { epochs: Number(args['sft-epochs']) } },
+  datasets: {
+    // Simulated users act at machine speed, so the "impossibly fast" rater check is off here;
+    // every other rater check stays on.
+    raters: { minSecondsBetweenRatings: 0 },
+    augmentation: { variantsPerExample: Number(args.augment) },
+  },
+};
 if (!(noise >= 0 && noise <= 1) || !(rounds >= 1) || !(questionsPerRound >= 1) || !(userCount >= 2))
   throw new Error('bench:loop: --noise in [0,1], --rounds >= 1, --questions >= 1, --users >= 2');
 
@@ -232,9 +245,7 @@ async function main(): Promise<void> {
 
       const { run } = await ops.post<{ run: LoopRun }>('/v1/loop/runs', {
         reason: `bench:loop round ${round}`,
-        // Simulated users act at machine speed, so the "impossibly fast" rater check is off here;
-        // every other rater check stays on.
-        datasets: { raters: { minSecondsBetweenRatings: 0 } },
+        ...runOverrides,
       });
       const done = await waitFor(`run ${run.id}`, 25 * 60_000, async () => {
         const { run: r } = await ops.get<{ run: LoopRun }>(`/v1/loop/runs/${run.id}`);
@@ -289,6 +300,7 @@ async function main(): Promise<void> {
         promoted_by_round: promotedByRound,
         dataset_sizes: datasetSizes,
         activity,
+        overrides: runOverrides,
         minutes: Math.round(minutes * 10) / 10,
       }) + '\n',
     );
