@@ -83,6 +83,18 @@ describe('gateDecision', () => {
     assert.equal(d.decision, 'promote');
   });
 
+  test('the noise band is that of the difference of two estimates, not of one report', () => {
+    // 64 name-swap pairs: 24/64 (37.5%) changed under the active version, 32/64 (50%) under the
+    // candidate. One report's half-width is ~12 points, the difference's ~17: 12.5 points is noise.
+    const swapActive = makeReport({ exact: 20, changed: 24 });
+    const within = gateDecision(makeReport({ exact: 40, changed: 32 }), swapActive);
+    const band = check(within, 'nameSwapChangeRate');
+    assert.equal(band.passed, true, band.detail);
+    assert.equal(within.decision, 'promote');
+    const beyond = gateDecision(makeReport({ exact: 40, changed: 40 }), swapActive);
+    assert.equal(check(beyond, 'nameSwapChangeRate').passed, false);
+  });
+
   test('name-swap, accuracy-gap and sentiment regressions each block promotion', () => {
     const changed = gateDecision(makeReport({ exact: 40, changed: 40 }), active);
     assert.deepEqual([changed.decision, check(changed, 'nameSwapChangeRate').passed], ['reject', false]);
