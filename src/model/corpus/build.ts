@@ -62,7 +62,23 @@ export function heldOutQuestions(): QuestionItem[] {
   return collect().questions;
 }
 
-function collect(): { countryDocs: CorpusDocument[]; wordDocs: CorpusDocument[]; questions: QuestionItem[] } {
+let suiteCache: QuestionItem[] | undefined;
+
+/**
+ * Every chat question the corpus knows (country facts in each phrasing, one definition question
+ * per askable word), held out or not: the task suite that simulated users draw from.
+ */
+export function questionSuite(): QuestionItem[] {
+  suiteCache ??= collect().suite;
+  return suiteCache;
+}
+
+function collect(): {
+  countryDocs: CorpusDocument[];
+  wordDocs: CorpusDocument[];
+  questions: QuestionItem[];
+  suite: QuestionItem[];
+} {
   const countries = countryDocuments(readCountries());
   const synsets = PARTS_OF_SPEECH.flatMap((pos) => readSynsets(pos));
   const senses = PARTS_OF_SPEECH.flatMap((pos) => readPrimarySenses(pos));
@@ -71,6 +87,7 @@ function collect(): { countryDocs: CorpusDocument[]; wordDocs: CorpusDocument[];
     countryDocs: countries.documents,
     wordDocs: words.documents,
     questions: [...countries.questions, ...words.questions],
+    suite: [...countries.suite, ...words.suite],
   };
 }
 
@@ -99,7 +116,9 @@ export function writeCorpus(outDir: string, corpus: Corpus, options: CorpusOptio
   const files: Record<string, string> = {
     [CORPUS_FILES.train]: corpus.train.join('\n') + '\n',
     [CORPUS_FILES.validation]: corpus.validation.join('\n') + '\n',
-    [CORPUS_FILES.heldOut]: corpus.heldOut.map((q) => JSON.stringify(q)).join('\n') + '\n',
+    // Written without the `heldOut` flag (always true here) so the file, and the corpus hash the
+    // committed base model records, stay as they were before the flag existed.
+    [CORPUS_FILES.heldOut]: corpus.heldOut.map(({ heldOut: _, ...q }) => JSON.stringify(q)).join('\n') + '\n',
   };
   const hashes: Record<string, string> = {};
   for (const [name, text] of Object.entries(files)) {

@@ -20,6 +20,8 @@ export interface QuestionItem {
   answer: string;
   /** The bare fact (e.g. "Paris") or definition, for exact-match / token-F1 scoring. */
   reference: string;
+  /** True when the question's Q&A form was kept out of the pretraining corpus. */
+  heldOut: boolean;
 }
 
 function pick<T>(key: string, options: readonly T[]): T {
@@ -151,31 +153,32 @@ function countryRelations(c: CountryFacts): CountryRelation[] {
 
 export function countryDocuments(countries: readonly CountryFacts[]): {
   documents: CorpusDocument[];
+  /** The held-out questions. */
   questions: QuestionItem[];
+  /** Every question, held out or not. */
+  suite: QuestionItem[];
 } {
   const documents: CorpusDocument[] = [];
-  const questions: QuestionItem[] = [];
+  const suite: QuestionItem[] = [];
   for (const c of countries) {
     for (const r of countryRelations(c)) {
       const id = `country:${c.code}:${r.relation}`;
       r.statements.forEach((s, i) => documents.push({ key: `${id}:s${i}`, text: s }));
       const heldOut = isHeldOutQuestion('country-fact', id);
       r.questions.forEach((q, i) => {
-        if (heldOut) {
-          questions.push({
-            id: `${id}:q${i}`,
-            kind: 'country-fact',
-            messages: [{ role: 'user', content: q }],
-            answer: r.answer,
-            reference: r.reference,
-          });
-        } else {
-          documents.push(chatDocument(`${id}:q${i}`, q, r.answer));
-        }
+        suite.push({
+          id: `${id}:q${i}`,
+          kind: 'country-fact',
+          messages: [{ role: 'user', content: q }],
+          answer: r.answer,
+          reference: r.reference,
+          heldOut,
+        });
+        if (!heldOut) documents.push(chatDocument(`${id}:q${i}`, q, r.answer));
       });
     }
   }
-  return { documents, questions };
+  return { documents, questions: suite.filter((q) => q.heldOut), suite };
 }
 
 // ---------- WordNet ----------
@@ -220,9 +223,9 @@ function askable(lemma: string): boolean {
 export function wordnetDocuments(
   synsets: readonly Synset[],
   primarySenses: readonly PrimarySense[],
-): { documents: CorpusDocument[]; questions: QuestionItem[] } {
+): { documents: CorpusDocument[]; questions: QuestionItem[]; suite: QuestionItem[] } {
   const documents: CorpusDocument[] = [];
-  const questions: QuestionItem[] = [];
+  const suite: QuestionItem[] = [];
   const byId = new Map(synsets.map((s) => [s.id, s]));
   for (const s of synsets) {
     const lemma = s.lemmas[0]!;
@@ -241,17 +244,16 @@ export function wordnetDocuments(
     const id = `definition:${p.pos}:${p.lemma}`;
     const question = definitionQuestion(id, p.lemma, p.pos);
     const answer = oneLine(definitionAnswer(p.lemma, p.pos, s.definition.replace(/[.]+$/, '')));
-    if (isHeldOutQuestion('definition', id)) {
-      questions.push({
-        id,
-        kind: 'definition',
-        messages: [{ role: 'user', content: question }],
-        answer,
-        reference: s.definition,
-      });
-    } else {
-      documents.push(chatDocument(id, question, answer));
-    }
+    const heldOut = isHeldOutQuestion('definition', id);
+    suite.push({
+      id,
+      kind: 'definition',
+      messages: [{ role: 'user', content: question }],
+      answer,
+      reference: s.definition,
+      heldOut,
+    });
+    if (!heldOut) documents.push(chatDocument(id, question, answer));
   }
-  return { documents, questions };
+  return { documents, questions: suite.filter((q) => q.heldOut), suite };
 }

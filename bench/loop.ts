@@ -1,0 +1,318 @@
+// `npm run bench:loop [-- --noise 0.2 --rounds 3 --questions 700 --users 10]`: the whole loop, end to
+// end, on this machine. A simulated population chats with the served model through the real API
+// and rates it against the ground truth; a moderator reviews corrections; then the workers (a real
+// `workers/main.ts` process on Redis) build datasets, fine-tune, evaluate and gate. After each round
+// the served (active) version's held-out accuracy and bias are read from its stored report.
+// Last line: {"bench":"loop","rounds":…,"noise":…,"accuracy_by_round":[…],…}.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { questionSuite, type QuestionItem } from '../src/model/index.ts';
+import { mulberry32 } from '../src/model/rng.ts';
+import { ensureBaseModel } from '../src/models/served-models.ts';
+import { evaluationPrompts } from '../src/reports/index.ts';
+import { normalizeText } from '../src/datasets/hygiene.ts';
+import { createUser, issueApiKey } from '../src/users/users.ts';
+import { ApiClient } from './loop/api-client.ts';
+import {
+  moderate,
+  SimulatedSession,
+  type RaterKind,
+  type RoundActivity,
+  type SimulatedUser,
+} from './loop/population.ts';
+import { scratchDatabase } from './scratch-database.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    noise: { type: 'string', default: process.env.FEEDLOOP_BENCH_NOISE ?? '0' },
+    rounds: { type: 'string', default: '3' },
+    questions: { type: 'string', default: '700' },
+    users: { type: 'string', default: '10' },
+    seed: { type: 'string', default: '2026' },
+    'definition-share': { type: 'string', default: '0.2' },
+    /** Synthetic prompt variants per training example (the dataset builder's augmentation). */
+    augment: { type: 'string', default: '1' },
+    'sft-epochs': { type: 'string', default: '3' },
+  },
+});
+const noise = Number(args.noise);
+const rounds = Number(args.rounds);
+const questionsPerRound = Number(args.questions);
+const userCount = Number(args.users);
+const seed = Number(args.seed);
+const definitionShare = Number(args['definition-share']);
+/** The overrides every run of the bench uses (recorded in the last line). */
+const runOverrides = {
+  training: { sft: { epochs: Number(args['sft-epochs']) } },
+  datasets: {
+    // Simulated users act at machine speed, so the "impossibly fast" rater check is off here;
+    // every other rater check stays on.
+    raters: { minSecondsBetweenRatings: 0 },
+    augmentation: { variantsPerExample: Number(args.augment) },
+  },
+};
+if (!(noise >= 0 && noise <= 1) || !(rounds >= 1) || !(questionsPerRound >= 1) || !(userCount >= 2))
+  throw new Error('bench:loop: --noise in [0,1], --rounds >= 1, --questions >= 1, --users >= 2');
+
+const log = (message: string) =>
+  process.stderr.write(`[bench:loop ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+
+function shuffled<T>(items: readonly T[], rng: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/**
+ * The questions users ask, in the order they ask them: country facts in their first phrasing
+ * (every country and relation, including the facts whose second phrasing is evaluated) and the
+ * definition questions that are not held out. None is an evaluation prompt (checked).
+ */
+function askedQuestions(): QuestionItem[] {
+  const suite = questionSuite();
+  const evaluation = new Set(
+    evaluationPrompts().flatMap((p) =>
+      p.filter((m) => m.role === 'user').map((m) => normalizeText(m.content)),
+    ),
+  );
+  const rng = mulberry32(seed);
+  const countries = shuffled(
+    suite.filter((q) => q.kind === 'country-fact' && q.id.endsWith(':q0')),
+    rng,
+  );
+  const definitions = shuffled(
+    suite.filter((q) => q.kind === 'definition' && !q.heldOut),
+    rng,
+  );
+  const out: QuestionItem[] = [];
+  let c = 0;
+  let d = 0;
+  while (c < countries.length) {
+    out.push(rng() < definitionShare && d < definitions.length ? definitions[d++]! : countries[c++]!);
+  }
+  for (const q of out) {
+    const prompt = normalizeText(q.messages.find((m) => m.role === 'user')!.content);
+    if (evaluation.has(prompt)) throw new Error(`simulated users would ask an evaluation prompt: ${prompt}`);
+  }
+  return out;
+}
+
+interface LoopRun {
+  id: string;
+  status: string;
+  phase: string;
+  datasetId: string | null;
+  candidateVersionId: string | null;
+  reportId: string | null;
+  decision: string | null;
+  error: string | null;
+}
+
+interface ReportRow {
+  id: string;
+  modelVersionId: string;
+  report: {
+    accuracy: Record<string, { value: number } | number | null>;
+    bias: Record<string, { value: number; interval?: [number, number] }>;
+  };
+  gate: { decision: string; reasons: string[] } | null;
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+}
+
+const value = (m: { value: number } | number | null | undefined): number | null =>
+  m === null || m === undefined ? null : typeof m === 'number' ? m : m.value;
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const serverUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+  const scratch = await scratchDatabase(serverUrl, 'loop');
+  const work = mkdtempSync(path.join(tmpdir(), 'feedloop-loop-'));
+  const modelDir = path.join(work, 'models');
+  cpSync(path.join(ROOT, 'models', 'base'), path.join(modelDir, 'base'), { recursive: true });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: scratch.url,
+    MODEL_DIR: modelDir,
+    FEEDLOOP_DATA_DIR: path.join(work, 'data'),
+    FEEDLOOP_QUEUE_PREFIX: `bench-loop-${randomBytes(4).toString('hex')}`,
+    FEEDLOOP_WORKERS: 'false',
+    FEEDLOOP_RATE_LIMIT_PER_MINUTE: '1000000',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  };
+  const config = loadConfig(env);
+  let workers: ChildProcess | undefined;
+  const app = await buildApp({ config });
+  const database = app.db;
+  try {
+    await ensureBaseModel(database.prisma, modelDir);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    if (!address || typeof address === 'string') throw new Error('no address');
+    const baseUrl = `http://127.0.0.1:${address.port}`;
+
+    workers = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers', 'main.ts')], {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+
+    const client = async (email: string, role: 'user' | 'moderator' | 'ops') => {
+      const user = await createUser(database.prisma, { email, role });
+      const key = await issueApiKey(database.prisma, user.id, 'bench');
+      return new ApiClient(baseUrl, key.key);
+    };
+    const ops = await client('ops@bench.example', 'ops');
+    const moderator = await client('moderator@bench.example', 'moderator');
+    // The bench starts every run itself; the schedule must not start its own.
+    await ops.post('/v1/loop/schedule/pause');
+
+    const bad = Math.round(userCount * noise);
+    const users: SimulatedUser[] = [];
+    for (let i = 0; i < userCount; i++) {
+      const kind: RaterKind = i < bad ? (i % 2 === 0 ? 'noisy' : 'adversarial') : 'honest';
+      const email = `${kind}-${i}@bench.example`;
+      users.push({ email, kind, api: await client(email, 'user') });
+    }
+    log(
+      `${userCount} users (${bad} noisy or adversarial), ${questionsPerRound} questions a round, ${rounds} rounds`,
+    );
+
+    const questions = askedQuestions();
+    const accuracyByRound: number[] = [];
+    const biasByRound: Record<string, number>[] = [];
+    const promotedByRound: boolean[] = [];
+    const datasetSizes: Record<string, unknown>[] = [];
+    const activity: RoundActivity[] = [];
+    const recordServed = async (report: ReportRow) => {
+      accuracyByRound.push(value(report.report.accuracy['countryFactExactMatch']) ?? NaN);
+      biasByRound.push(Object.fromEntries(Object.entries(report.report.bias).map(([k, v]) => [k, v.value])));
+    };
+
+    for (let round = 1; round <= rounds; round++) {
+      const slice = questions.slice((round - 1) * questionsPerRound, round * questionsPerRound);
+      if (slice.length === 0) throw new Error('the task suite ran out of questions; lower --questions');
+      const act: RoundActivity = {
+        questions: 0,
+        answers: 0,
+        correctAnswers: 0,
+        thumbs: 0,
+        stars: 0,
+        votes: 0,
+        corrections: 0,
+        implicitEvents: 0,
+      };
+      const known = new Map<string, QuestionItem>();
+      await Promise.all(
+        users.map(async (user, i) => {
+          const session = await SimulatedSession.open(user, questionSuite(), seed * 1000 + round * 100 + i);
+          try {
+            await session.askAll(
+              slice.filter((_, k) => k % users.length === i),
+              act,
+            );
+            for (const c of session.corrections) known.set(c.id, c.item);
+          } finally {
+            session.close();
+          }
+        }),
+      );
+      const review = await moderate(moderator, known);
+      activity.push(act);
+      log(
+        `round ${round}: ${act.answers} answers (${act.correctAnswers} right), ${act.thumbs} thumbs, ${act.stars} stars, ` +
+          `${act.votes} votes, ${act.corrections} corrections (${review.approved} approved), ${act.implicitEvents} events`,
+      );
+
+      const { run } = await ops.post<{ run: LoopRun }>('/v1/loop/runs', {
+        reason: `bench:loop round ${round}`,
+        ...runOverrides,
+      });
+      const done = await waitFor(`run ${run.id}`, 25 * 60_000, async () => {
+        const { run: r } = await ops.get<{ run: LoopRun }>(`/v1/loop/runs/${run.id}`);
+        return ['succeeded', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
+      });
+      if (done.status !== 'succeeded') throw new Error(`round ${round}: run ${done.status}: ${done.error}`);
+      if (done.datasetId) {
+        const dataset = await ops.get<{ sizes: unknown; sizesBySource: unknown }>(
+          `/v1/datasets/${done.datasetId}`,
+        );
+        datasetSizes.push({ sizes: dataset.sizes, bySource: dataset.sizesBySource });
+      }
+      const { reports } = await ops.get<{ reports: ReportRow[] }>('/v1/reports?limit=50');
+      if (round === 1) {
+        // The base model's report (the active version when the first run started).
+        const base = reports.find((r) => r.modelVersionId !== done.candidateVersionId);
+        if (!base) throw new Error('no report for the base model');
+        await recordServed(base);
+      }
+      const promoted = done.decision === 'promoted';
+      promotedByRound.push(promoted);
+      const { modelVersions } = await ops.get<{ modelVersions: { id: string; status: string }[] }>(
+        '/v1/model-versions',
+      );
+      const active = modelVersions.find((v) => v.status === 'active')!;
+      const served = reports.find((r) => r.modelVersionId === active.id);
+      if (!served) throw new Error(`no report for the served version ${active.id}`);
+      await recordServed(served);
+      const candidate = reports.find((r) => r.modelVersionId === done.candidateVersionId);
+      log(
+        `round ${round}: candidate ${promoted ? 'promoted' : 'rejected'}` +
+          (candidate?.gate ? ` (${candidate.gate.reasons.join('; ')})` : '') +
+          `; served accuracy ${accuracyByRound.at(-1)}`,
+      );
+    }
+
+    const minutes = (performance.now() - started) / 60_000;
+    const rows = accuracyByRound.map(
+      (a, i) =>
+        `| ${i} | ${(a * 100).toFixed(1)} | ${i === 0 ? '-' : promotedByRound[i - 1] ? 'promoted' : 'rejected'} |`,
+    );
+    process.stderr.write(
+      ['| round | served exact match % | candidate |', '|---|---|---|', ...rows].join('\n') + '\n',
+    );
+    process.stdout.write(
+      JSON.stringify({
+        bench: 'loop',
+        rounds,
+        noise,
+        accuracy_by_round: accuracyByRound.map((a) => Math.round(a * 1000) / 1000),
+        bias_by_round: biasByRound,
+        promoted_by_round: promotedByRound,
+        dataset_sizes: datasetSizes,
+        activity,
+        overrides: runOverrides,
+        minutes: Math.round(minutes * 10) / 10,
+      }) + '\n',
+    );
+  } finally {
+    workers?.kill('SIGTERM');
+    await new Promise((resolve) =>
+      workers && workers.exitCode === null ? workers.once('exit', resolve) : resolve(null),
+    );
+    await app.close();
+    await scratch.drop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
