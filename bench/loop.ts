@@ -14,10 +14,9 @@ import { parseArgs } from 'node:util';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { questionSuite, type QuestionItem } from '../src/model/index.ts';
-import { mulberry32 } from '../src/model/rng.ts';
+import { mulberry32, shuffleInPlace } from '../src/model/rng.ts';
 import { ensureBaseModel } from '../src/models/served-models.ts';
-import { evaluationPrompts } from '../src/reports/index.ts';
-import { normalizeText } from '../src/datasets/hygiene.ts';
+import { evaluationPromptSet, isContaminated } from '../src/datasets/hygiene.ts';
 import { createUser, issueApiKey } from '../src/users/users.ts';
 import { ApiClient } from './loop/api-client.ts';
 import {
@@ -66,15 +65,6 @@ if (!(noise >= 0 && noise <= 1) || !(rounds >= 1) || !(questionsPerRound >= 1) |
 const log = (message: string) =>
   process.stderr.write(`[bench:loop ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
-function shuffled<T>(items: readonly T[], rng: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
-
 /**
  * The questions users ask, in the order they ask them: country facts in their first phrasing
  * (every country and relation, including the facts whose second phrasing is evaluated) and the
@@ -82,17 +72,13 @@ function shuffled<T>(items: readonly T[], rng: () => number): T[] {
  */
 function askedQuestions(): QuestionItem[] {
   const suite = questionSuite();
-  const evaluation = new Set(
-    evaluationPrompts().flatMap((p) =>
-      p.filter((m) => m.role === 'user').map((m) => normalizeText(m.content)),
-    ),
-  );
+  const evaluation = evaluationPromptSet();
   const rng = mulberry32(seed);
-  const countries = shuffled(
+  const countries = shuffleInPlace(
     suite.filter((q) => q.kind === 'country-fact' && q.id.endsWith(':q0')),
     rng,
   );
-  const definitions = shuffled(
+  const definitions = shuffleInPlace(
     suite.filter((q) => q.kind === 'definition' && !q.heldOut),
     rng,
   );
@@ -103,8 +89,8 @@ function askedQuestions(): QuestionItem[] {
     out.push(rng() < definitionShare && d < definitions.length ? definitions[d++]! : countries[c++]!);
   }
   for (const q of out) {
-    const prompt = normalizeText(q.messages.find((m) => m.role === 'user')!.content);
-    if (evaluation.has(prompt)) throw new Error(`simulated users would ask an evaluation prompt: ${prompt}`);
+    if (isContaminated(q.messages, evaluation))
+      throw new Error(`simulated users would ask an evaluation prompt: ${q.messages[0]!.content}`);
   }
   return out;
 }
@@ -124,7 +110,7 @@ interface ReportRow {
   id: string;
   modelVersionId: string;
   report: {
-    accuracy: Record<string, { value: number } | number | null>;
+    accuracy: { countryFactExactMatch: { value: number } };
     bias: Record<string, { value: number; interval?: [number, number] }>;
   };
   gate: { decision: string; reasons: string[] } | null;
@@ -139,9 +125,6 @@ async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T |
     await new Promise((resolve) => setTimeout(resolve, 2000));
   }
 }
-
-const value = (m: { value: number } | number | null | undefined): number | null =>
-  m === null || m === undefined ? null : typeof m === 'number' ? m : m.value;
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -203,8 +186,8 @@ async function main(): Promise<void> {
     const promotedByRound: boolean[] = [];
     const datasetSizes: Record<string, unknown>[] = [];
     const activity: RoundActivity[] = [];
-    const recordServed = async (report: ReportRow) => {
-      accuracyByRound.push(value(report.report.accuracy['countryFactExactMatch']) ?? NaN);
+    const recordServed = (report: ReportRow) => {
+      accuracyByRound.push(report.report.accuracy.countryFactExactMatch.value);
       biasByRound.push(Object.fromEntries(Object.entries(report.report.bias).map(([k, v]) => [k, v.value])));
     };
 
@@ -263,7 +246,7 @@ async function main(): Promise<void> {
         // The base model's report (the active version when the first run started).
         const base = reports.find((r) => r.modelVersionId !== done.candidateVersionId);
         if (!base) throw new Error('no report for the base model');
-        await recordServed(base);
+        recordServed(base);
       }
       const promoted = done.decision === 'promoted';
       promotedByRound.push(promoted);
@@ -273,7 +256,7 @@ async function main(): Promise<void> {
       const active = modelVersions.find((v) => v.status === 'active')!;
       const served = reports.find((r) => r.modelVersionId === active.id);
       if (!served) throw new Error(`no report for the served version ${active.id}`);
-      await recordServed(served);
+      recordServed(served);
       const candidate = reports.find((r) => r.modelVersionId === done.candidateVersionId);
       log(
         `round ${round}: candidate ${promoted ? 'promoted' : 'rejected'}` +

@@ -13,6 +13,15 @@ export function mulberry32(seed: number): Rng {
   };
 }
 
+/** Fisher-Yates shuffle of `items` in place, driven by `rng`; returns `items`. */
+export function shuffleInPlace<T>(items: T[], rng: Rng): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
 /** FNV-1a 32-bit: stable across platforms and Node versions. */
 export function fnv1a(text: string): number {
   let h = 0x811c9dc5;

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mulberry32 } from '../rng.ts';
+import { mulberry32, shuffleInPlace } from '../rng.ts';
 import { readCountries } from './countries.ts';
 import { countryDocuments, wordnetDocuments, type CorpusDocument, type QuestionItem } from './documents.ts';
 import { isValidationDocument } from './split.ts';
@@ -46,15 +46,6 @@ export interface CorpusManifest {
   sha256: Record<string, string>;
   /** One hash over all files: recorded by every training run that uses this corpus. */
   hash: string;
-}
-
-function shuffle<T>(items: T[], seed: number): T[] {
-  const rng = mulberry32(seed);
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
 }
 
 /** All chat questions whose Q&A form is excluded from training (country facts and definitions). */
@@ -101,8 +92,8 @@ export function buildCorpus(options: CorpusOptions = DEFAULT_CORPUS_OPTIONS): Co
     else for (let r = 0; r < options.countryRepeats; r++) train.push(doc.text);
   }
   return {
-    train: shuffle(train, options.seed),
-    validation: shuffle(validation, options.seed + 1),
+    train: shuffleInPlace(train, mulberry32(options.seed)),
+    validation: shuffleInPlace(validation, mulberry32(options.seed + 1)),
     heldOut: questions.sort((a, b) => a.id.localeCompare(b.id)),
   };
 }
