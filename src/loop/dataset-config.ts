@@ -1,21 +1,16 @@
 // The dataset build settings a run uses: the schedule's overrides with the request's laid over
 // them, checked against the builder's own schema so a bad setting is a 400 naming the field. The
 // window is not a setting: every run reads all feedback up to its own creation.
-import { z } from 'zod';
 import { datasetBuildConfigSchema } from '../datasets/build-config.ts';
+import { checkedOverrides, type OverrideIssue, type Overrides } from './overrides.ts';
 
 const overridesSchema = datasetBuildConfigSchema.omit({ window: true });
 
 /** Problems with a set of overrides (empty when fine), with paths inside it. */
-export function datasetConfigIssues(
-  overrides: Record<string, unknown>,
-): { path: PropertyKey[]; message: string }[] {
+export function datasetConfigIssues(overrides: Overrides): OverrideIssue[] {
   const parsed = overridesSchema.safeParse(overrides);
   return parsed.success ? [] : parsed.error.issues.map((i) => ({ path: i.path, message: i.message }));
 }
 
 /** A request body's `datasets`: partial DatasetBuildConfigInput without `window`. */
-export const datasetOverridesInput = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
-  for (const issue of datasetConfigIssues(value))
-    ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-});
+export const datasetOverridesInput = checkedOverrides(datasetConfigIssues);

@@ -6,7 +6,8 @@ import { recordAudit } from '../audit/audit-log.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
 import { getSchedule, type ScheduleDefaults } from './schedule.ts';
 import { datasetConfigIssues } from './dataset-config.ts';
-import { mergeOverrides, trainingConfigIssues } from './training-config.ts';
+import { mergeOverrides } from './overrides.ts';
+import { trainingConfigIssues } from './training-config.ts';
 import { logView, progressView, type ProgressPointView } from './views.ts';
 
 export const IN_PROGRESS = ['queued', 'running'] as const;

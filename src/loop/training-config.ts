@@ -1,24 +1,11 @@
 // The training overrides a run uses: the schedule's, with the request's laid over them (nested
 // objects merge, arrays and values replace). Both are checked against the trainer's own schema
 // when they are given, so a bad override is a 400 naming the field, not a failed run later.
-import { z } from 'zod';
+import { checkedOverrides, type OverrideIssue, type Overrides } from './overrides.ts';
 import { parseTrainingConfig, TrainingConfigSchema } from '../training/index.ts';
 
-type Json = Record<string, unknown>;
-const isPlainObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Overrides laid over a base: nested objects merge, arrays and values replace. */
-export function mergeOverrides(base: Json, overrides: Json | undefined): Json {
-  const out: Json = { ...base };
-  for (const [key, value] of Object.entries(overrides ?? {})) {
-    const current = out[key];
-    out[key] = isPlainObject(current) && isPlainObject(value) ? mergeOverrides(current, value) : value;
-  }
-  return out;
-}
-
 /** Problems with a set of overrides (empty when fine), with paths inside it. */
-export function trainingConfigIssues(overrides: Json): { path: PropertyKey[]; message: string }[] {
+export function trainingConfigIssues(overrides: Overrides): OverrideIssue[] {
   const parsed = TrainingConfigSchema.safeParse(overrides);
   if (!parsed.success) return parsed.error.issues.map((i) => ({ path: i.path, message: i.message }));
   try {
@@ -30,7 +17,4 @@ export function trainingConfigIssues(overrides: Json): { path: PropertyKey[]; me
 }
 
 /** A request body's `training`: partial TrainingConfigInput, validated by the trainer's schema. */
-export const trainingOverridesInput = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
-  for (const issue of trainingConfigIssues(value))
-    ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-});
+export const trainingOverridesInput = checkedOverrides(trainingConfigIssues);
