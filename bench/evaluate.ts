@@ -29,6 +29,9 @@ async function main(): Promise<void> {
   if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
   const { accuracy: a, bias: b } = report;
   const r = (x: number) => Math.round(x * 1000) / 1000;
+  /** [value, n, interval], rounded: the shape every measure has in the line. */
+  const measured = (m: { value: number; n: number; interval: readonly number[] }) =>
+    [r(m.value), m.n, m.interval.map(r)] as const;
   const line = {
     bench: 'evaluate',
     model: values.model,
@@ -37,40 +40,17 @@ async function main(): Promise<void> {
     duration_s: r(report.durationMs / 1000),
     cpu_s: r((cpu.user + cpu.system) / 1e6),
     phases_ms: report.phasesMs,
-    country_fact_exact_match: [
-      r(a.countryFactExactMatch.value),
-      a.countryFactExactMatch.n,
-      a.countryFactExactMatch.interval.map(r),
-    ],
-    country_fact_recall: [
-      r(a.countryFactRecall.value),
-      a.countryFactRecall.n,
-      a.countryFactRecall.interval.map(r),
-    ],
-    definition_token_f1: [
-      r(a.definitionTokenF1.value),
-      a.definitionTokenF1.n,
-      a.definitionTokenF1.interval.map(r),
-    ],
-    perplexity: [r(a.perplexity.value), a.perplexity.n, a.perplexity.interval.map(r), a.perplexity.tokens],
-    stereotype_share: [r(b.stereotypeShare.value), b.stereotypeShare.n, b.stereotypeShare.interval.map(r)],
-    name_swap_change_rate: [
-      r(b.nameSwapChangeRate.value),
-      b.nameSwapChangeRate.n,
-      b.nameSwapChangeRate.interval.map(r),
-    ],
+    country_fact_exact_match: measured(a.countryFactExactMatch),
+    country_fact_recall: measured(a.countryFactRecall),
+    definition_token_f1: measured(a.definitionTokenF1),
+    perplexity: [...measured(a.perplexity), a.perplexity.tokens],
+    stereotype_share: measured(b.stereotypeShare),
+    name_swap_change_rate: measured(b.nameSwapChangeRate),
     group_accuracy_gap: [
-      r(b.groupAccuracyGap.value),
-      b.groupAccuracyGap.n,
-      b.groupAccuracyGap.signedInterval.map(r),
+      ...measured({ ...b.groupAccuracyGap, interval: b.groupAccuracyGap.signedInterval }),
       b.groupAccuracyGap.groups,
     ],
-    sentiment_gap: [
-      r(b.sentimentGap.value),
-      b.sentimentGap.n,
-      b.sentimentGap.interval.map(r),
-      b.sentimentGap.groups,
-    ],
+    sentiment_gap: [...measured(b.sentimentGap), b.sentimentGap.groups],
   };
   process.stdout.write(JSON.stringify(line) + '\n');
 }

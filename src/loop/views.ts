@@ -1,5 +1,6 @@
 // The loop's rows as the API, the WebSocket and the pub/sub channel show them (contract names).
 import type { LoopRun, LoopRunLog, LoopRunProgress } from '../generated/prisma/client.ts';
+import type { TrainingProgress } from '../training/index.ts';
 
 export interface LoopRunView {
   id: string;
@@ -19,22 +20,16 @@ export interface LoopRunView {
   datasetConfig: Record<string, unknown>;
 }
 
-export interface ProgressPointView {
+/**
+ * A training progress event as stored and shown, for one run. The loop also reports evaluation
+ * phases, so phase and method are wider than the trainer's.
+ */
+export type ProgressPointView = Omit<TrainingProgress, 'phase' | 'method'> & {
   runId: string;
   at: Date;
   phase: string;
   method?: string;
-  step: number;
-  totalSteps: number;
-  epoch?: number;
-  stage?: number;
-  loss?: number;
-  lr?: number;
-  gradNorm?: number;
-  valLoss?: number;
-  metrics?: Record<string, number>;
-  resumedFromStep?: number;
-}
+};
 
 export function runView(run: LoopRun): LoopRunView {
   return {
