@@ -59,7 +59,11 @@ describe('a loop run end to end', () => {
       'the run to finish',
       async () => {
         const res = await request(t.app.server).get(`/v1/loop/runs/${runId}`).set('authorization', ops.auth);
-        return ['succeeded', 'failed'].includes(res.body.run.status) ? res.body : null;
+        // The last stage marks the run finished, then logs that it is done: wait for both.
+        const lastLogged = res.body.logs.some((l: { message: string }) => l.message === 'promote: done');
+        return res.body.run.status === 'failed' || (res.body.run.status === 'succeeded' && lastLogged)
+          ? res.body
+          : null;
       },
       240_000,
     );
