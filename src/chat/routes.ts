@@ -67,7 +67,7 @@ export const chatRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const conversation = await createConversation(prisma, {
+      const conversation = await createConversation(app.db, {
         userId: principalOf(request).userId,
         ...request.body,
       });
@@ -122,7 +122,7 @@ export const chatRoutes: FastifyPluginAsyncZod = async (app) => {
       const ownerId = await readableConversationOwner(prisma, principal, request.params.id);
       // A reviewer can see the conversation exists, so they are told why they cannot write to it.
       if (ownerId !== principal.userId) throw forbidden('Only the owner may add messages to a conversation');
-      const message = await appendMessage(prisma, {
+      const message = await appendMessage(app.db, {
         conversationId: request.params.id,
         ...request.body,
       });

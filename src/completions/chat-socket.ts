@@ -123,12 +123,12 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
           prompt,
           longPrompt: 'truncate',
           signal: controller.signal,
-          onStart: ({ version, messageId, userMessage }) =>
+          onStart: ({ version, messageId, turn }) =>
             send({
               type: 'started',
               requestId: id,
-              conversationId: userMessage.conversationId,
-              userMessageId: userMessage.id,
+              conversationId: turn.conversationId,
+              userMessageId: turn.userMessageId,
               messageId,
               model: version.name,
             }),

@@ -1,7 +1,7 @@
 // One completion, end to end: find the model version, check the prompt fits it, store the prompt
-// in a conversation (while the model already reads it), stream the answer from the model workers, and store the answer as a message
-// with its model version, sampling parameters, latency and token counts. The OpenAI route and the
-// chat WebSocket share it.
+// in a conversation while the model already answers it, stream the answer from the model workers,
+// and store the answer as a message with its model version, sampling parameters, latency and token
+// counts. The OpenAI route and the chat WebSocket share it.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
@@ -33,8 +33,12 @@ export interface CompletionRequest {
    */
   longPrompt: 'reject' | 'truncate';
   signal?: AbortSignal;
-  /** Called once the prompt is stored and generation begins, with the id the answer will have. */
-  onStart?: (info: { version: ModelVersion; messageId: string; userMessage: Message }) => void;
+  /**
+   * Called once the prompt is accepted and generation begins, with the ids the user turn and the
+   * answer will have. The user turn is being stored meanwhile: if that fails, the stream ends with
+   * the error and nothing of the exchange is kept.
+   */
+  onStart?: (info: { version: ModelVersion; messageId: string; turn: UserTurn }) => void;
   onToken?: (event: TokenEvent) => void;
 }
 
@@ -45,9 +49,16 @@ export interface CompletionOutcome {
   completion: Completion;
 }
 
+/** Where the new user turn goes; its ids are chosen before it is stored. */
+export interface UserTurn {
+  conversationId: string;
+  userMessageId: string;
+}
+
 /** What the model will see, and how to store the new user turn once the prompt is accepted. */
 interface PromptPlan {
   history: ChatMessage[];
+  turn: UserTurn;
   store(): Promise<Message>;
 }
 
@@ -92,19 +103,27 @@ async function planPrompt(app: FastifyInstance, request: CompletionRequest): Pro
         { path: 'userMessageId', message: 'must be a user message' },
       ]);
     }
-    return { history: asChat(chain), store: async () => userMessage };
+    return {
+      history: asChat(chain),
+      turn: { conversationId: userMessage.conversationId, userMessageId: userMessage.id },
+      store: async () => userMessage,
+    };
   }
 
+  const userMessageId = randomUUID();
   if (prompt.kind === 'continue') {
     const { conversationId, parentId, content } = prompt;
     if (!conversationId) {
+      const turn = { conversationId: randomUUID(), userMessageId };
       return {
         history: [{ role: 'user', content }],
+        turn,
         store: async () => {
-          const created = await createConversation(db, {
+          const created = await createConversation(app.db, {
+            id: turn.conversationId,
             userId: principal.userId,
             title: content.slice(0, 80),
-            messages: [{ role: 'user', content }],
+            messages: [{ id: userMessageId, role: 'user', content }],
           });
           return created.messages[0]!;
         },
@@ -122,7 +141,15 @@ async function planPrompt(app: FastifyInstance, request: CompletionRequest): Pro
     const before = parent ? await pathTo(app, parent.id) : [];
     return {
       history: [...asChat(before), { role: 'user', content }],
-      store: () => appendMessage(db, { conversationId, role: 'user', content, parentId: parent?.id ?? null }),
+      turn: { conversationId, userMessageId },
+      store: () =>
+        appendMessage(app.db, {
+          id: userMessageId,
+          conversationId,
+          role: 'user',
+          content,
+          parentId: parent?.id ?? null,
+        }),
     };
   }
 
@@ -132,25 +159,46 @@ async function planPrompt(app: FastifyInstance, request: CompletionRequest): Pro
       { path: `body.messages.${prompt.messages.length - 1}.role`, message: "must be 'user'" },
     ]);
   }
-  const { conversationId } = prompt;
+  const { conversationId, parentId } = prompt;
   if (conversationId) {
     await assertOwnConversation(app, principal, conversationId);
+    // Checked before the answer starts streaming: the store must not be the first to refuse it.
+    if (
+      parentId &&
+      !(await db.message.findFirst({ where: { id: parentId, conversationId }, select: { id: true } }))
+    ) {
+      throw new AppError('validation_failed', 'parentId is not a message of this conversation', [
+        { path: 'body.parent_message_id', message: 'must be a message in the conversation' },
+      ]);
+    }
     return {
       history: prompt.messages,
+      turn: { conversationId, userMessageId },
       store: () =>
-        appendMessage(db, { conversationId, role: 'user', content: last.content, parentId: prompt.parentId }),
+        appendMessage(app.db, {
+          id: userMessageId,
+          conversationId,
+          role: 'user',
+          content: last.content,
+          parentId,
+        }),
     };
   }
+  const turn = { conversationId: randomUUID(), userMessageId };
   return {
     history: prompt.messages,
+    turn,
     store: async () => {
-      const created = await createConversation(db, {
+      // Stored as a chain whose tip is the new user turn.
+      const created = await createConversation(app.db, {
+        id: turn.conversationId,
         userId: principal.userId,
         title: last.content.slice(0, 80),
-        messages: prompt.messages,
+        messages: prompt.messages.map((m, i) =>
+          i === prompt.messages.length - 1 ? { ...m, id: userMessageId } : m,
+        ),
       });
-      // Stored as a chain: the tip (the message nothing follows) is the new user turn.
-      return created.messages.find((m) => !created.messages.some((c) => c.parentId === m.id))!;
+      return created.messages.find((m) => m.id === userMessageId)!;
     },
   };
 }
@@ -173,27 +221,22 @@ export async function runCompletion(
   }
   const messageId = randomUUID();
   const started = performance.now();
-  // The model starts on the prompt while the user turn is being stored: its prefill overlaps the
-  // database round trip. Nothing is sent before the store commits (tokens wait in the stream), and
-  // a failed store cancels the generation.
+  // The answer streams while the user turn is being stored: the first token does not wait for the
+  // database. A failed store cancels the generation and ends the stream with the error, so nothing
+  // of the exchange is kept and the client is told.
   const stream = server.generate(
     { ...request.options, versionId: version.id, messages: plan.history },
     { signal: request.signal },
   );
-  let userMessage: Message;
-  try {
-    userMessage = await plan.store();
-  } catch (err) {
-    stream.cancel();
-    await stream.result.catch(() => {});
-    throw err;
-  }
-  request.onStart?.({ version, messageId, userMessage });
+  const storing = plan.store();
+  storing.catch(() => stream.cancel());
+  request.onStart?.({ version, messageId, turn: plan.turn });
   for await (const event of stream) request.onToken?.(event);
   const completion = await stream.result;
+  const userMessage = await storing;
   const latencyMs = Math.round(performance.now() - started);
   // An answer cut short by the client is still stored (marked aborted): nothing the user saw is lost.
-  const message = await appendMessage(app.db.prisma, {
+  const message = await appendMessage(app.db, {
     id: messageId,
     conversationId: userMessage.conversationId,
     role: 'assistant',

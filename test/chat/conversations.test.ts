@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
-import { appendMessage } from '../../src/chat/conversations.ts';
+import { appendMessage, createConversation } from '../../src/chat/conversations.ts';
 import { registerModelVersion } from '../../src/models/model-versions.ts';
 import { addMessage, errorPaths, startExchange } from './fixtures.ts';
 
@@ -340,7 +340,7 @@ describe('GET /v1/messages/:id', () => {
 describe('appendMessage (for the completions code)', () => {
   test('stores an answer and refuses an unknown conversation', async () => {
     const ex = await startExchange(t, alice);
-    const message = await appendMessage(t.app.db.prisma, {
+    const message = await appendMessage(t.app.db, {
       conversationId: ex.conversationId,
       role: 'assistant',
       content: 'Paris, again.',
@@ -352,8 +352,106 @@ describe('appendMessage (for the completions code)', () => {
     const res = await api().get(`/v1/conversations/${ex.conversationId}`).set('authorization', alice.auth);
     assert.ok(res.body.messages.some((m: { id: string }) => m.id === message.id));
     await assert.rejects(
-      appendMessage(t.app.db.prisma, { conversationId: NO_SUCH_ID, role: 'user', content: 'hi' }),
+      appendMessage(t.app.db, { conversationId: NO_SUCH_ID, role: 'user', content: 'hi' }),
       { code: 'not_found' },
     );
+  });
+});
+
+describe('the pg message writers', () => {
+  test('what they return is what Prisma reads back, awkward text and times included', async () => {
+    const awkward = 'quotes " \' and \\ backslashes, {braces}, NULL, commas, , émoji 🙂\nnew line';
+    const created = await createConversation(t.app.db, {
+      userId: alice.id,
+      title: 'awk"ward',
+      messages: [
+        { role: 'system', content: 'NULL' },
+        { role: 'user', content: awkward },
+      ],
+    });
+    const answer = await appendMessage(t.app.db, {
+      conversationId: created.id,
+      role: 'assistant',
+      content: awkward,
+      parentId: created.messages[1]!.id,
+      params: { temperature: 0.7, stop: ['"', '\\'] },
+      latencyMs: 12,
+      promptTokens: 3,
+      completionTokens: 4,
+    });
+    const stored = await t.app.db.prisma.conversation.findUniqueOrThrow({
+      where: { id: created.id },
+      include: { messages: { orderBy: { createdAt: 'asc' } } },
+    });
+    const { messages: storedMessages, ...storedConversation } = stored;
+    const { messages: createdMessages, ...createdConversation } = created;
+    assert.deepEqual(
+      { ...storedConversation, updatedAt: undefined },
+      { ...createdConversation, updatedAt: undefined },
+    );
+    assert.ok(
+      stored.updatedAt.getTime() >= answer.createdAt.getTime(),
+      'the answer touched the conversation',
+    );
+    const byId = new Map(storedMessages.map((m) => [m.id, m]));
+    for (const m of [
+      ...createdMessages.map(({ siblingIndex: _i, siblingCount: _c, ...rest }) => rest),
+      answer,
+    ]) {
+      assert.deepEqual(byId.get(m.id), m);
+    }
+    assert.equal(byId.get(answer.id)!.content, awkward);
+  });
+
+  test('concurrent appends without a parent take turns: each continues the one before', async () => {
+    const { id } = await createConversation(t.app.db, {
+      userId: alice.id,
+      messages: [{ role: 'user', content: 'start' }],
+    });
+    const appended = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        appendMessage(t.app.db, { conversationId: id, role: 'user', content: `turn ${i}` }),
+      ),
+    );
+    const rows = await t.app.db.prisma.message.findMany({ where: { conversationId: id } });
+    const childless = rows.filter((m) => !rows.some((c) => c.parentId === m.id));
+    assert.equal(childless.length, 1, 'one chain, no siblings');
+    assert.equal(new Set(appended.map((m) => m.parentId)).size, 8, 'every append has its own parent');
+  });
+
+  test('an unknown model version or a parent from another conversation is refused and changes nothing', async () => {
+    const a = await createConversation(t.app.db, {
+      userId: alice.id,
+      messages: [{ role: 'user', content: 'a' }],
+    });
+    const b = await createConversation(t.app.db, {
+      userId: alice.id,
+      messages: [{ role: 'user', content: 'b' }],
+    });
+    const before = await t.app.db.prisma.conversation.findUniqueOrThrow({ where: { id: a.id } });
+    await assert.rejects(
+      appendMessage(t.app.db, {
+        conversationId: a.id,
+        role: 'assistant',
+        content: 'x',
+        parentId: a.messages[0]!.id,
+        modelVersionId: NO_SUCH_ID,
+      }),
+      (err: { code?: string; details?: { path: string }[] }) =>
+        err.code === 'validation_failed' && err.details?.[0]?.path === 'body.modelVersionId',
+    );
+    await assert.rejects(
+      appendMessage(t.app.db, {
+        conversationId: a.id,
+        role: 'user',
+        content: 'x',
+        parentId: b.messages[0]!.id,
+      }),
+      (err: { code?: string; details?: { path: string }[] }) =>
+        err.code === 'validation_failed' && err.details?.[0]?.path === 'body.parentId',
+    );
+    assert.equal(await t.app.db.prisma.message.count({ where: { conversationId: a.id } }), 1);
+    const after = await t.app.db.prisma.conversation.findUniqueOrThrow({ where: { id: a.id } });
+    assert.deepEqual(after.updatedAt, before.updatedAt, 'a refused append does not touch the conversation');
   });
 });

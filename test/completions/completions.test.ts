@@ -195,6 +195,40 @@ describe('completions through an OpenAI client', () => {
     await until('the worker to be idle', async () => (await server.stats()).every((s) => s.active === 0));
   });
 
+  test('an answer streams while its prompt is stored; if storing fails the stream ends with the error and nothing is kept', async () => {
+    // A user deleted while their key is still in the credential cache: the prompt cannot be stored.
+    const doomed = await makeUser(t.app);
+    const doomedClient = new OpenAI({ apiKey: doomed.key, baseURL, maxRetries: 0 });
+    await doomedClient.models.list();
+    await t.app.db.prisma.apiKey.deleteMany({ where: { userId: doomed.id } });
+    await t.app.db.prisma.user.delete({ where: { id: doomed.id } });
+
+    const body = {
+      model: 'default',
+      messages: [{ role: 'user' as const, content: 'What is the capital of Chile?' }],
+      max_tokens: 2000,
+      min_tokens: 2000,
+      stream: true as const,
+    };
+    const stream = await doomedClient.chat.completions.create(body);
+    let chunks = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const _chunk of stream) chunks += 1;
+      })(),
+      (err: Error) => /stor|internal|error/i.test(err.message),
+    );
+    assert.ok(chunks >= 1, 'the answer started before the store failed');
+    assert.ok(chunks < 2000, `the generation was cancelled after ${chunks} chunks`);
+    assert.equal(await t.app.db.prisma.conversation.count({ where: { userId: doomed.id } }), 0);
+    assert.equal(
+      await t.app.db.prisma.message.count({ where: { content: 'What is the capital of Chile?' } }),
+      0,
+    );
+    const server = await t.app.servedModels.modelServer();
+    await until('the worker to be idle', async () => (await server.stats()).every((s) => s.active === 0));
+  });
+
   test('the chat socket streams answers, regenerates a sibling and cancels on request', async () => {
     const wsUrl = baseURL.replace(/^http/, 'ws') + '/chat/socket';
     const socket = new WebSocket(wsUrl, { headers: { authorization: user.auth } });

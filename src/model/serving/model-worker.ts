@@ -45,6 +45,12 @@ const active = new Map<string, Active>();
 const cancelledEarly = new Set<string>();
 /** Sessions that have not produced a token yet: prefilled before the next decoding round. */
 const fresh = new Set<Active>();
+/**
+ * Requests still being tokenized (the tokenizer is asynchronous, on the thread pool). The scheduler
+ * waits for them, well under a millisecond, so they join the next prefill pass instead of waiting
+ * out a decoding round.
+ */
+const tokenizing = new Set<Promise<unknown>>();
 let completed = 0;
 let aborted = 0;
 let running = false;
@@ -157,24 +163,32 @@ async function advance(batch: Active[]): Promise<void> {
 /** Lets messages that arrived meanwhile (new requests, cancels) run before the next round. */
 const yieldToMessages = () => new Promise((r) => setImmediate(r));
 
+/** Prefill passes that may run back to back before the streaming answers get their next token. */
+const MAX_PREFILLS_IN_A_ROW = 2;
+
 /**
- * Rounds until nothing is active. Each round first prefills every request that arrived since the
- * last one (one batched pass, giving them their first token), then advances all the others by one
- * token (one batched pass). A new request therefore waits for at most the round in progress and
- * one decoding round, however many answers are streaming.
+ * Rounds until nothing is active. Requests that arrived since the last pass are prefilled first
+ * (one batched pass, giving them their first token), and newcomers that arrive during that pass
+ * get a second prefill pass at once rather than waiting for a decoding round; then every other
+ * request advances by one token (one batched pass). A new request therefore waits for at most the
+ * pass in progress and one prefill pass, and a streaming answer for at most two prefill passes.
  */
 async function schedule(): Promise<void> {
   running = true;
   try {
+    let prefillsInARow = 0;
     while (active.size > 0) {
       // Yield first: requests sent together then share the first prefill pass.
       await yieldToMessages();
-      if (fresh.size > 0) {
+      if (tokenizing.size > 0) await Promise.allSettled([...tokenizing]);
+      if (fresh.size > 0 && prefillsInARow < MAX_PREFILLS_IN_A_ROW) {
         const newcomers = [...fresh];
         fresh.clear();
         await advance(newcomers);
-        await yieldToMessages();
+        prefillsInARow += 1;
+        continue;
       }
+      prefillsInARow = 0;
       const streaming = [...active.values()].filter((a) => !fresh.has(a));
       if (streaming.length) await advance(streaming);
     }
@@ -211,7 +225,9 @@ async function handle(msg: ToWorker): Promise<void> {
     }
     case 'generate':
       try {
-        await start(msg);
+        const started = start(msg);
+        tokenizing.add(started);
+        await started.finally(() => tokenizing.delete(started));
       } catch (err) {
         send({ type: 'failed', id: msg.id, message: err instanceof Error ? err.message : String(err) });
       }
