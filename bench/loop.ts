@@ -3,6 +3,11 @@
 // and rates it against the ground truth; a moderator reviews corrections; then the workers (a real
 // `workers/main.ts` process on Redis) build datasets, fine-tune, evaluate and gate. After each round
 // the served (active) version's held-out accuracy and bias are read from its stored report.
+// `--users` honest users ask the round's questions; with `--noise`, noisy and adversarial raters
+// join them until they make up that share of all raters, asking the same questions as honest users
+// do. Honest feedback is then the same at every noise level, and the runs compare what bad
+// feedback does to the loop (replacing honest users instead would also remove their corrections,
+// which no filter can give back).
 // Last line: {"bench":"loop","rounds":…,"noise":…,"accuracy_by_round":[…],…}.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -59,8 +64,8 @@ const runOverrides = {
     augmentation: { variantsPerExample: Number(args.augment) },
   },
 };
-if (!(noise >= 0 && noise <= 1) || !(rounds >= 1) || !(questionsPerRound >= 1) || !(userCount >= 2))
-  throw new Error('bench:loop: --noise in [0,1], --rounds >= 1, --questions >= 1, --users >= 2');
+if (!(noise >= 0 && noise < 1) || !(rounds >= 1) || !(questionsPerRound >= 1) || !(userCount >= 2))
+  throw new Error('bench:loop: --noise in [0,1), --rounds >= 1, --questions >= 1, --users >= 2');
 
 const log = (message: string) =>
   process.stderr.write(`[bench:loop ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -169,15 +174,17 @@ async function main(): Promise<void> {
     // The bench starts every run itself; the schedule must not start its own.
     await ops.post('/v1/loop/schedule/pause');
 
-    const bad = Math.round(userCount * noise);
+    // Bad raters on top of the honest users, so that they are `noise` of all raters (rounded up).
+    const bad = Math.ceil((userCount * noise) / (1 - noise) - 1e-9);
     const users: SimulatedUser[] = [];
-    for (let i = 0; i < userCount; i++) {
-      const kind: RaterKind = i < bad ? (i % 2 === 0 ? 'noisy' : 'adversarial') : 'honest';
+    for (let i = 0; i < userCount + bad; i++) {
+      const kind: RaterKind = i < userCount ? 'honest' : (i - userCount) % 2 === 0 ? 'noisy' : 'adversarial';
       const email = `${kind}-${i}@bench.example`;
       users.push({ email, kind, api: await client(email, 'user') });
     }
     log(
-      `${userCount} users (${bad} noisy or adversarial), ${questionsPerRound} questions a round, ${rounds} rounds`,
+      `${userCount} honest users and ${bad} noisy or adversarial (${Math.round((100 * bad) / (userCount + bad))}% of raters), ` +
+        `${questionsPerRound} questions a round, ${rounds} rounds`,
     );
 
     const questions = askedQuestions();
@@ -209,8 +216,9 @@ async function main(): Promise<void> {
         users.map(async (user, i) => {
           const session = await SimulatedSession.open(user, questionSuite(), seed * 1000 + round * 100 + i);
           try {
+            // Honest user i asks every userCount-th question; a bad rater asks those of an honest one.
             await session.askAll(
-              slice.filter((_, k) => k % users.length === i),
+              slice.filter((_, k) => k % userCount === i % userCount),
               act,
             );
             for (const c of session.corrections) known.set(c.id, c.item);
@@ -236,10 +244,16 @@ async function main(): Promise<void> {
       });
       if (done.status !== 'succeeded') throw new Error(`round ${round}: run ${done.status}: ${done.error}`);
       if (done.datasetId) {
-        const dataset = await ops.get<{ sizes: unknown; sizesBySource: unknown }>(
-          `/v1/datasets/${done.datasetId}`,
-        );
-        datasetSizes.push({ sizes: dataset.sizes, bySource: dataset.sizesBySource });
+        const dataset = await ops.get<{
+          sizes: unknown;
+          sizesBySource: unknown;
+          stats: { raters: unknown };
+        }>(`/v1/datasets/${done.datasetId}`);
+        datasetSizes.push({
+          sizes: dataset.sizes,
+          bySource: dataset.sizesBySource,
+          raters: dataset.stats.raters,
+        });
       }
       const { reports } = await ops.get<{ reports: ReportRow[] }>('/v1/reports?limit=50');
       if (round === 1) {
@@ -278,6 +292,7 @@ async function main(): Promise<void> {
         bench: 'loop',
         rounds,
         noise,
+        raters: { honest: userCount, noisy_or_adversarial: bad },
         accuracy_by_round: accuracyByRound.map((a) => Math.round(a * 1000) / 1000),
         bias_by_round: biasByRound,
         promoted_by_round: promotedByRound,

@@ -93,6 +93,11 @@ export const datasetBuildConfigSchema = z.strictObject({
       fullTrustAgreement: share.default(0.7),
       /** Agreement below this excludes the rater. */
       excludeBelowAgreement: share.default(0.3),
+      /**
+       * Percent of the task suite's country-fact questions used as gold questions (0 turns them
+       * off): answers to them are judged against the known fact (src/datasets/gold-questions.ts).
+       */
+      goldQuestionsPercent: z.number().int().min(0).max(100).default(20),
       /** Answers with a known verdict (beyond approved corrections and flags, which mark answers bad). */
       gold: z.array(z.strictObject({ messageId: z.uuid(), good: z.boolean() })).default([]),
     })
@@ -104,6 +109,7 @@ export const datasetBuildConfigSchema = z.strictObject({
       minComparisons: 3,
       fullTrustAgreement: 0.7,
       excludeBelowAgreement: 0.3,
+      goldQuestionsPercent: 20,
       gold: [],
     }),
   hygiene: z

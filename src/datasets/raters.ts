@@ -3,6 +3,7 @@
 // fast to have read the answers). The result is a trust weight per rater, with the reasons.
 import type { DatasetBuildConfig } from './build-config.ts';
 import type { FeedbackRows, RatingRow } from './feedback-rows.ts';
+import { goldVerdict } from './gold-questions.ts';
 
 export type RaterStatus = 'trusted' | 'down_weighted' | 'excluded';
 
@@ -36,9 +37,16 @@ export function ratingPolarity(
 
 const percent = (x: number) => `${Math.round(x * 100)}%`;
 
-/** Answers of known quality: approved corrections and flags mark them bad; config.gold adds more. */
+/**
+ * Answers of known quality: answers to gold questions get the verdict of the known fact, approved
+ * corrections and flags mark answers bad, and config.gold adds verdicts by hand (last word wins).
+ */
 export function goldVerdicts(rows: FeedbackRows, config: DatasetBuildConfig): Map<string, number> {
   const gold = new Map<string, number>();
+  for (const a of rows.answers) {
+    const verdict = goldVerdict(a.context, a.content, config.raters.goldQuestionsPercent);
+    if (verdict !== undefined) gold.set(a.id, verdict);
+  }
   for (const c of rows.corrections) gold.set(c.messageId, -1);
   for (const f of rows.flags) gold.set(f.messageId, -1);
   for (const g of config.raters.gold) gold.set(g.messageId, g.good ? 1 : -1);

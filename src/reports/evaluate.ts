@@ -66,7 +66,7 @@ export const DEFAULT_EVALUATION_LIMITS: EvaluationLimits = {
   definitions: 150,
   perplexityDocs: 200,
   stereotypePairs: 320,
-  nameSwapPairs: 64,
+  nameSwapPairs: 256,
   sentimentPairs: 48,
   preferencePairs: 500,
 };

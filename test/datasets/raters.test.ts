@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseBuildConfig } from '../../src/datasets/build-config.ts';
 import { buildDataset } from '../../src/datasets/builders.ts';
+import { goldQuestions } from '../../src/datasets/gold-questions.ts';
+import { evaluationPromptSet, normalizeText } from '../../src/datasets/hygiene.ts';
 import { assessRaters } from '../../src/datasets/raters.ts';
 import { answer, rating, scenario } from './rows.ts';
 
@@ -86,5 +88,50 @@ describe('rater reliability', () => {
     const gullible = assessRaters(rows, config).find((r) => r.userId === 'gullible')!;
     assert.deepEqual([gullible.goldAgreement, gullible.goldComparisons, gullible.status], [0, 3, 'excluded']);
     assert.deepEqual(gullible.reasons, ['agrees with answers of known quality on 0% of 3 answers']);
+  });
+
+  test('answers to gold questions from the task suite are judged against the known fact', () => {
+    const gold = [...goldQuestions(20).values()].slice(0, 4);
+    assert.equal(gold.length, 4);
+    const rows = scenario();
+    // Each rater rates answers to their own questions (nobody else rates them: no consensus).
+    // The inverter praises wrong answers and pans right ones; the judge does the opposite.
+    for (const [rater, praise] of [
+      ['inverter', -1],
+      ['judge', 1],
+    ] as const) {
+      gold.forEach((item, i) => {
+        const question = item.messages.at(-1)!.content;
+        rows.answers.push(answer(`${rater}-right${i}`, `${rater}-q${i}`, question, item.answer));
+        rows.answers.push(answer(`${rater}-wrong${i}`, `${rater}-q${i}`, question, `I do not know ${i}.`));
+        rows.ratings.push(rating(rater, `${rater}-right${i}`, 'thumbs', praise, i * 100));
+        rows.ratings.push(rating(rater, `${rater}-wrong${i}`, 'thumbs', -praise, i * 100 + 50));
+      });
+    }
+    const assessed = assessRaters(rows, config);
+    const inverter = assessed.find((r) => r.userId === 'inverter')!;
+    const judge = assessed.find((r) => r.userId === 'judge')!;
+    assert.deepEqual([inverter.goldAgreement, inverter.goldComparisons, inverter.status], [0, 8, 'excluded']);
+    assert.deepEqual(inverter.reasons, ['agrees with answers of known quality on 0% of 8 answers']);
+    assert.deepEqual([judge.goldAgreement, judge.goldComparisons, judge.status], [1, 8, 'trusted']);
+
+    const off = parseBuildConfig({ hygiene: { validationPercent: 0 }, raters: { goldQuestionsPercent: 0 } });
+    const unchecked = assessRaters(rows, off).find((r) => r.userId === 'inverter')!;
+    assert.deepEqual([unchecked.goldComparisons, unchecked.status], [0, 'trusted']);
+  });
+
+  test('gold questions are a fixed sample of country-fact questions and never an evaluation prompt', () => {
+    const evaluation = evaluationPromptSet();
+    const some = goldQuestions(20);
+    const all = goldQuestions(100);
+    assert.ok(some.size > 100, `${some.size} gold questions at 20%`);
+    assert.ok(some.size < all.size * 0.3 && some.size > all.size * 0.1, `${some.size} of ${all.size}`);
+    for (const [key, item] of all) {
+      assert.equal(item.kind, 'country-fact');
+      assert.ok(!evaluation.has(key), `${key} is an evaluation prompt`);
+    }
+    for (const key of some.keys()) assert.ok(all.has(key));
+    assert.equal(goldQuestions(20), some, 'computed once per share');
+    assert.ok([...some.keys()].every((k) => k === normalizeText(k)));
   });
 });
