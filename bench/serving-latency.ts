@@ -160,7 +160,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       streams: { type: 'string', default: '8' },
-      rounds: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '15' },
       'max-tokens': { type: 'string', default: '64' },
     },
   });

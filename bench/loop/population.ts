@@ -5,7 +5,7 @@
 // reviews the corrections against the facts.
 import { randomUUID } from 'node:crypto';
 import type { QuestionItem } from '../../src/model/index.ts';
-import { mulberry32, type Rng } from '../../src/model/rng.ts';
+import { fnv1a, mulberry32, type Rng } from '../../src/model/rng.ts';
 import { isExactMatch, stripDefinitionLeadIn, tokenF1 } from '../../src/reports/index.ts';
 import type { ApiClient } from './api-client.ts';
 import { ChatSocketClient, type SocketAnswer } from './chat-socket-client.ts';
@@ -89,9 +89,18 @@ export class SimulatedSession {
     private readonly user: SimulatedUser,
     private readonly socket: ChatSocketClient,
     private readonly suite: readonly QuestionItem[],
-    seed: number,
+    private readonly seed: number,
   ) {
     this.rng = mulberry32(seed);
+  }
+
+  /**
+   * The sampling seed of an answer: fixed per user, question and attempt, so two runs that serve
+   * the same model give a user the same answers (common random numbers: runs at different noise
+   * levels then differ by what the feedback did to the model, not by the dice).
+   */
+  private answerOptions(item: QuestionItem, attempt: 'first' | 'second') {
+    return { ...ANSWER_OPTIONS, seed: fnv1a(`${this.seed}|${item.id}|${attempt}`) };
   }
 
   static async open(
@@ -145,7 +154,7 @@ export class SimulatedSession {
     const { kind, api } = this.user;
     const question = item.messages.find((m) => m.role === 'user')!.content;
     activity.questions++;
-    const first = await this.socket.ask(question, ANSWER_OPTIONS);
+    const first = await this.socket.ask(question, this.answerOptions(item, 'first'));
     activity.answers++;
     const firstCorrect = scoreAnswer(item, first.text).correct;
     if (firstCorrect) activity.correctAnswers++;
@@ -160,7 +169,7 @@ export class SimulatedSession {
     let finalCorrect = firstCorrect;
     if (!verdict(kind, firstCorrect, this.rng) && chance(this.rng, BEHAVIOUR.regenerateWhenWrong)) {
       this.event('regenerate', first.messageId);
-      const second = await this.socket.regenerate(first.userMessageId, ANSWER_OPTIONS);
+      const second = await this.socket.regenerate(first.userMessageId, this.answerOptions(item, 'second'));
       activity.answers++;
       const secondCorrect = scoreAnswer(item, second.text).correct;
       if (secondCorrect) activity.correctAnswers++;

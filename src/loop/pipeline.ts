@@ -83,7 +83,10 @@ function phaseOf(definition: JobDefinition): LoopRunPhase {
   return phase;
 }
 
-export type StageWork = (run: LoopRun, stage: StageJob) => Promise<void>;
+/** What a stage's work leaves: the last stage says how the run finished. */
+export type StageOutcome = void | { finish: Prisma.LoopRunUpdateInput };
+
+export type StageWork = (run: LoopRun, stage: StageJob) => Promise<StageOutcome>;
 
 export async function runStage(
   ctx: LoopContext,
@@ -115,7 +118,7 @@ export async function runStage(
     stage: definition.name,
     attempt,
   });
-  await work(current, stage);
+  const outcome = await work(current, stage);
   if (next) {
     // A cancel that arrived during the work stops the run here.
     const after = await ctx.prisma.loopRun.findUniqueOrThrow({
@@ -126,6 +129,8 @@ export async function runStage(
     await ctx.queues.enqueue(next, { runId });
   }
   await log(ctx, runId, 'info', `${definition.name}: done`, { stage: definition.name });
+  // Finished only after the last log line: whoever sees `succeeded` sees the whole log.
+  if (!next && outcome) await finishRun(ctx, runId, outcome.finish);
   return 'done';
 }
 
@@ -175,7 +180,7 @@ export async function stageFailed(
   );
 }
 
-/** Marks the run finished (the last stage calls it). */
-export async function finishRun(ctx: LoopContext, runId: string, data: Prisma.LoopRunUpdateInput) {
+/** Marks the run finished (after the last stage's work). */
+async function finishRun(ctx: LoopContext, runId: string, data: Prisma.LoopRunUpdateInput) {
   return updateRun(ctx, runId, { status: 'succeeded', phase: 'done', finishedAt: new Date(), ...data });
 }

@@ -6,13 +6,13 @@ import type { JobDefinition } from '../jobs/job-definition.ts';
 import type { runPayload } from '../jobs/run-payload.ts';
 import { createWorker, type WorkerSettings } from '../jobs/worker.ts';
 import type { LoopContext } from './context.ts';
-import { log, runStage, stageFailed, type StageWork } from './pipeline.ts';
+import { log, runStage, stageFailed, type StageOutcome, type StageWork } from './pipeline.ts';
 
 export function stageWorker(
   ctx: LoopContext,
   settings: WorkerSettings,
   definition: JobDefinition<typeof runPayload>,
-  work: (ctx: LoopContext, ...args: Parameters<StageWork>) => Promise<void>,
+  work: (ctx: LoopContext, ...args: Parameters<StageWork>) => Promise<StageOutcome>,
 ): Worker {
   return createWorker(definition, settings, async ({ runId }, jobRun) => {
     try {

@@ -4,7 +4,7 @@
 import type { Db } from '../db/client.ts';
 import type { FlagCategory, MessageRole, Prisma, ReviewStatus } from '../generated/prisma/client.ts';
 import { recordAudit } from '../audit/audit-log.ts';
-import { AppError, notFound } from '../errors/app-error.ts';
+import { AppError, forbidden, notFound } from '../errors/app-error.ts';
 import { correctionProblem, invalidField } from '../feedback/feedback.ts';
 
 export type Decision = 'approved' | 'rejected';
@@ -104,6 +104,9 @@ export async function listFlagsForReview(db: Db, filter: QueueFilter & { categor
   return { flags: items.map(withContext), nextBefore };
 }
 
+/** Four eyes: whoever sent an item may not decide it, however high their role. */
+const ownItem = (what: string) => forbidden(`You sent this ${what}; another moderator must review it`);
+
 const alreadyDecided = (what: string, status: ReviewStatus) =>
   new AppError('conflict', `This ${what} was already ${status}; only pending items can be decided`, {
     status,
@@ -112,7 +115,8 @@ const alreadyDecided = (what: string, status: ReviewStatus) =>
 /**
  * Approves or rejects a pending correction. `text` (approve only) is the moderator's edit: it
  * becomes correctedText while submittedText keeps what the user sent. Run it in a transaction so the
- * decision and its audit entry commit together. 404 unknown id, 409 not pending.
+ * decision and its audit entry commit together. 404 unknown id, 403 the reviewer's own correction,
+ * 409 not pending.
  */
 export async function decideCorrection(
   tx: Db,
@@ -123,6 +127,7 @@ export async function decideCorrection(
     include: { message: { select: { content: true } } },
   });
   if (!current) throw notFound('Correction');
+  if (current.userId === input.reviewerId) throw ownItem('correction');
   if (current.status !== 'pending') throw alreadyDecided('correction', current.status);
   if (input.text !== undefined) {
     if (input.decision !== 'approved') throw invalidField('body.text', 'can only be given when approving');
@@ -154,11 +159,17 @@ export async function decideCorrection(
   return withContext(await tx.correction.findUniqueOrThrow({ where: { id: input.id }, include: context }));
 }
 
-/** Approves (the report was right) or rejects a pending flag, audited. Run it in a transaction. */
+/**
+ * Approves (the report was right) or rejects a pending flag, audited. Run it in a transaction.
+ * 404 unknown id, 403 the reviewer's own flag, 409 not pending.
+ */
 export async function decideFlag(
   tx: Db,
   input: { id: string; reviewerId: string; decision: Decision; reason: string },
 ) {
+  const sender = await tx.flag.findUnique({ where: { id: input.id }, select: { userId: true } });
+  if (!sender) throw notFound('Flag');
+  if (sender.userId === input.reviewerId) throw ownItem('flag');
   const { count } = await tx.flag.updateMany({
     where: { id: input.id, status: 'pending' },
     data: {

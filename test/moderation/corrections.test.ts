@@ -130,6 +130,38 @@ describe('correction lifecycle', () => {
     assert.equal((await decide(wrong.correctionId, 'approve', { reason: 'oops' })).status, 409);
   });
 
+  test('nobody decides their own correction or flag (four eyes), not even an admin', async () => {
+    for (const who of [moderator, admin]) {
+      const ex = await startExchange(t, who, 'What is the capital of Peru?', 'Quito.');
+      const correction = await api()
+        .post(`/v1/messages/${ex.answerId}/corrections`)
+        .set('authorization', who.auth)
+        .send({ text: 'Lima is the capital of Peru.' });
+      assert.equal(correction.status, 201, JSON.stringify(correction.body));
+      const own = await decide(correction.body.id, 'approve', { reason: 'looks right to me' }, who);
+      assert.equal(own.status, 403);
+      assert.match(own.body.error.message, /another moderator must review it/);
+      const flag = await api()
+        .post(`/v1/messages/${ex.answerId}/flags`)
+        .set('authorization', who.auth)
+        .send({ category: 'inaccurate' });
+      assert.equal(flag.status, 201, JSON.stringify(flag.body));
+      const ownFlag = await api()
+        .post(`/v1/moderation/flags/${flag.body.id}/approve`)
+        .set('authorization', who.auth)
+        .send({ reason: 'agreed' });
+      assert.equal(ownFlag.status, 403);
+      // Both stay pending for someone else, who may decide them.
+      const other = who === moderator ? admin : moderator;
+      assert.equal((await decide(correction.body.id, 'approve', { reason: 'correct' }, other)).status, 200);
+      const otherFlag = await api()
+        .post(`/v1/moderation/flags/${flag.body.id}/reject`)
+        .set('authorization', other.auth)
+        .send({ reason: 'not wrong enough' });
+      assert.equal(otherFlag.status, 200, JSON.stringify(otherFlag.body));
+    }
+  });
+
   test('two moderators deciding at once: one wins, the other gets 409', async () => {
     const { correctionId } = await submitted('Canberra!');
     const results = await Promise.all([

@@ -6,10 +6,10 @@ import type { LoopRun, Prisma } from '../../generated/prisma/client.ts';
 import { activateModelVersion, activeModelVersion, rejectModelVersion } from '../../models/model-versions.ts';
 import { gateDecision, type EvaluationReport } from '../../reports/index.ts';
 import type { LoopContext } from '../context.ts';
-import { finishRun, log } from '../pipeline.ts';
+import { log, type StageOutcome } from '../pipeline.ts';
 import { evaluationKey, findReport } from './evaluate.ts';
 
-export async function gateCandidate(ctx: LoopContext, run: LoopRun): Promise<void> {
+export async function gateCandidate(ctx: LoopContext, run: LoopRun): Promise<StageOutcome> {
   if (!run.candidateVersionId || !run.reportId)
     throw new UnrecoverableError('the run has no candidate report');
   const candidate = await ctx.prisma.modelVersion.findUniqueOrThrow({
@@ -17,8 +17,7 @@ export async function gateCandidate(ctx: LoopContext, run: LoopRun): Promise<voi
   });
   // Decided by an earlier attempt that died before recording it on the run.
   if (candidate.status === 'active' || candidate.status === 'rejected') {
-    await finishRun(ctx, run.id, { decision: candidate.status === 'active' ? 'promoted' : 'rejected' });
-    return;
+    return { finish: { decision: candidate.status === 'active' ? 'promoted' : 'rejected' } };
   }
   const row = await ctx.prisma.evaluationReport.findUniqueOrThrow({ where: { id: run.reportId } });
   const active = await activeModelVersion(ctx.prisma);
@@ -57,5 +56,5 @@ export async function gateCandidate(ctx: LoopContext, run: LoopRun): Promise<voi
     'info',
     `gate: ${decision} ${candidate.name}${gate.reasons.length ? `: ${gate.reasons.join('; ')}` : ''}`,
   );
-  await finishRun(ctx, run.id, { decision });
+  return { finish: { decision } };
 }
