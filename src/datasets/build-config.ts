@@ -87,11 +87,18 @@ export const datasetBuildConfigSchema = z.strictObject({
       minSecondsBetweenRatings: z.number().min(0).default(2),
       /** Share of impossibly fast ratings that marks a rater as a spammer. */
       fastShare: share.default(0.5),
-      /** Items compared with consensus or gold needed before agreement changes trust. */
+      /** Answers compared with consensus or gold needed before agreement changes trust. */
       minComparisons: z.number().int().min(1).default(3),
-      /** Agreement at or above this keeps full trust; below it trust equals the agreement. */
+      /**
+       * Agreement is judged on its one-sided lower confidence bound (Wilson) at this level, so
+       * agreement that chance could explain does not earn trust.
+       */
+      agreementConfidence: z.number().min(0.5).max(0.999).default(0.95),
+      /**
+       * A lower bound at or above this keeps full trust; below it, trust equals the lower bound.
+       */
       fullTrustAgreement: share.default(0.7),
-      /** Agreement below this excludes the rater. */
+      /** Agreement (the share itself, not its bound) below this excludes the rater. */
       excludeBelowAgreement: share.default(0.3),
       /**
        * Percent of the task suite's country-fact questions used as gold questions (0 turns them
@@ -107,6 +114,7 @@ export const datasetBuildConfigSchema = z.strictObject({
       minSecondsBetweenRatings: 2,
       fastShare: 0.5,
       minComparisons: 3,
+      agreementConfidence: 0.95,
       fullTrustAgreement: 0.7,
       excludeBelowAgreement: 0.3,
       goldQuestionsPercent: 20,

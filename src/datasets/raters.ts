@@ -1,6 +1,11 @@
 // Rater reliability: how often each rater agrees with other raters (consensus) and with answers of
 // known quality (gold), and whether their ratings look like spam (always the same rating, or too
 // fast to have read the answers). The result is a trust weight per rater, with the reasons.
+// Agreement is counted per answer (a rater's thumbs and stars on one answer are one verdict), and
+// trust rests on the lower confidence bound of that agreement, not on the share itself: a rater
+// who tosses a coin agrees on 12 of 17 answers now and then (71%), but the bound (51% at 95%)
+// shows that chance explains it, while 16 of 17 (bound 78%) earns full trust.
+import { normalQuantile, wilsonInterval } from '../reports/statistics.ts';
 import type { DatasetBuildConfig } from './build-config.ts';
 import type { FeedbackRows, RatingRow } from './feedback-rows.ts';
 import { goldVerdict } from './gold-questions.ts';
@@ -11,10 +16,10 @@ export interface RaterAssessment {
   userId: string;
   ratings: number;
   votes: number;
-  /** Share of compared ratings that match the other raters' majority; null when never compared. */
+  /** Share of compared answers where this rater's verdict matches the other raters' majority; null when never compared. */
   consensusAgreement: number | null;
   consensusComparisons: number;
-  /** Share of ratings on gold answers that match the known verdict; null when none. */
+  /** Share of rated gold answers where this rater's verdict matches the known one; null when none. */
   goldAgreement: number | null;
   goldComparisons: number;
   /** 0 (ignored) to 1 (full weight): the weight of this rater's feedback in every dataset. */
@@ -57,15 +62,25 @@ export function goldVerdicts(rows: FeedbackRows, config: DatasetBuildConfig): Ma
 export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): RaterAssessment[] {
   const rc = config.raters;
   const gold = goldVerdicts(rows, config);
-  const byMessage = new Map<string, RatingRow[]>();
+  // Each rater's verdict on each answer they rated: verdicts.get(messageId).get(userId).
+  const verdicts = new Map<string, Map<string, number>>();
   const byRater = new Map<string, RatingRow[]>();
   for (const r of rows.ratings) {
-    byMessage.set(r.messageId, [...(byMessage.get(r.messageId) ?? []), r]);
-    byRater.set(r.userId, [...(byRater.get(r.userId) ?? []), r]);
+    const own = byRater.get(r.userId) ?? [];
+    own.push(r);
+    byRater.set(r.userId, own);
+    const onAnswer = verdicts.get(r.messageId) ?? new Map<string, number>();
+    onAnswer.set(r.userId, (onAnswer.get(r.userId) ?? 0) + ratingPolarity(r, config));
+    verdicts.set(r.messageId, onAnswer);
+  }
+  for (const onAnswer of verdicts.values()) {
+    for (const [userId, sum] of onAnswer) onAnswer.set(userId, Math.sign(sum));
   }
   const votes = new Map<string, number>();
   for (const v of rows.votes) votes.set(v.userId, (votes.get(v.userId) ?? 0) + 1);
   const userIds = [...new Set([...byRater.keys(), ...votes.keys()])].sort();
+  const z = normalQuantile(rc.agreementConfidence);
+  const confidence = percent(rc.agreementConfidence);
 
   return userIds.map((userId) => {
     const own = byRater.get(userId) ?? [];
@@ -73,21 +88,22 @@ export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): Ra
     let consensusComparisons = 0;
     let goldAgree = 0;
     let goldComparisons = 0;
-    for (const r of own) {
-      const polarity = ratingPolarity(r, config);
-      if (polarity === 0) continue;
-      // Leave-one-rater-out majority of the others on the same answer.
-      const others = (byMessage.get(r.messageId) ?? [])
-        .filter((o) => o.userId !== userId)
-        .reduce((sum, o) => sum + ratingPolarity(o, config), 0);
-      if (others !== 0) {
+    for (const messageId of new Set(own.map((r) => r.messageId))) {
+      const onAnswer = verdicts.get(messageId)!;
+      const verdict = onAnswer.get(userId)!;
+      if (verdict === 0) continue;
+      // Leave-one-rater-out majority of the others' verdicts on the same answer.
+      let others = 0;
+      for (const [other, v] of onAnswer) if (other !== userId) others += v;
+      const majority = Math.sign(others);
+      if (majority !== 0) {
         consensusComparisons++;
-        if (Math.sign(others) === polarity) consensusAgree++;
+        if (majority === verdict) consensusAgree++;
       }
-      const verdict = gold.get(r.messageId);
-      if (verdict !== undefined) {
+      const known = gold.get(messageId);
+      if (known !== undefined) {
         goldComparisons++;
-        if (verdict === polarity) goldAgree++;
+        if (known === verdict) goldAgree++;
       }
     }
     const consensusAgreement = consensusComparisons ? consensusAgree / consensusComparisons : null;
@@ -119,16 +135,25 @@ export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): Ra
     }
 
     let trust = 1;
-    const judge = (agreement: number | null, comparisons: number, against: string) => {
-      if (agreement === null || comparisons < rc.minComparisons || agreement >= rc.fullTrustAgreement) return;
-      trust = Math.min(trust, agreement);
-      reasons.push(`agrees with ${against} on ${percent(agreement)} of ${comparisons} answers`);
+    let unreliable = false;
+    const judge = (agreed: number, comparisons: number, against: string) => {
+      if (comparisons < rc.minComparisons) return;
+      const agreement = agreed / comparisons;
+      const [lowerBound] = wilsonInterval(agreed, comparisons, z);
+      if (lowerBound >= rc.fullTrustAgreement) return;
+      trust = Math.min(trust, Math.round(lowerBound * 1e4) / 1e4);
+      if (agreement < rc.excludeBelowAgreement) unreliable = true;
+      reasons.push(
+        `agrees with ${against} on ${agreed} of ${comparisons} answers (${percent(agreement)}); ` +
+          `at ${confidence} confidence at least ${percent(lowerBound)}, ` +
+          `below the ${percent(rc.fullTrustAgreement)} for full trust`,
+      );
     };
-    judge(consensusAgreement, consensusComparisons, 'other raters');
-    judge(goldAgreement, goldComparisons, 'answers of known quality');
+    judge(consensusAgree, consensusComparisons, 'other raters');
+    judge(goldAgree, goldComparisons, 'answers of known quality');
 
     let status: RaterStatus = trust < 1 ? 'down_weighted' : 'trusted';
-    if (spam || trust < rc.excludeBelowAgreement) {
+    if (spam || unreliable) {
       status = 'excluded';
       trust = 0;
     }

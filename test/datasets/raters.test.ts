@@ -54,28 +54,80 @@ describe('rater reliability', () => {
 
   test('a rater who disagrees with consensus is down-weighted: their examples carry their trust', () => {
     const rows = scenario();
-    // Four answers rated by two agreeing raters and one contrarian who agrees once in four.
-    for (let i = 0; i < 4; i++) {
+    // Eight answers rated by two agreeing raters and one contrarian who agrees on five of them.
+    for (let i = 0; i < 8; i++) {
       rows.answers.push(answer(`c${i}`, `cp${i}`, `Consensus prompt ${i} here`, `Consensus answer ${i}.`));
       for (const u of ['agree1', 'agree2']) rows.ratings.push(rating(u, `c${i}`, 'thumbs', 1, i * 100));
-      rows.ratings.push(rating('contrarian', `c${i}`, 'thumbs', i === 0 ? 1 : -1, i * 100));
+      rows.ratings.push(rating('contrarian', `c${i}`, 'thumbs', i < 5 ? 1 : -1, i * 100));
     }
     rows.answers.push(answer('solo', 'solo-p', 'A prompt only the contrarian rated', 'The solo answer.'));
     rows.ratings.push(rating('contrarian', 'solo', 'thumbs', -1, 900));
 
-    const contrarian = assessRaters(rows, config).find((r) => r.userId === 'contrarian')!;
-    assert.equal(contrarian.status, 'excluded', 'agreement 1/4 is below the 0.3 cut');
-
-    const lenient = parseBuildConfig({ ...config, raters: { excludeBelowAgreement: 0.2 } });
-    const assessed = assessRaters(rows, lenient).find((r) => r.userId === 'contrarian')!;
+    const assessed = assessRaters(rows, config).find((r) => r.userId === 'contrarian')!;
     assert.equal(assessed.status, 'down_weighted');
-    assert.equal(assessed.trust, 0.25);
-    assert.equal(assessed.consensusAgreement, 0.25);
-    assert.deepEqual(assessed.reasons, ['agrees with other raters on 25% of 4 answers']);
+    assert.equal(assessed.consensusAgreement, 5 / 8);
+    // Trust is the one-sided 95% Wilson lower bound of 5 of 8, not the share itself.
+    assert.equal(assessed.trust, 0.348);
+    assert.deepEqual(assessed.reasons, [
+      'agrees with other raters on 5 of 8 answers (63%); at 95% confidence at least 35%, below the 70% for full trust',
+    ]);
 
-    const build = buildDataset(rows, lenient, noEvaluation);
+    const build = buildDataset(rows, config, noEvaluation);
     const solo = build.examples.kto.train.find((e) => e.completion === 'The solo answer.')!;
-    assert.deepEqual([solo.label, solo.weight], [false, 0.25]);
+    assert.deepEqual([solo.label, solo.weight], [false, assessed.trust]);
+
+    const strict = parseBuildConfig({ ...config, raters: { excludeBelowAgreement: 0.7 } });
+    const excluded = assessRaters(rows, strict).find((r) => r.userId === 'contrarian')!;
+    assert.deepEqual(
+      [excluded.status, excluded.trust],
+      ['excluded', 0],
+      'agreement 5/8 is below the 0.7 cut',
+    );
+  });
+
+  test('trust needs agreement that chance cannot explain: a coin tosser at 12 of 17 is not trusted', () => {
+    const gold = [...goldQuestions(20).values()].slice(0, 17);
+    const rows = scenario();
+    // Every rater rates wrong answers to gold questions, each with a thumb and stars (one verdict
+    // per answer) and praises those past its count: `honest` pans all 17, `nearly` 16, `lucky` 12,
+    // and `few` rates only 3 answers, all panned.
+    const raters = { honest: 17, nearly: 16, lucky: 12, few: 3 } as const;
+    for (const [rater, panned] of Object.entries(raters)) {
+      const count = rater === 'few' ? 3 : 17;
+      gold.slice(0, count).forEach((item, i) => {
+        const id = `${rater}-${i}`;
+        rows.answers.push(
+          answer(id, `${rater}-q${i}`, item.messages.at(-1)!.content, `${rater} does not know ${i}.`),
+        );
+        const good = i >= panned;
+        rows.ratings.push(rating(rater, id, 'thumbs', good ? 1 : -1, i * 100));
+        rows.ratings.push(rating(rater, id, 'stars', good ? 5 : 1, i * 100 + 10));
+      });
+    }
+    const byUser = new Map(assessRaters(rows, config).map((r) => [r.userId, r]));
+    const summary = (u: string) => {
+      const r = byUser.get(u)!;
+      return [r.goldAgreement, r.goldComparisons, r.status, Math.round(r.trust * 100) / 100];
+    };
+    assert.deepEqual(summary('honest'), [1, 17, 'trusted', 1]);
+    assert.deepEqual(summary('nearly'), [16 / 17, 17, 'trusted', 1]);
+    assert.deepEqual(summary('lucky'), [12 / 17, 17, 'down_weighted', 0.51]);
+    assert.deepEqual(byUser.get('lucky')!.reasons, [
+      'agrees with answers of known quality on 12 of 17 answers (71%); at 95% confidence at least 51%, below the 70% for full trust',
+    ]);
+    assert.deepEqual(summary('few'), [1, 3, 'down_weighted', 0.53]);
+    assert.deepEqual(byUser.get('few')!.reasons, [
+      'agrees with answers of known quality on 3 of 3 answers (100%); at 95% confidence at least 53%, below the 70% for full trust',
+    ]);
+
+    // The lucky rater's five-star answers stay out of SFT (its trust is below sft.minRaterTrust);
+    // the one wrong answer the nearly perfect rater praised gets in.
+    const build = buildDataset(rows, config, noEvaluation);
+    const sft = [...build.examples.sft.train, ...build.examples.sft.validation].map((e) => e.completion);
+    assert.deepEqual(
+      sft.filter((c) => c.includes('does not know')),
+      ['nearly does not know 16.'],
+    );
   });
 
   test('disagreeing with answers of known quality (gold) lowers trust', () => {
@@ -87,7 +139,9 @@ describe('rater reliability', () => {
     }
     const gullible = assessRaters(rows, config).find((r) => r.userId === 'gullible')!;
     assert.deepEqual([gullible.goldAgreement, gullible.goldComparisons, gullible.status], [0, 3, 'excluded']);
-    assert.deepEqual(gullible.reasons, ['agrees with answers of known quality on 0% of 3 answers']);
+    assert.deepEqual(gullible.reasons, [
+      'agrees with answers of known quality on 0 of 3 answers (0%); at 95% confidence at least 0%, below the 70% for full trust',
+    ]);
   });
 
   test('answers to gold questions from the task suite are judged against the known fact', () => {
@@ -112,7 +166,9 @@ describe('rater reliability', () => {
     const inverter = assessed.find((r) => r.userId === 'inverter')!;
     const judge = assessed.find((r) => r.userId === 'judge')!;
     assert.deepEqual([inverter.goldAgreement, inverter.goldComparisons, inverter.status], [0, 8, 'excluded']);
-    assert.deepEqual(inverter.reasons, ['agrees with answers of known quality on 0% of 8 answers']);
+    assert.deepEqual(inverter.reasons, [
+      'agrees with answers of known quality on 0 of 8 answers (0%); at 95% confidence at least 0%, below the 70% for full trust',
+    ]);
     assert.deepEqual([judge.goldAgreement, judge.goldComparisons, judge.status], [1, 8, 'trusted']);
 
     const off = parseBuildConfig({ hygiene: { validationPercent: 0 }, raters: { goldQuestionsPercent: 0 } });

@@ -4,12 +4,29 @@ import { describe, test } from 'node:test';
 import {
   halfWidth,
   meanInterval,
+  normalQuantile,
   proportionDifference,
   wilsonInterval,
+  Z95,
 } from '../../src/reports/statistics.ts';
 
 const close = (actual: number, expected: number, eps = 1e-4) =>
   assert.ok(Math.abs(actual - expected) < eps, `${actual} is not ${expected}`);
+
+describe('normalQuantile', () => {
+  test('matches table values and is symmetric', () => {
+    close(normalQuantile(0.975), Z95, 1e-8);
+    close(normalQuantile(0.95), 1.6448536, 1e-6);
+    close(normalQuantile(0.5), 0, 1e-12);
+    close(normalQuantile(0.999), 3.0902323, 1e-6);
+    close(normalQuantile(0.01), -2.3263479, 1e-6);
+    close(normalQuantile(0.2), -normalQuantile(0.8), 1e-9);
+  });
+
+  test('rejects probabilities outside (0, 1)', () => {
+    for (const p of [0, 1, -0.1, Number.NaN]) assert.throws(() => normalQuantile(p), RangeError);
+  });
+});
 
 describe('wilsonInterval', () => {
   test('matches textbook values', () => {
