@@ -189,6 +189,8 @@ async function main(): Promise<void> {
 
     const questions = askedQuestions();
     const accuracyByRound: number[] = [];
+    /** Each round's candidate, promoted or not. */
+    const candidateAccuracyByRound: number[] = [];
     const biasByRound: Record<string, number>[] = [];
     const promotedByRound: boolean[] = [];
     const datasetSizes: Record<string, unknown>[] = [];
@@ -245,11 +247,14 @@ async function main(): Promise<void> {
       if (done.status !== 'succeeded') throw new Error(`round ${round}: run ${done.status}: ${done.error}`);
       if (done.datasetId) {
         const dataset = await ops.get<{
+          contentHash: string;
           sizes: unknown;
           sizesBySource: unknown;
           stats: { raters: unknown };
         }>(`/v1/datasets/${done.datasetId}`);
         datasetSizes.push({
+          // Equal hashes in two runs mean equal training data: the noise changed nothing.
+          content_hash: dataset.contentHash.slice(0, 12),
           sizes: dataset.sizes,
           bySource: dataset.sizesBySource,
           raters: dataset.stats.raters,
@@ -272,6 +277,7 @@ async function main(): Promise<void> {
       if (!served) throw new Error(`no report for the served version ${active.id}`);
       recordServed(served);
       const candidate = reports.find((r) => r.modelVersionId === done.candidateVersionId);
+      if (candidate) candidateAccuracyByRound.push(candidate.report.accuracy.countryFactExactMatch.value);
       log(
         `round ${round}: candidate ${promoted ? 'promoted' : 'rejected'}` +
           (candidate?.gate ? ` (${candidate.gate.reasons.join('; ')})` : '') +
@@ -294,6 +300,7 @@ async function main(): Promise<void> {
         noise,
         raters: { honest: userCount, noisy_or_adversarial: bad },
         accuracy_by_round: accuracyByRound.map((a) => Math.round(a * 1000) / 1000),
+        candidate_accuracy_by_round: candidateAccuracyByRound.map((a) => Math.round(a * 1000) / 1000),
         bias_by_round: biasByRound,
         promoted_by_round: promotedByRound,
         dataset_sizes: datasetSizes,
