@@ -2,8 +2,8 @@
 // through the writer's own unnest INSERT over plain pg connections, with big batches and no HTTP.
 // Tries a few connection counts and reports the best.
 import pg from 'pg';
-import { insertEventsQuery, type EventRow } from '../src/events/event-writer.ts';
-import { IMPLICIT_EVENT_TYPES } from '../src/events/schemas.ts';
+import { insertEventsQuery, type EventRow } from '../src/feedback/events/event-writer.ts';
+import { IMPLICIT_EVENT_TYPES } from '../src/contract/events.ts';
 
 export interface CeilingOptions {
   url: string;

@@ -4,9 +4,9 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { selectBackend } from '../src/model/backend.ts';
-import { loadModel } from '../src/model/checkpoint.ts';
-import { evaluateModel } from '../src/reports/index.ts';
+import { selectBackend } from '../src/llm/backend.ts';
+import { loadModel } from '../src/llm/checkpoint.ts';
+import { evaluateModel } from '../src/evaluation/evaluate.ts';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -11,10 +11,10 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { buildApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { EVENT_FLUSH_CONCURRENCY, EVENT_MIN_ROWS_TO_OVERLAP } from '../src/events/plugin.ts';
-import { createUser, issueApiKey } from '../src/users/users.ts';
+import { buildApp } from '../src/platform/app.ts';
+import { loadConfig } from '../src/platform/config.ts';
+import { EVENT_FLUSH_CONCURRENCY, EVENT_MIN_ROWS_TO_OVERLAP } from '../src/feedback/events/plugin.ts';
+import { createUser, issueApiKey } from '../src/platform/users/users.ts';
 import { cpuAccountingAvailable, cpuSnapshot, describeCpu } from './cpu.ts';
 import { measureDatabaseCeiling } from './db-ceiling.ts';
 import { scratchDatabase } from './scratch-database.ts';

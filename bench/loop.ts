@@ -16,13 +16,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { questionSuite, type QuestionItem } from '../src/model/index.ts';
-import { mulberry32, shuffleInPlace } from '../src/model/rng.ts';
-import { ensureBaseModel } from '../src/models/served-models.ts';
-import { evaluationPromptSet, isContaminated } from '../src/datasets/hygiene.ts';
-import { createUser, issueApiKey } from '../src/users/users.ts';
+import { buildApp } from '../src/platform/app.ts';
+import { loadConfig } from '../src/platform/config.ts';
+import { questionSuite, type QuestionItem } from '../src/llm/index.ts';
+import { mulberry32, shuffleInPlace } from '../src/llm/rng.ts';
+import { ensureBaseModel } from '../src/promotion/base-model.ts';
+import { evaluationPromptSet, isContaminated } from '../src/suites/contamination.ts';
+import { createUser, issueApiKey } from '../src/platform/users/users.ts';
 import { ApiClient } from './loop/api-client.ts';
 import {
   moderate,

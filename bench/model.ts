@@ -4,21 +4,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { selectBackend } from '../src/model/backend.ts';
-import { loadModel, type LoadedModel } from '../src/model/checkpoint.ts';
-import { formatChatPrompt } from '../src/model/chat-format.ts';
-import { modelConfigFor, type ModelConfig, type ModelSize } from '../src/model/config.ts';
-import { GenerationSession } from '../src/model/generate.ts';
-import { initParams } from '../src/model/params.ts';
-import { TextTokenizer } from '../src/model/tokenizer.ts';
+import { selectBackend } from '../src/llm/backend.ts';
+import { loadModel, type LoadedModel } from '../src/llm/checkpoint.ts';
+import { formatChatPrompt } from '../src/llm/chat-format.ts';
+import { modelConfigFor, type ModelConfig, type ModelSize } from '../src/llm/config.ts';
+import { GenerationSession } from '../src/llm/generate.ts';
+import { initParams } from '../src/llm/params.ts';
+import { TextTokenizer } from '../src/llm/tokenizer.ts';
 import {
   batchTensors,
   createTrainState,
   disposeBatch,
   disposeTrainState,
   trainStep,
-} from '../src/model/train-step.ts';
-import { trainFlopsPerToken } from '../src/model/transformer.ts';
+} from '../src/llm/train-step.ts';
+import { trainFlopsPerToken } from '../src/llm/transformer.ts';
 import { measureServingLatency, percentile } from './serving-latency.ts';
 
 export type MatmulShape = [m: number, k: number, n: number];

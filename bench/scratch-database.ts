@@ -1,7 +1,7 @@
 // A throwaway, migrated database for a benchmark run, dropped afterwards.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { migrate } from '../src/db/migrate.ts';
+import { migrate } from '../src/platform/db/migrate.ts';
 
 export interface ScratchDatabase {
   url: string;

@@ -2,10 +2,10 @@
 // latency of feedback ingestion (single implicit events) while those streams run: serving answers
 // must not slow down recording what users think of them.
 import { fileURLToPath } from 'node:url';
-import { buildApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { ensureBaseModel } from '../src/models/served-models.ts';
-import { createUser, issueApiKey } from '../src/users/users.ts';
+import { buildApp } from '../src/platform/app.ts';
+import { loadConfig } from '../src/platform/config.ts';
+import { ensureBaseModel } from '../src/promotion/base-model.ts';
+import { createUser, issueApiKey } from '../src/platform/users/users.ts';
 import { scratchDatabase } from './scratch-database.ts';
 
 export interface ServingLatency {

@@ -1,9 +1,9 @@
 // `npm run pretrain [-- --size small --steps 900 --out models/base]`: resumable pretraining.
 // Logs one JSON object per line; Ctrl-C (or SIGTERM) checkpoints and exits, and re-running resumes.
 import { parseArgs } from 'node:util';
-import { selectBackend } from '../src/model/backend.ts';
-import { PretrainConfigSchema } from '../src/model/config.ts';
-import { runPretraining } from '../src/model/pretrain.ts';
+import { selectBackend } from '../src/llm/backend.ts';
+import { PretrainConfigSchema } from '../src/llm/config.ts';
+import { runPretraining } from '../src/llm/pretrain.ts';
 
 const { values } = parseArgs({
   options: {

@@ -1,7 +1,7 @@
 // Runs `prisma generate`. Generating the client needs no database and no schema engine, but the
 // Prisma 7 CLI still looks for the engine binary at start-up and tries to download it when it is
 // missing; where no download is possible we point it at a harmless executable. Migrations do not go
-// through the CLI here: src/db/migrate.ts applies them (see README, "Migrations").
+// through the CLI here: src/platform/db/migrate.ts applies them (see README, "Migrations").
 import { spawnSync } from 'node:child_process';
 
 const env = { ...process.env };

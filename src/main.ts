@@ -1,6 +1,7 @@
 // `npm start`: the API, plus the loop workers in a child process unless FEEDLOOP_WORKERS=false.
-import { closeOnSignals, loadConfigOrExit, startApi } from './server.ts';
-import { startWorkerProcess } from './worker-process.ts';
+import { closeOnSignals, loadConfigOrExit } from './platform/process.ts';
+import { startApi } from './platform/server.ts';
+import { startWorkerProcess } from './platform/worker-process.ts';
 
 const config = loadConfigOrExit();
 const app = await startApi(config);

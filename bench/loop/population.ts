@@ -4,9 +4,9 @@
 // noisy (random reactions) or adversarial (inverted reactions, wrong corrections). A moderator
 // reviews the corrections against the facts.
 import { randomUUID } from 'node:crypto';
-import type { QuestionItem } from '../../src/model/index.ts';
-import { fnv1a, mulberry32, type Rng } from '../../src/model/rng.ts';
-import { isExactMatch, stripDefinitionLeadIn, tokenF1 } from '../../src/reports/index.ts';
+import type { QuestionItem } from '../../src/llm/index.ts';
+import { fnv1a, mulberry32, type Rng } from '../../src/llm/rng.ts';
+import { isExactMatch, stripDefinitionLeadIn, tokenF1 } from '../../src/suites/text-scoring.ts';
 import type { ApiClient } from './api-client.ts';
 import { ChatSocketClient, type SocketAnswer } from './chat-socket-client.ts';
 

@@ -22,11 +22,11 @@ import {
   type ChatMessage,
   type LoadedModel,
   type QuestionItem,
-} from '../../src/model/index.ts';
-import { SPECIAL_TOKEN_LIST } from '../../src/model/chat-format.ts';
-import { readCountries } from '../../src/model/corpus/countries.ts';
-import { countryDocuments } from '../../src/model/corpus/documents.ts';
-import { fnv1a } from '../../src/model/rng.ts';
+} from '../../src/llm/index.ts';
+import { SPECIAL_TOKEN_LIST } from '../../src/llm/chat-format.ts';
+import { readCountries } from '../../src/llm/corpus/countries.ts';
+import { countryDocuments } from '../../src/llm/corpus/documents.ts';
+import { fnv1a } from '../../src/llm/rng.ts';
 import { fineTune, type TrainingConfigInput } from '../../src/training/index.ts';
 
 const { values } = parseArgs({

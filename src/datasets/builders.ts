@@ -2,18 +2,21 @@
 // of Hugging Face TRL (conversational form), then one pipeline that applies rater trust, hygiene,
 // the split and augmentation and hashes the result.
 import { createHash } from 'node:crypto';
-import type { ChatMessage } from '../model/index.ts';
-import type { DatasetBuildConfig } from './build-config.ts';
-import type { AnswerRow, FeedbackRows, RatingRow } from './feedback-rows.ts';
-import { dropNearDuplicates, isContaminated, promptVariants, scrubPii, splitOf } from './hygiene.ts';
-import { assessRaters, ratingPolarity, trustOf, type RaterAssessment } from './raters.ts';
+import type { ChatMessage } from '../llm/index.ts';
+import type { DatasetBuildConfig } from '../contract/dataset-build-config.ts';
+import type { AnswerRow, FeedbackRows, RatingRow } from '../feedback/feedback-rows.ts';
+import { dropNearDuplicates, promptVariants, scrubPii, splitOf } from './hygiene.ts';
+import { isContaminated } from '../suites/contamination.ts';
+import { assessRaters, ratingPolarity, trustOf, type RaterAssessment } from '../feedback/raters/raters.ts';
 
 /** Bumped when the export layout changes, so old and new snapshots never share a hash. */
 export const DATASET_FORMAT_VERSION = 1;
-export const DATASET_FORMATS = ['sft', 'preference', 'kto'] as const;
-export const DATASET_SPLITS = ['train', 'validation'] as const;
-export type DatasetFormat = (typeof DATASET_FORMATS)[number];
-export type DatasetSplit = (typeof DATASET_SPLITS)[number];
+import {
+  DATASET_FORMATS,
+  DATASET_SPLITS,
+  type DatasetFormat,
+  type DatasetSplit,
+} from '../contract/datasets.ts';
 
 /** Where an example's label came from. `implicit` is weak (behaviour, not a judgement). */
 export type ExampleSource = 'correction' | 'rating' | 'vote' | 'thumbs' | 'stars' | 'implicit';

@@ -1,8 +1,8 @@
-// Data hygiene for dataset builds: PII scrubbing, the evaluation-contamination guard, near-duplicate
+// Data hygiene for dataset builds: PII scrubbing, near-duplicate
 // removal, the stable train/validation split and synthetic prompt variants. All pure.
 import { createHash } from 'node:crypto';
-import type { ChatMessage } from '../model/index.ts';
-import { evaluationPrompts } from '../reports/index.ts';
+import type { ChatMessage } from '../llm/index.ts';
+import { normalizeText } from '../suites/contamination.ts';
 
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
 // 13 to 19 digits, optionally grouped by spaces or dashes: the shape of a payment card number.
@@ -16,36 +16,6 @@ export function scrubPii(text: string): string {
     .replace(EMAIL, '[EMAIL]')
     .replace(CARD, '[CARD]')
     .replace(PHONE, (match) => (match.replace(/\D/g, '').length >= 7 ? '[PHONE]' : match));
-}
-
-/** Case, punctuation and spacing removed: the form prompts are compared in. */
-export function normalizeText(text: string): string {
-  return text
-    .toLowerCase()
-    .normalize('NFKC')
-    .replace(/[^\p{L}\p{N}]+/gu, ' ')
-    .trim();
-}
-
-let evaluationPromptCache: Set<string> | undefined;
-
-/**
- * Every evaluation prompt's user turns, normalized, from src/reports' evaluationPrompts() (the one
- * source of truth). Computed once per process: it reads the corpus sources. The q0 phrasing of a
- * held-out country fact is deliberately NOT in here: users ask it, and feedback on it may train.
- */
-export function evaluationPromptSet(): Set<string> {
-  evaluationPromptCache ??= new Set(
-    evaluationPrompts().flatMap((prompt) =>
-      prompt.filter((m) => m.role === 'user').map((m) => normalizeText(m.content)),
-    ),
-  );
-  return evaluationPromptCache;
-}
-
-/** True when any user turn of the prompt is an evaluation question (ignoring case and punctuation). */
-export function isContaminated(prompt: readonly ChatMessage[], heldOut: ReadonlySet<string>): boolean {
-  return prompt.some((m) => m.role === 'user' && heldOut.has(normalizeText(m.content)));
 }
 
 function shingles(text: string): Set<string> {

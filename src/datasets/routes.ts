@@ -2,12 +2,12 @@
 // rater-reliability list moderators use to see whose feedback is down-weighted and why.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { principalOf } from '../auth/plugin.ts';
-import { ROLE_GROUPS } from '../auth/principal.ts';
-import { commonErrors, idParams } from '../http/schemas.ts';
-import { parseBuildConfig } from './build-config.ts';
-import { loadFeedbackRows } from './feedback-rows.ts';
-import { assessRaters } from './raters.ts';
+import { principalOf } from '../platform/auth/plugin.ts';
+import { ROLE_GROUPS } from '../platform/auth/principal.ts';
+import { commonErrors, idParams } from '../contract/http.ts';
+import { parseBuildConfig } from '../contract/dataset-build-config.ts';
+import { loadFeedbackRows } from '../feedback/feedback-rows.ts';
+import { assessRaters } from '../feedback/raters/raters.ts';
 import {
   buildBody,
   buildView,
@@ -18,7 +18,7 @@ import {
   listDatasetsQuery,
   raterList,
   ratersQuery,
-} from './schemas.ts';
+} from '../contract/datasets.ts';
 import { buildDatasets, getDataset, listDatasets, openDatasetFile } from './snapshots.ts';
 
 const tags = ['datasets'];

@@ -3,19 +3,14 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
-import type { Db, PrismaClient } from '../db/client.ts';
+import type { Db, PrismaClient } from '../platform/db/client.ts';
 import type { Dataset } from '../generated/prisma/client.ts';
-import { AppError, notFound } from '../errors/app-error.ts';
-import { parseBuildConfig, type DatasetBuildConfigInput } from './build-config.ts';
-import {
-  buildDataset,
-  fileName,
-  type DatasetBuild,
-  type DatasetFormat,
-  type DatasetSplit,
-} from './builders.ts';
-import { loadFeedbackRows } from './feedback-rows.ts';
-import { evaluationPromptSet } from './hygiene.ts';
+import { AppError, notFound } from '../platform/errors/app-error.ts';
+import { parseBuildConfig, type DatasetBuildConfigInput } from '../contract/dataset-build-config.ts';
+import { buildDataset, fileName, type DatasetBuild } from './builders.ts';
+import type { DatasetFormat, DatasetSplit } from '../contract/datasets.ts';
+import { loadFeedbackRows } from '../feedback/feedback-rows.ts';
+import { evaluationPromptSet } from '../suites/contamination.ts';
 
 export interface BuildDatasetsOptions {
   /** The data directory (FEEDLOOP_DATA_DIR). */

@@ -1,7 +1,7 @@
 // The dataset build settings a run uses: the schedule's overrides with the request's laid over
 // them, checked against the builder's own schema so a bad setting is a 400 naming the field. The
 // window is not a setting: every run reads all feedback up to its own creation.
-import { datasetBuildConfigSchema } from '../datasets/build-config.ts';
+import { datasetBuildConfigSchema } from '../contract/dataset-build-config.ts';
 import { checkedOverrides, type OverrideIssue, type Overrides } from './overrides.ts';
 
 const overridesSchema = datasetBuildConfigSchema.omit({ window: true });

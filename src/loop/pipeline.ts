@@ -5,8 +5,8 @@
 // after the work committed but before the next stage was enqueued, and the retry does it again.
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { LoopRun, LoopRunPhase, Prisma } from '../generated/prisma/client.ts';
-import type { JobDefinition } from '../jobs/job-definition.ts';
-import { RUN_STAGES } from '../jobs/catalog.ts';
+import type { JobDefinition } from './jobs/job-definition.ts';
+import { RUN_STAGES } from './jobs/catalog.ts';
 import type { LoopContext } from './context.ts';
 import { appendLog } from './runs.ts';
 import { runView } from './views.ts';

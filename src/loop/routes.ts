@@ -4,9 +4,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
-import { principalOf } from '../auth/plugin.ts';
-import { ROLE_GROUPS } from '../auth/principal.ts';
-import { commonErrors, errorBody } from '../http/schemas.ts';
+import { principalOf } from '../platform/auth/plugin.ts';
+import { ROLE_GROUPS } from '../platform/auth/principal.ts';
+import { commonErrors, errorBody } from '../contract/http.ts';
 import type { LoopSchedule } from '../generated/prisma/client.ts';
 import { RedisLoopEvents, type LoopEvent } from './events.ts';
 import { startRun } from './pipeline.ts';

@@ -1,9 +1,9 @@
 // Loop runs in the database: creating one (never two in progress), reading them, and the progress
 // points and log lines workers append. Functions take a Prisma client or a transaction.
-import { inTransaction, type Db } from '../db/client.ts';
+import { inTransaction, type Db } from '../platform/db/client.ts';
 import type { LoopRun, LoopTrigger, Prisma } from '../generated/prisma/client.ts';
-import { recordAudit } from '../audit/audit-log.ts';
-import { AppError, notFound } from '../errors/app-error.ts';
+import { recordAudit } from '../platform/audit/audit-log.ts';
+import { AppError, notFound } from '../platform/errors/app-error.ts';
 import { getSchedule, type ScheduleDefaults } from './schedule.ts';
 import { datasetConfigIssues } from './dataset-config.ts';
 import { mergeOverrides } from './overrides.ts';

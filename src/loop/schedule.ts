@@ -1,14 +1,18 @@
 // The loop's schedule: one row holding whether it runs, its cron, the feedback threshold and the
 // training overrides every run starts from. The environment seeds the row the first time it is
 // read; after that the API changes it (audited) and the BullMQ job schedulers follow it.
-import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
+import type { Config } from '../platform/config.ts';
+import type { Db } from '../platform/db/client.ts';
 import type { LoopSchedule, Prisma } from '../generated/prisma/client.ts';
-import { recordAudit } from '../audit/audit-log.ts';
-import { AppError } from '../errors/app-error.ts';
-import { isUnavailableError } from '../errors/unavailable.ts';
-import { CRON_SCHEDULER_ID, FEEDBACK_CHECK_SCHEDULER_ID, schedulerTickJob } from '../jobs/scheduler-tick.ts';
-import type { Queues } from '../jobs/queues.ts';
+import { recordAudit } from '../platform/audit/audit-log.ts';
+import { AppError } from '../platform/errors/app-error.ts';
+import { isUnavailableError } from '../platform/errors/unavailable.ts';
+import {
+  CRON_SCHEDULER_ID,
+  FEEDBACK_CHECK_SCHEDULER_ID,
+  schedulerTickJob,
+} from './jobs/scheduler-tick.job.ts';
+import type { Queues } from './jobs/queues.ts';
 
 export interface ScheduleDefaults {
   cron: string;

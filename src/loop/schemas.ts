@@ -1,6 +1,6 @@
 // Request and response shapes of the loop's routes (/work/loop-api-contract.md).
 import { z } from 'zod';
-import { isoDate, uuid } from '../http/schemas.ts';
+import { isoDate, uuid } from '../contract/http.ts';
 import { datasetOverridesInput } from './dataset-config.ts';
 import { trainingOverridesInput } from './training-config.ts';
 

@@ -2,7 +2,7 @@
 // nothing and a run's manifest records exactly what was used. Defaults come from the
 // sft-paraphrase experiment (scripts/experiments/sft-paraphrase.ts) on the committed small model.
 import { z } from 'zod';
-import { assertPrecisionSupported, PrecisionSchema } from '../model/config.ts';
+import { assertPrecisionSupported, PrecisionSchema } from '../llm/config.ts';
 
 export const METHODS = ['sft', 'dpo', 'kto'] as const;
 export const MethodSchema = z.enum(METHODS);

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ChatMessageSchema, formatChatPrompt, type ChatMessage, type TextTokenizer } from '../model/index.ts';
+import { ChatMessageSchema, formatChatPrompt, type ChatMessage, type TextTokenizer } from '../llm/index.ts';
 import type { Method } from './config.ts';
 
 export type Split = 'train' | 'validation';

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromHost, toHost } from '../model/checkpoint.ts';
+import { fromHost, toHost } from '../llm/checkpoint.ts';
 import {
   CHECKPOINT_FILES,
   countParams,
@@ -15,10 +15,10 @@ import {
   sequenceLogProb,
   warmupCosineLr,
   type ModelConfig,
-} from '../model/index.ts';
-import { toVariables } from '../model/params.ts';
-import { deriveSeed, mulberry32 } from '../model/rng.ts';
-import type { HostTensor } from '../model/safetensors.ts';
+} from '../llm/index.ts';
+import { toVariables } from '../llm/params.ts';
+import { deriveSeed, mulberry32 } from '../llm/rng.ts';
+import type { HostTensor } from '../llm/safetensors.ts';
 import { parseTrainingConfig, type Method, type TrainingConfig, type TrainingConfigInput } from './config.ts';
 import {
   loadExamples,

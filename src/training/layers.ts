@@ -3,7 +3,7 @@
 // layerDecay^(distance from the top). TF.js-style optimizers take one rate, so each group gets its
 // own AdamW, and each unfreezing stage starts a fresh set (as when a Keras model is recompiled).
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, isDecayed, paramGroups, type ModelConfig } from '../model/index.ts';
+import { AdamW, isDecayed, paramGroups, type ModelConfig } from '../llm/index.ts';
 import type { TrainingConfig } from './config.ts';
 
 export interface LayerGroup {

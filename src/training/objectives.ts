@@ -2,13 +2,7 @@
 // weighted by example), DPO (Rafailov et al. 2023) and KTO (Ethayarajh et al. 2024). Each returns
 // the loss plus the scalars worth logging; reference log-probs come in precomputed.
 import * as tf from '@tensorflow/tfjs';
-import {
-  crossEntropy,
-  forward,
-  sequenceLogProb,
-  type ModelConfig,
-  type ParamTensors,
-} from '../model/index.ts';
+import { crossEntropy, forward, sequenceLogProb, type ModelConfig, type ParamTensors } from '../llm/index.ts';
 
 export interface ObjectiveResult {
   loss: tf.Scalar;

@@ -5,8 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { toHost } from '../model/checkpoint.ts';
-import { readSafetensors, writeSafetensors, type HostTensor } from '../model/safetensors.ts';
+import { toHost } from '../llm/checkpoint.ts';
+import { readSafetensors, writeSafetensors, type HostTensor } from '../llm/safetensors.ts';
 import type { Method } from './config.ts';
 
 export const STATE_FILE = 'fine-tune-state.safetensors';

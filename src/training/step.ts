@@ -2,7 +2,7 @@
 // then each group's own AdamW at its own rate. Everything inside tf.tidy, so only the updated
 // variables (and optimizer moments) outlive it.
 import * as tf from '@tensorflow/tfjs';
-import { clipByGlobalNorm } from '../model/index.ts';
+import { clipByGlobalNorm } from '../llm/index.ts';
 import type { StageOptimizers } from './layers.ts';
 import type { Objective } from './objectives.ts';
 

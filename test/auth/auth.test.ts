@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { startTestApp, makeUser, type TestApp } from '../helpers/app.ts';
-import { ensureAdminKey } from '../../src/users/users.ts';
+import { ensureAdminKey } from '../../src/platform/users/users.ts';
 
 describe('browser sign-in', () => {
   let t: TestApp;

@@ -2,8 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
-import { appendMessage, createConversation } from '../../src/chat/conversations.ts';
-import { registerModelVersion } from '../../src/models/model-versions.ts';
+import { appendMessage, createConversation } from '../../src/feedback/conversations/conversations.ts';
+import { registerModelVersion } from '../../src/promotion/model-versions.ts';
 import { addMessage, errorPaths, startExchange } from './fixtures.ts';
 
 let t: TestApp;

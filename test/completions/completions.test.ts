@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import request from 'supertest';
 import WebSocket from 'ws';
 import { startTestApp, makeUser, type TestApp, type TestUser } from '../helpers/app.ts';
-import { ensureBaseModel } from '../../src/models/served-models.ts';
+import { ensureBaseModel } from '../../src/promotion/base-model.ts';
 
 const MODEL_DIR = fileURLToPath(new URL('../../models', import.meta.url));
 

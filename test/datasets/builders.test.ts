@@ -1,14 +1,10 @@
 // The builders on hand-made feedback rows: exactly which TRL rows each one produces.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseBuildConfig } from '../../src/datasets/build-config.ts';
-import {
-  buildDataset,
-  toTrlRow,
-  type DatasetBuild,
-  type DatasetFormat,
-} from '../../src/datasets/builders.ts';
-import { normalizeText } from '../../src/datasets/hygiene.ts';
+import { parseBuildConfig } from '../../src/contract/dataset-build-config.ts';
+import { buildDataset, toTrlRow, type DatasetBuild } from '../../src/datasets/builders.ts';
+import type { DatasetFormat } from '../../src/contract/datasets.ts';
+import { normalizeText } from '../../src/suites/contamination.ts';
 import { PROMPTS, scenario } from './rows.ts';
 
 const config = parseBuildConfig({

@@ -1,9 +1,9 @@
 // Hygiene: PII scrubbing, near-duplicate removal, the stable split and marked synthetic variants.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseBuildConfig } from '../../src/datasets/build-config.ts';
+import { parseBuildConfig } from '../../src/contract/dataset-build-config.ts';
 import { buildDataset, toTrlRow } from '../../src/datasets/builders.ts';
-import type { FeedbackRows } from '../../src/datasets/feedback-rows.ts';
+import type { FeedbackRows } from '../../src/feedback/feedback-rows.ts';
 import { scrubPii, splitOf } from '../../src/datasets/hygiene.ts';
 import { answer } from './rows.ts';
 

@@ -2,11 +2,11 @@
 // down-weighted, and the builders honour both.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseBuildConfig } from '../../src/datasets/build-config.ts';
+import { parseBuildConfig } from '../../src/contract/dataset-build-config.ts';
 import { buildDataset } from '../../src/datasets/builders.ts';
-import { goldQuestions } from '../../src/datasets/gold-questions.ts';
-import { evaluationPromptSet, normalizeText } from '../../src/datasets/hygiene.ts';
-import { assessRaters } from '../../src/datasets/raters.ts';
+import { goldQuestions } from '../../src/feedback/raters/gold-questions.ts';
+import { evaluationPromptSet, normalizeText } from '../../src/suites/contamination.ts';
+import { assessRaters } from '../../src/feedback/raters/raters.ts';
 import { answer, rating, scenario } from './rows.ts';
 
 const config = parseBuildConfig({ hygiene: { validationPercent: 0 } });

@@ -1,5 +1,5 @@
 // Hand-built feedback rows for the pure dataset-builder tests.
-import type { AnswerRow, FeedbackRows, RatingRow } from '../../src/datasets/feedback-rows.ts';
+import type { AnswerRow, FeedbackRows, RatingRow } from '../../src/feedback/feedback-rows.ts';
 
 export const T0 = new Date('2026-11-01T10:00:00Z');
 export const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);

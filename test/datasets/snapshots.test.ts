@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
-import { evaluationPrompts } from '../../src/reports/index.ts';
+import { evaluationPrompts } from '../../src/suites/validation-sets.ts';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { startExchange } from '../chat/fixtures.ts';
 

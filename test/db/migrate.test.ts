@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { migrate, readMigrations } from '../../src/db/migrate.ts';
+import { migrate, readMigrations } from '../../src/platform/db/migrate.ts';
 import { createTestDatabase } from '../helpers/database.ts';
 
 test('migrations apply on an empty database, are recorded as Prisma does, and a second run is a no-op', async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import request from 'supertest';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/app.ts';
+import { buildApp } from '../../src/platform/app.ts';
 import { makeUser, type TestUser } from '../helpers/app.ts';
 import {
   countRows,

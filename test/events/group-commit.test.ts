@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import request from 'supertest';
 import { makeUser, type TestUser } from '../helpers/app.ts';
-import { EventWriter, type EventRow } from '../../src/events/event-writer.ts';
-import { EVENT_FLUSH_CONCURRENCY } from '../../src/events/plugin.ts';
+import { EventWriter, type EventRow } from '../../src/feedback/events/event-writer.ts';
+import { EVENT_FLUSH_CONCURRENCY } from '../../src/feedback/events/plugin.ts';
 import {
   countRows,
   event,

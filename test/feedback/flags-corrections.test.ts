@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { errorPaths, startExchange } from '../chat/fixtures.ts';
-import { MAX_CORRECTION_CHARS } from '../../src/feedback/schemas.ts';
+import { MAX_CORRECTION_CHARS } from '../../src/contract/feedback.ts';
 
 let t: TestApp;
 let alice: TestUser;

@@ -1,9 +1,9 @@
 // Builds a real app against a fresh database and the real Redis, plus helpers to make users.
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/app.ts';
-import { loadConfig, type Config } from '../../src/config.ts';
-import { createUser, issueApiKey } from '../../src/users/users.ts';
-import type { Role } from '../../src/auth/principal.ts';
+import { buildApp } from '../../src/platform/app.ts';
+import { loadConfig, type Config } from '../../src/platform/config.ts';
+import { createUser, issueApiKey } from '../../src/platform/users/users.ts';
+import type { Role } from '../../src/platform/auth/principal.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export interface TestApp {

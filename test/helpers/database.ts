@@ -1,7 +1,7 @@
 // Each test file gets a database of its own, created empty and migrated, dropped at the end.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { migrate } from '../../src/db/migrate.ts';
+import { migrate } from '../../src/platform/db/migrate.ts';
 
 /** The server tests create their databases on (any database on it works as the base URL). */
 export const TEST_SERVER_URL =

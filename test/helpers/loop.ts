@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { startWorkers, type RunningWorkers, type WorkerFactory } from '../../workers/start.ts';
+import { startWorkers, type RunningWorkers } from '../../src/loop/start-workers.ts';
+import type { WorkerFactory } from '../../src/loop/jobs/worker-catalog.ts';
 import { startTestApp, type TestApp } from './app.ts';
 
 export interface LoopTest extends TestApp {

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { startTestApp, makeUser } from '../helpers/app.ts';
-import { buildApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
+import { buildApp } from '../../src/platform/app.ts';
+import { loadConfig } from '../../src/platform/config.ts';
 
 const shape = (body: { error?: { code?: unknown; message?: unknown } }) =>
   typeof body.error?.code === 'string' && typeof body.error?.message === 'string';

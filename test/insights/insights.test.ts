@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { addMessage, startExchange } from '../chat/fixtures.ts';
-import { registerModelVersion } from '../../src/models/model-versions.ts';
-import { meanInterval, wilson } from '../../src/insights/intervals.ts';
+import { registerModelVersion } from '../../src/promotion/model-versions.ts';
+import { meanInterval, wilson } from '../../src/stats/estimates.ts';
 
 let t: TestApp;
 let alice: TestUser;

@@ -4,12 +4,12 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { JOBS, RUN_STAGES } from '../../src/jobs/catalog.ts';
-import { buildDatasetsJob } from '../../src/jobs/build-datasets.ts';
-import { createWorkerRedis, Queues } from '../../src/jobs/queues.ts';
-import { schedulerTickJob } from '../../src/jobs/scheduler-tick.ts';
-import { trainJob } from '../../src/jobs/train.ts';
-import { createWorker } from '../../src/jobs/worker.ts';
+import { JOBS, RUN_STAGES } from '../../src/loop/jobs/catalog.ts';
+import { buildDatasetsJob } from '../../src/loop/jobs/build-datasets.job.ts';
+import { createWorkerRedis, Queues } from '../../src/loop/jobs/queues.ts';
+import { schedulerTickJob } from '../../src/loop/jobs/scheduler-tick.job.ts';
+import { trainJob } from '../../src/loop/jobs/train.job.ts';
+import { createWorker } from '../../src/loop/jobs/worker.ts';
 import { deleteQueueKeys, waitFor } from '../helpers/loop.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -2,8 +2,8 @@
 // job schedulers) and stops them cleanly with the API.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CRON_SCHEDULER_ID, SCHEDULER_QUEUE } from '../../src/jobs/scheduler-tick.ts';
-import { startWorkerProcess } from '../../src/worker-process.ts';
+import { CRON_SCHEDULER_ID, SCHEDULER_QUEUE } from '../../src/loop/jobs/scheduler-tick.job.ts';
+import { startWorkerProcess } from '../../src/platform/worker-process.ts';
 import { startLoopTest, waitFor, type LoopTest } from '../helpers/loop.ts';
 
 describe('the workers child process of npm start', () => {

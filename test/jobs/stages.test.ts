@@ -6,9 +6,9 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
-import { buildDatasetsJob } from '../../src/jobs/build-datasets.ts';
-import { trainJob } from '../../src/jobs/train.ts';
-import { datasetsWorker } from '../../workers/datasets.ts';
+import { buildDatasetsJob } from '../../src/loop/jobs/build-datasets.job.ts';
+import { trainJob } from '../../src/loop/jobs/train.job.ts';
+import { workerFor } from '../../src/loop/jobs/worker-catalog.ts';
 import { makeUser, type TestUser } from '../helpers/app.ts';
 import { startLoopTest, waitFor, type LoopTest } from '../helpers/loop.ts';
 
@@ -18,7 +18,7 @@ describe('a run stage enqueued several times', () => {
 
   before(async () => {
     // The datasets worker only: the run stops at the train job, which stays queued.
-    t = await startLoopTest({ workers: [datasetsWorker] });
+    t = await startLoopTest({ workers: [workerFor(buildDatasetsJob)] });
     ops = await makeUser(t.app, 'ops');
   });
   after(() => t.close());
@@ -78,7 +78,10 @@ describe('a failing stage', () => {
     // The data folder is a file: every dataset build fails writing into it.
     const notAFolder = path.join(base, `feedloop-not-a-folder-${process.pid}-${Date.now()}`);
     await writeFile(notAFolder, 'x');
-    t = await startLoopTest({ workers: [datasetsWorker], env: { FEEDLOOP_DATA_DIR: notAFolder } });
+    t = await startLoopTest({
+      workers: [workerFor(buildDatasetsJob)],
+      env: { FEEDLOOP_DATA_DIR: notAFolder },
+    });
     ops = await makeUser(t.app, 'ops');
   });
   after(() => t.close());

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
-import { trainJob } from '../../src/jobs/train.ts';
+import { trainJob } from '../../src/loop/jobs/train.job.ts';
 import { makeUser, type TestUser } from '../helpers/app.ts';
 import { startLoopTest, waitFor, type LoopTest } from '../helpers/loop.ts';
 import { activateTinyModel, seedCorrections, smallTraining } from '../loop/fixtures.ts';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { cp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import request from 'supertest';
-import { activateModelVersion, registerModelVersion } from '../../src/models/model-versions.ts';
+import { activateModelVersion, registerModelVersion } from '../../src/promotion/model-versions.ts';
 import { startExchange } from '../chat/fixtures.ts';
 import type { TestApp, TestUser } from '../helpers/app.ts';
 import { writeTinyModel } from '../model/helpers.ts';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import WebSocket from 'ws';
-import { ALL_WORKERS } from '../../workers/main.ts';
+import { ALL_WORKERS } from '../../src/loop/jobs/worker-catalog.ts';
 import { makeUser, type TestUser } from '../helpers/app.ts';
 import { startLoopTest, waitFor, type LoopTest } from '../helpers/loop.ts';
 import { activateTinyModel, seedCorrections, smallTraining } from './fixtures.ts';

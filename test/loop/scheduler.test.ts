@@ -5,14 +5,15 @@ import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { pino } from 'pino';
 import { RedisLoopEvents } from '../../src/loop/events.ts';
-import { schedulerTick } from '../../src/loop/scheduler.ts';
+import { schedulerTick } from '../../src/loop/jobs/scheduler-tick.handler.ts';
 import type { LoopContext } from '../../src/loop/context.ts';
 import {
   CRON_SCHEDULER_ID,
   FEEDBACK_CHECK_SCHEDULER_ID,
   SCHEDULER_QUEUE,
-} from '../../src/jobs/scheduler-tick.ts';
-import { schedulerWorker } from '../../workers/scheduler.ts';
+} from '../../src/loop/jobs/scheduler-tick.job.ts';
+import { schedulerTickJob } from '../../src/loop/jobs/scheduler-tick.job.ts';
+import { workerFor } from '../../src/loop/jobs/worker-catalog.ts';
 import { makeUser, type TestUser } from '../helpers/app.ts';
 import { startLoopTest, waitFor, type LoopTest } from '../helpers/loop.ts';
 import { startExchange } from '../chat/fixtures.ts';
@@ -25,7 +26,7 @@ describe('the loop scheduler', () => {
 
   // The scheduler worker only: a started run waits in the datasets queue, which keeps it "in progress".
   before(async () => {
-    t = await startLoopTest({ workers: [schedulerWorker] });
+    t = await startLoopTest({ workers: [workerFor(schedulerTickJob)] });
     ops = await makeUser(t.app, 'ops');
     user = await makeUser(t.app, 'user');
     ctx = {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { pino } from 'pino';
-import { createWorkerRedis } from '../../src/jobs/queues.ts';
+import { createWorkerRedis } from '../../src/loop/jobs/queues.ts';
 import { RedisLoopEvents } from '../../src/loop/events.ts';
 import { ProgressRecorder } from '../../src/loop/progress-recorder.ts';
 import { createRun } from '../../src/loop/runs.ts';

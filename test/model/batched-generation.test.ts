@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadModel } from '../../src/model/checkpoint.ts';
+import { loadModel } from '../../src/llm/checkpoint.ts';
 import {
   decodeBatch,
   decodeStep,
@@ -12,8 +12,8 @@ import {
   prefillGroups,
   releaseInferenceCache,
   type StepEvent,
-} from '../../src/model/generate.ts';
-import { cacheLength, disposeCache, type KvCache } from '../../src/model/transformer.ts';
+} from '../../src/llm/generate.ts';
+import { cacheLength, disposeCache, type KvCache } from '../../src/llm/transformer.ts';
 import { relativeError, useBackend, writeTinyModel } from './helpers.ts';
 
 const PROMPTS = [[4, 90, 17, 250, 33, 8, 61], [12, 140], [77, 5, 199, 30, 41, 8, 8, 150, 3, 66, 91], [200]];

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CHECKPOINT_FILES, loadModel } from '../../src/model/checkpoint.ts';
-import { initParams } from '../../src/model/params.ts';
-import { decodeSafetensors } from '../../src/model/safetensors.ts';
-import { forward } from '../../src/model/transformer.ts';
+import { CHECKPOINT_FILES, loadModel } from '../../src/llm/checkpoint.ts';
+import { initParams } from '../../src/llm/params.ts';
+import { decodeSafetensors } from '../../src/llm/safetensors.ts';
+import { forward } from '../../src/llm/transformer.ts';
 import { tinyConfig, useBackend, writeTinyModel } from './helpers.ts';
 
 test('save then load gives identical logits', async () => {
@@ -57,7 +57,7 @@ test('F16 storage halves the weights file and keeps logits within half-precision
   const full = loadModel(writeTinyModel(15, params));
   const dir = writeTinyModel(15, params);
   const tokenizer = full.tokenizer;
-  const { saveModel } = await import('../../src/model/checkpoint.ts');
+  const { saveModel } = await import('../../src/llm/checkpoint.ts');
   saveModel(dir, { config, params, tokenizer, manifest: {} }, { floats: 'F16' });
   const half = loadModel(dir);
   const tokens = tf.tensor2d([[5, 17, 42, 99, 7, 3]], [1, 6], 'int32');
@@ -71,7 +71,7 @@ test('F16 storage halves the weights file and keeps logits within half-precision
 });
 
 test('half conversion is exact for representable values and rounds to nearest', async () => {
-  const { toHalfBits, fromHalfBits } = await import('../../src/model/half.ts');
+  const { toHalfBits, fromHalfBits } = await import('../../src/llm/half.ts');
   for (const v of [0, 1, -2, 0.5, 65504, 2 ** -24, 0.0999755859375])
     assert.equal(fromHalfBits(toHalfBits(v)), v);
   assert.equal(fromHalfBits(toHalfBits(1 + 2 ** -12)), 1);

@@ -1,8 +1,8 @@
 // The task suite simulated users draw from, and its agreement with the held-out questions.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { heldOutQuestions, questionSuite } from '../../src/model/index.ts';
-import { isHeldOutQuestion } from '../../src/model/corpus/split.ts';
+import { heldOutQuestions, questionSuite } from '../../src/llm/index.ts';
+import { isHeldOutQuestion } from '../../src/llm/corpus/split.ts';
 
 test('the question suite holds every question, flagged held out exactly where heldOutQuestions() has it', () => {
   const suite = questionSuite();

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadModel } from '../../src/model/checkpoint.ts';
-import { decodeStep, GenerationSession, prefill, releaseInferenceCache } from '../../src/model/generate.ts';
-import { mulberry32 } from '../../src/model/rng.ts';
-import { sampleToken } from '../../src/model/sampling.ts';
-import { disposeCache, forward } from '../../src/model/transformer.ts';
+import { loadModel } from '../../src/llm/checkpoint.ts';
+import { decodeStep, GenerationSession, prefill, releaseInferenceCache } from '../../src/llm/generate.ts';
+import { mulberry32 } from '../../src/llm/rng.ts';
+import { sampleToken } from '../../src/llm/sampling.ts';
+import { disposeCache, forward } from '../../src/llm/transformer.ts';
 import { relativeError, useBackend, writeTinyModel } from './helpers.ts';
 
 test('KV-cache decoding gives the same logits as a full forward pass', async () => {

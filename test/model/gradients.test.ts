@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { initParams } from '../../src/model/params.ts';
-import { crossEntropy } from '../../src/model/losses.ts';
-import { forward } from '../../src/model/transformer.ts';
+import { initParams } from '../../src/llm/params.ts';
+import { crossEntropy } from '../../src/llm/losses.ts';
+import { forward } from '../../src/llm/transformer.ts';
 import { relativeError, tinyConfig, useBackend } from './helpers.ts';
 
 // Loss and every parameter gradient on the given backend, read back to host arrays.

@@ -4,11 +4,11 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { saveModel } from '../../src/model/checkpoint.ts';
-import { modelConfigFor, type ModelConfig } from '../../src/model/config.ts';
-import { formatChatExample } from '../../src/model/chat-format.ts';
-import { initParams, type ParamTensors } from '../../src/model/params.ts';
-import { TextTokenizer, trainTokenizer } from '../../src/model/tokenizer.ts';
+import { saveModel } from '../../src/llm/checkpoint.ts';
+import { modelConfigFor, type ModelConfig } from '../../src/llm/config.ts';
+import { formatChatExample } from '../../src/llm/chat-format.ts';
+import { initParams, type ParamTensors } from '../../src/llm/params.ts';
+import { TextTokenizer, trainTokenizer } from '../../src/llm/tokenizer.ts';
 
 export const TINY_VOCAB = 320;
 

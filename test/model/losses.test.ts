@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { crossEntropy, sequenceLogProb } from '../../src/model/losses.ts';
-import { initParams } from '../../src/model/params.ts';
-import { forward } from '../../src/model/transformer.ts';
+import { crossEntropy, sequenceLogProb } from '../../src/llm/losses.ts';
+import { initParams } from '../../src/llm/params.ts';
+import { forward } from '../../src/llm/transformer.ts';
 import { tinyConfig, useBackend } from './helpers.ts';
 
 test('sequence log-prob sums exactly the masked next-token log-probs (for DPO/KTO)', async () => {

@@ -3,10 +3,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CHECKPOINT_FILES } from '../../src/model/checkpoint.ts';
-import { PretrainConfigSchema } from '../../src/model/config.ts';
-import { CORPUS_FILES } from '../../src/model/corpus/build.ts';
-import { runPretraining } from '../../src/model/pretrain.ts';
+import { CHECKPOINT_FILES } from '../../src/llm/checkpoint.ts';
+import { PretrainConfigSchema } from '../../src/llm/config.ts';
+import { CORPUS_FILES } from '../../src/llm/corpus/build.ts';
+import { runPretraining } from '../../src/llm/pretrain.ts';
 import { tinyCorpus, useBackend } from './helpers.ts';
 
 function tinyCorpusDir(): string {

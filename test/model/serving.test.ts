@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ModelServer } from '../../src/model/serving/model-server.ts';
+import { ModelServer } from '../../src/serving/worker-pool/model-server.ts';
 import { writeTinyModel } from './helpers.ts';
 
 let server: ModelServer;

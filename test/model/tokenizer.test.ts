@@ -3,9 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { formatChatPrompt, SPECIAL_TOKEN_LIST } from '../../src/model/chat-format.ts';
-import { TextTokenizer } from '../../src/model/tokenizer.ts';
-import { mulberry32 } from '../../src/model/rng.ts';
+import { formatChatPrompt, SPECIAL_TOKEN_LIST } from '../../src/llm/chat-format.ts';
+import { TextTokenizer } from '../../src/llm/tokenizer.ts';
+import { mulberry32 } from '../../src/llm/rng.ts';
 import { TINY_VOCAB, tinyTokenizer } from './helpers.ts';
 
 test('tokenizer round-trips text it never saw, including unicode and chat markup', async () => {

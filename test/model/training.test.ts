@@ -1,18 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assertPrecisionSupported, PretrainConfigSchema } from '../../src/model/config.ts';
-import { concatDocuments, sampleWindows } from '../../src/model/data.ts';
-import { clipByGlobalNorm } from '../../src/model/optimizer.ts';
-import { initParams, paramGroups } from '../../src/model/params.ts';
-import { cyclicLr, warmupCosineLr } from '../../src/model/schedules.ts';
+import { assertPrecisionSupported, PretrainConfigSchema } from '../../src/llm/config.ts';
+import { concatDocuments, sampleWindows } from '../../src/llm/data.ts';
+import { clipByGlobalNorm } from '../../src/llm/optimizer.ts';
+import { initParams, paramGroups } from '../../src/llm/params.ts';
+import { cyclicLr, warmupCosineLr } from '../../src/llm/schedules.ts';
 import {
   batchTensors,
   createTrainState,
   disposeBatch,
   disposeTrainState,
   trainStep,
-} from '../../src/model/train-step.ts';
+} from '../../src/llm/train-step.ts';
 import { tinyConfig, tinyCorpus, tinyTokenizer, useBackend } from './helpers.ts';
 
 async function tinyStream(): Promise<Int32Array> {

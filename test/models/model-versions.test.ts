@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
-import { activateModelVersion } from '../../src/models/model-versions.ts';
+import { activateModelVersion } from '../../src/promotion/model-versions.ts';
 import { errorPaths } from '../chat/fixtures.ts';
 
 let t: TestApp;

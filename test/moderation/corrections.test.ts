@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { addMessage, errorPaths, startExchange } from '../chat/fixtures.ts';
-import { registerModelVersion } from '../../src/models/model-versions.ts';
+import { registerModelVersion } from '../../src/promotion/model-versions.ts';
 
 let t: TestApp;
 let alice: TestUser;

@@ -4,14 +4,11 @@ import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { loadModel, type LoadedModel } from '../../src/model/index.ts';
-import {
-  EvaluationReportSchema,
-  evaluateModel,
-  gateDecision,
-  winRate,
-  type EvaluationReport,
-} from '../../src/reports/index.ts';
+import { loadModel, type LoadedModel } from '../../src/llm/index.ts';
+import { EvaluationReportSchema, type EvaluationReport } from '../../src/contract/evaluation.ts';
+import { evaluateModel } from '../../src/evaluation/evaluate.ts';
+import { gateDecision } from '../../src/promotion/gate.ts';
+import { winRate } from '../../src/evaluation/win-rate.ts';
 import { useBackend, writeTinyModel } from '../model/helpers.ts';
 
 const limits = { countryFacts: 3, definitions: 3, perplexityDocs: 6, biasPairs: 4 };

@@ -1,7 +1,11 @@
 // Reports built from raw counts (through the same interval functions evaluateModel uses), so the
 // gate and win-rate tests can set each measure exactly.
-import { EvaluationReportSchema, type EvaluationReport, type ItemScore } from '../../src/reports/index.ts';
-import { meanInterval, proportionDifference, wilsonInterval } from '../../src/reports/statistics.ts';
+import {
+  EvaluationReportSchema,
+  type EvaluationReport,
+  type ItemScore,
+} from '../../src/contract/evaluation.ts';
+import { meanInterval, proportionDifference, wilsonInterval } from '../../src/stats/statistics.ts';
 
 export interface ReportCounts {
   /** Country facts answered exactly, out of `facts`. */

@@ -1,7 +1,9 @@
 // The promotion gate and the win rate on constructed reports where the right decision is known.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DEFAULT_GATE_POLICY, gateDecision, winRate, type ItemScore } from '../../src/reports/index.ts';
+import { DEFAULT_GATE_POLICY, gateDecision } from '../../src/promotion/gate.ts';
+import { winRate } from '../../src/evaluation/win-rate.ts';
+import { type ItemScore } from '../../src/contract/evaluation.ts';
 import { makeReport } from './fixtures.ts';
 
 const item = (score: number): ItemScore => ({ kind: 'definition', score, answer: '' });

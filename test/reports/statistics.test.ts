@@ -8,7 +8,7 @@ import {
   proportionDifference,
   wilsonInterval,
   Z95,
-} from '../../src/reports/statistics.ts';
+} from '../../src/stats/statistics.ts';
 
 const close = (actual: number, expected: number, eps = 1e-4) =>
   assert.ok(Math.abs(actual - expected) < eps, `${actual} is not ${expected}`);

@@ -8,7 +8,7 @@ import {
   normalizeAnswer,
   stripDefinitionLeadIn,
   tokenF1,
-} from '../../src/reports/text-scoring.ts';
+} from '../../src/suites/text-scoring.ts';
 
 describe('normalizeAnswer', () => {
   test('lower case, no punctuation, no articles, single spaces', () => {

@@ -4,21 +4,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createRequire } from 'node:module';
-import { parseBuildConfig } from '../../src/datasets/build-config.ts';
+import { parseBuildConfig } from '../../src/contract/dataset-build-config.ts';
 import { buildDataset } from '../../src/datasets/builders.ts';
-import type { FeedbackRows } from '../../src/datasets/feedback-rows.ts';
-import { evaluationPromptSet, normalizeText } from '../../src/datasets/hygiene.ts';
-import { heldOutQuestions, isValidationDocument } from '../../src/model/index.ts';
+import type { FeedbackRows } from '../../src/feedback/feedback-rows.ts';
+import { evaluationPromptSet, normalizeText } from '../../src/suites/contamination.ts';
+import { heldOutQuestions, isValidationDocument } from '../../src/llm/index.ts';
 import {
   countryFactItems,
   definitionItems,
   evaluationPrompts,
-  nameSwapFacts,
-  probeNames,
-  stereotypeTemplates,
   validationDocuments,
-} from '../../src/reports/index.ts';
-import { deterministicSample } from '../../src/reports/validation-sets.ts';
+} from '../../src/suites/validation-sets.ts';
+import { nameSwapFacts, probeNames, stereotypeTemplates } from '../../src/suites/bias-probes.ts';
+import { deterministicSample } from '../../src/suites/validation-sets.ts';
 import { answer, rating } from '../datasets/rows.ts';
 
 describe('validation sets', () => {

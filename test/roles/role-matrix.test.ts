@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../helpers/app.ts';
 import { startExchange } from '../chat/fixtures.ts';
-import type { Role } from '../../src/auth/principal.ts';
+import type { Role } from '../../src/platform/auth/principal.ts';
 
 type Caller = Role | 'anonymous';
 const CALLERS: readonly Caller[] = ['anonymous', 'user', 'moderator', 'ops', 'admin'];

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../../src/model/index.ts';
+import { loadModel } from '../../src/llm/index.ts';
 import { writeTinyModel } from '../model/helpers.ts';
 
 export { useBackend } from '../model/helpers.ts';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { initParams } from '../../src/model/params.ts';
+import { initParams } from '../../src/llm/params.ts';
 import { parseTrainingConfig, TrainingConfigSchema } from '../../src/training/config.ts';
 import { SequenceEncoder, sftBatchArrays } from '../../src/training/data.ts';
 import { layerGroups, StageOptimizers, trainableGroups } from '../../src/training/layers.ts';

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Fastify from 'fastify';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { WEB_DIST, staticSitePlugin } from '../../src/ui/static-site.ts';
-import { registerErrorHandling } from '../../src/errors/error-handler.ts';
+import { WEB_DIST, staticSitePlugin } from '../../src/platform/static-site.ts';
+import { registerErrorHandling } from '../../src/platform/errors/error-handler.ts';
 
 let t: TestApp;
 before(async () => {

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { ensureBaseModel } from '../../src/models/served-models.ts';
-import { WEB_DIST } from '../../src/ui/static-site.ts';
+import { ensureBaseModel } from '../../src/promotion/base-model.ts';
+import { WEB_DIST } from '../../src/platform/static-site.ts';
 import { existsSync } from 'node:fs';
 
 const MODEL_DIR = fileURLToPath(new URL('../../models', import.meta.url));

@@ -6,7 +6,7 @@ import request from 'supertest';
 import type { Browser } from 'playwright-core';
 import { makeUser } from '../helpers/app.ts';
 import { addMessage, startExchange } from '../chat/fixtures.ts';
-import { registerModelVersion } from '../../src/models/model-versions.ts';
+import { registerModelVersion } from '../../src/promotion/model-versions.ts';
 import {
   assertNoConsoleErrors,
   launchBrowser,

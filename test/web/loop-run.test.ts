@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import type { Browser } from 'playwright-core';
-import { ALL_WORKERS } from '../../workers/main.ts';
+import { ALL_WORKERS } from '../../src/loop/jobs/worker-catalog.ts';
 import { makeUser, type TestUser } from '../helpers/app.ts';
 import { startLoopTest, type LoopTest } from '../helpers/loop.ts';
 import { activateTinyModel, seedCorrections, smallTraining } from '../loop/fixtures.ts';

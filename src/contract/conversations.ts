@@ -1,0 +1,119 @@
+// Request and response shapes for conversations and messages.
+import { z } from 'zod';
+import { isoDate, uuid } from './http.ts';
+import { feedbackSummaryView } from './feedback.ts';
+
+export const MAX_TITLE_CHARS = 200;
+export const MAX_MESSAGE_CHARS = 100_000;
+/** Messages accepted in one POST /v1/conversations (a logged conversation). */
+export const MAX_IMPORTED_MESSAGES = 500;
+
+export const messageRole = z.enum(['system', 'user', 'assistant']);
+
+const content = z
+  .string()
+  .max(MAX_MESSAGE_CHARS)
+  .refine((s) => s.trim() !== '', 'must not be empty');
+
+const count = z.number().int().min(0).max(10_000_000);
+
+/**
+ * Sampling parameters an answer was generated with. The known ones are checked; others pass
+ * through untouched, because logged conversations come from models with settings of their own.
+ */
+export const generationParams = z
+  .object({
+    temperature: z.number().min(0).max(10).optional(),
+    top_k: z.number().int().min(0).optional(),
+    top_p: z.number().min(0).max(1).optional(),
+    max_tokens: z.number().int().min(1).optional(),
+    seed: z.number().int().optional(),
+    stop: z.union([z.string(), z.array(z.string()).max(16)]).optional(),
+  })
+  .catchall(z.json())
+  .describe('Sampling parameters; the known ones are checked, others are kept as sent');
+
+/** Where the new message hangs: a message id, null for a new root, or absent for the latest branch tip. */
+const parentId = uuid
+  .nullable()
+  .optional()
+  .describe(
+    'The message this one follows, in the same conversation (a second answer under one prompt is a regeneration). ' +
+      'null starts a new root; omitted continues the branch that grew last (the newest message without replies).',
+  );
+
+/** Generation details only make sense on answers, so prompts carrying them are refused. */
+export const appendMessageBody = z.discriminatedUnion('role', [
+  z.strictObject({ role: z.enum(['system', 'user']), content, parentId }),
+  z.strictObject({
+    role: z.literal('assistant'),
+    content,
+    parentId,
+    modelVersionId: uuid.optional(),
+    params: generationParams.optional(),
+    latencyMs: count.optional(),
+    promptTokens: count.optional(),
+    completionTokens: count.optional(),
+  }),
+]);
+
+export const createConversationBody = z.strictObject({
+  title: z.string().trim().max(MAX_TITLE_CHARS).optional(),
+  /** A linear exchange: each message answers the one before it. */
+  messages: z
+    .array(z.strictObject({ role: messageRole, content }))
+    .max(MAX_IMPORTED_MESSAGES)
+    .optional(),
+});
+
+export const messageView = z.object({
+  id: z.string(),
+  conversationId: z.string(),
+  parentId: z.string().nullable(),
+  role: messageRole,
+  content: z.string(),
+  modelVersionId: z.string().nullable(),
+  params: z.record(z.string(), z.unknown()).nullable(),
+  latencyMs: z.number().int().nullable(),
+  promptTokens: z.number().int().nullable(),
+  completionTokens: z.number().int().nullable(),
+  createdAt: isoDate,
+});
+
+/** A message in a conversation's tree, with where it sits among its siblings (regenerations, edits). */
+export const treeMessageView = messageView.extend({
+  /** 0-based position among the messages sharing its parent, oldest first. */
+  siblingIndex: z.number().int(),
+  siblingCount: z.number().int(),
+});
+
+export const conversationView = z.object({
+  id: z.string(),
+  userId: z.string(),
+  title: z.string(),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+  /** Depth-first: every message comes after its parent, siblings oldest first. */
+  messages: z
+    .array(treeMessageView)
+    .describe(
+      'Every message, depth-first: each after its parent, siblings oldest first. Rebuild the tree from ' +
+        'parentId; siblingIndex/siblingCount place regenerations and edits among their siblings.',
+    ),
+});
+
+export const conversationSummaryView = z.object({
+  id: z.string(),
+  title: z.string(),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+  messageCount: z.number().int(),
+});
+
+export const conversationPage = z.object({
+  conversations: z.array(conversationSummaryView),
+  /** Pass as `before` to get the next page; null on the last page. */
+  nextBefore: z.string().nullable(),
+});
+
+export const messageDetailView = messageView.extend({ feedback: feedbackSummaryView });

@@ -1,0 +1,65 @@
+// Request and response shapes for dataset snapshots and rater reliability.
+import { z } from 'zod';
+import { isoDate, pageQuery, uuid } from './http.ts';
+import { datasetBuildConfigSchema } from './dataset-build-config.ts';
+
+export const DATASET_FORMATS = ['sft', 'preference', 'kto'] as const;
+export const DATASET_SPLITS = ['train', 'validation'] as const;
+export type DatasetFormat = (typeof DATASET_FORMATS)[number];
+export type DatasetSplit = (typeof DATASET_SPLITS)[number];
+
+export const buildBody = z.strictObject({ config: datasetBuildConfigSchema.optional() });
+
+/** Counts per format, then per split or source: {sft: {train: 3, validation: 1}, ...}. */
+const counts = z.unknown();
+
+export const datasetView = z.object({
+  id: z.string(),
+  contentHash: z.string(),
+  path: z.string(),
+  config: z.unknown(),
+  windowStart: isoDate.nullable(),
+  windowEnd: isoDate,
+  modelVersionIds: z.array(z.string()),
+  sizes: counts,
+  sizesBySource: counts,
+  stats: z.unknown(),
+  createdById: z.string().nullable(),
+  createdAt: isoDate,
+});
+
+export const datasetDetail = datasetView.extend({
+  lineage: z.object({
+    /** Feedback rows used, by kind (rating, pairwise_vote, correction, implicit_event). */
+    feedbackCounts: z.record(z.string(), z.number()),
+    modelVersionIds: z.array(z.string()),
+  }),
+});
+
+export const buildView = z.object({ created: z.boolean(), dataset: datasetView });
+export const datasetPage = z.object({ items: z.array(datasetView) });
+export const listDatasetsQuery = pageQuery;
+
+export const fileParams = z.strictObject({ id: uuid, split: z.enum(DATASET_SPLITS) });
+export const fileQuery = z.strictObject({ format: z.enum(DATASET_FORMATS) });
+
+export const ratersQuery = z.strictObject({
+  /** Assess feedback since this time (all feedback when absent). */
+  from: z.coerce.date().optional(),
+  status: z.enum(['trusted', 'down_weighted', 'excluded']).optional(),
+});
+
+export const raterView = z.object({
+  userId: z.string(),
+  email: z.string().nullable(),
+  ratings: z.number(),
+  votes: z.number(),
+  consensusAgreement: z.number().nullable(),
+  consensusComparisons: z.number(),
+  goldAgreement: z.number().nullable(),
+  goldComparisons: z.number(),
+  trust: z.number(),
+  status: z.enum(['trusted', 'down_weighted', 'excluded']),
+  reasons: z.array(z.string()),
+});
+export const raterList = z.object({ items: z.array(raterView) });

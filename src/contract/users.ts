@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import type { Role } from '../generated/prisma/enums.ts';
+import { isoDate } from './http.ts';
+
+export type { Role };
+export const ROLES = ['user', 'moderator', 'ops', 'admin'] as const satisfies readonly Role[];
+export const role = z.enum(ROLES);
+export const email = z
+  .email({ message: 'must be an email address' })
+  .max(254)
+  .transform((e) => e.toLowerCase());
+export const password = z.string().min(8, 'must be at least 8 characters').max(256);
+
+export const userView = z.object({ id: z.string(), email: z.string(), role, createdAt: isoDate });
+
+export const createUserBody = z.strictObject({
+  email,
+  password: password.optional(),
+  role: role.default('user'),
+});
+export const updateUserBody = z.strictObject({ role });
+export const listUsersQuery = z.strictObject({
+  role: role.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+export const createKeyBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
+export const apiKeyView = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  createdAt: isoDate,
+  lastUsedAt: isoDate.nullable(),
+  revokedAt: isoDate.nullable(),
+});
+export const newApiKeyView = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  /** The secret itself: shown once, never stored. */
+  key: z.string(),
+});

@@ -1,0 +1,154 @@
+// Conversations and messages. Everyone signed in keeps their own conversations; moderators, ops and
+// admins may also read anyone's (to review feedback). Someone else's conversation is reported as
+// not found to those who may not read it, so ids do not leak.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { principalOf } from '../../platform/auth/plugin.ts';
+import { canReadAnyConversation, ROLE_GROUPS, type Principal } from '../../platform/auth/principal.ts';
+import type { Db } from '../../platform/db/client.ts';
+import type { Message } from '../../generated/prisma/client.ts';
+import { forbidden, notFound } from '../../platform/errors/app-error.ts';
+import { commonErrors, idParams, pageQuery } from '../../contract/http.ts';
+import { feedbackSummary } from '../explicit/summary.ts';
+import {
+  appendMessage,
+  createConversation,
+  getConversation,
+  listConversations,
+  type ConversationWithMessages,
+} from './conversations.ts';
+import {
+  appendMessageBody,
+  conversationPage,
+  conversationView,
+  createConversationBody,
+  messageDetailView,
+  messageView,
+} from '../../contract/conversations.ts';
+
+const tags = ['chat'];
+
+/** The wire form of a message: params is always a JSON object (or null) because only objects are stored. */
+function messageOut<M extends Message>(
+  message: M,
+): Omit<M, 'params'> & { params: Record<string, unknown> | null } {
+  const { params } = message;
+  return {
+    ...message,
+    params: params !== null && typeof params === 'object' && !Array.isArray(params) ? params : null,
+  };
+}
+
+const conversationOut = (conversation: ConversationWithMessages) => ({
+  ...conversation,
+  messages: conversation.messages.map(messageOut),
+});
+
+/** The conversation's owner, if `principal` may read it; not found otherwise. */
+async function readableConversationOwner(db: Db, principal: Principal, id: string): Promise<string> {
+  const conversation = await db.conversation.findUnique({ where: { id }, select: { userId: true } });
+  if (!conversation) throw notFound('Conversation');
+  if (conversation.userId !== principal.userId && !canReadAnyConversation(principal.role))
+    throw notFound('Conversation');
+  return conversation.userId;
+}
+
+export const chatRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.addHook('onRequest', app.requireRole(...ROLE_GROUPS.anyUser));
+  const { prisma } = app.db;
+
+  app.post(
+    '/v1/conversations',
+    {
+      schema: {
+        tags,
+        summary: 'Start a conversation, optionally logging an exchange that already happened',
+        body: createConversationBody,
+        response: { 201: conversationView, ...commonErrors },
+      },
+    },
+    async (request, reply) => {
+      const conversation = await createConversation(app.db, {
+        userId: principalOf(request).userId,
+        ...request.body,
+      });
+      return reply.status(201).send(conversationOut(conversation));
+    },
+  );
+
+  app.get(
+    '/v1/conversations',
+    {
+      schema: {
+        tags,
+        summary: 'Your conversations, most recently active first',
+        querystring: pageQuery,
+        response: { 200: conversationPage, ...commonErrors },
+      },
+    },
+    async (request) => listConversations(prisma, principalOf(request).userId, request.query),
+  );
+
+  app.get(
+    '/v1/conversations/:id',
+    {
+      schema: {
+        tags,
+        summary: 'A conversation with its messages as a tree (flat, depth-first, each with parentId)',
+        params: idParams,
+        response: { 200: conversationView, ...commonErrors },
+      },
+    },
+    async (request) => {
+      await readableConversationOwner(prisma, principalOf(request), request.params.id);
+      const conversation = await getConversation(prisma, request.params.id);
+      if (!conversation) throw notFound('Conversation');
+      return conversationOut(conversation);
+    },
+  );
+
+  app.post(
+    '/v1/conversations/:id/messages',
+    {
+      schema: {
+        tags,
+        summary: 'Add a message; a second answer under the same parent is a regeneration',
+        params: idParams,
+        body: appendMessageBody,
+        response: { 201: messageView, ...commonErrors },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const ownerId = await readableConversationOwner(prisma, principal, request.params.id);
+      // A reviewer can see the conversation exists, so they are told why they cannot write to it.
+      if (ownerId !== principal.userId) throw forbidden('Only the owner may add messages to a conversation');
+      const message = await appendMessage(app.db, {
+        conversationId: request.params.id,
+        ...request.body,
+      });
+      return reply.status(201).send(messageOut(message));
+    },
+  );
+
+  app.get(
+    '/v1/messages/:id',
+    {
+      schema: {
+        tags,
+        summary: 'One message with a summary of the feedback on it',
+        params: idParams,
+        response: { 200: messageDetailView, ...commonErrors },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      await app.messageAccess.assertCanRead(principal, request.params.id);
+      const [message, feedback] = await Promise.all([
+        prisma.message.findUnique({ where: { id: request.params.id } }),
+        feedbackSummary(prisma, request.params.id, principal.userId),
+      ]);
+      if (!message) throw notFound('Message');
+      return { ...messageOut(message), feedback };
+    },
+  );
+};

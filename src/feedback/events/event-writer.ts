@@ -1,0 +1,283 @@
+// Group commit for implicit events. Requests hand their validated rows to one EventWriter and wait;
+// while an INSERT is in flight new rows queue up, and when it returns the next flush writes
+// everything queued in one statement. Under load a statement carries many requests, so throughput
+// does not fall to one transaction per request; when idle a lone request is written at once.
+import type pg from 'pg';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ImplicitEventType } from '../../generated/prisma/enums.ts';
+import { AppError } from '../../platform/errors/app-error.ts';
+
+/** One row of implicit_events, validated and owned by the sender. */
+export interface EventRow {
+  id: string;
+  type: ImplicitEventType;
+  messageId: string;
+  userId: string;
+  value: number | null;
+  /** ISO 8601 with a zone (`Z` or an offset), as validated; Postgres converts it to UTC. */
+  clientTs: string;
+}
+
+export interface WriteOutcome {
+  /** Rows this call stored. */
+  accepted: number;
+  /** Rows whose id was stored before, or by another caller in the same flush. */
+  duplicates: number;
+  /** Ids of rows not stored because their message or user was deleted meanwhile. */
+  gone: string[];
+}
+
+export interface EventWriterStats {
+  /** write() calls that got rows. */
+  requests: number;
+  /** INSERT statements sent (successful or not). */
+  statements: number;
+  failedStatements: number;
+  rowsInserted: number;
+  duplicates: number;
+  /** Most rows one statement carried. */
+  largestStatement: number;
+  /** Rows waiting for a flush right now. */
+  queuedRows: number;
+  /** Statements in flight right now. */
+  inFlight: number;
+}
+
+export interface EventWriterOptions {
+  pool: pg.Pool;
+  /** Rows per statement (FEEDLOOP_EVENT_BATCH_MAX). A single call larger than this still goes whole. */
+  batchMax: number;
+  /** Statements in flight at once (1: pure group commit; more can help with more cores). */
+  maxConcurrentFlushes: number;
+  /**
+   * Rows that must be queued before a statement starts beside one already in flight. Each
+   * statement pays a commit (a WAL flush) and fixed executor work; a small one beside another
+   * mostly adds that cost, a big one lets Postgres use another core. Default 0.
+   */
+  minRowsToOverlap?: number;
+  /** Called after each commit with the number of new rows per event type. */
+  onInserted?: (insertedByType: ReadonlyMap<ImplicitEventType, number>) => void;
+  log?: FastifyBaseLogger;
+}
+
+interface Ticket {
+  rows: readonly EventRow[];
+  resolve(outcome: WriteOutcome): void;
+  reject(err: unknown): void;
+}
+
+// Raw pg rather than Prisma on this hot path: one statement whose six array parameters carry any
+// number of rows (no 65,535-bind limit, no per-row placeholders), prepared once per connection,
+// and RETURNING tells exactly which ids were new so each one is credited to one request.
+// Prisma's createMany cannot express unnest and re-plans a differently sized VALUES list per call.
+// client_ts travels as timestamptz text and is turned into UTC wall-clock time (the column is
+// timestamp(3) without zone, read by Prisma as UTC) by Postgres: formatting dates in JS
+// (toISOString) cost more than the rest of building the statement.
+const UNNEST_ROWS = `unnest($1::text[], $2::"ImplicitEventType"[], $3::uuid[], $4::uuid[], $5::float8[], $6::timestamptz[])
+    AS r(id, type, message_id, user_id, value, client_ts)`;
+
+export const INSERT_EVENTS_SQL = `INSERT INTO implicit_events (id, type, message_id, user_id, value, client_ts)
+SELECT id, type, message_id, user_id, value, client_ts AT TIME ZONE 'UTC' FROM ${UNNEST_ROWS}
+ON CONFLICT (id) DO NOTHING
+RETURNING id`;
+
+/**
+ * A Postgres array literal of quoted elements. Faster than pg's generic array encoding, and safe
+ * because every element is validated to contain no `"` or `\` (ids, enum labels, UUIDs, ISO dates).
+ * Quoting matters: an unquoted id `NULL` would be read as a null.
+ */
+function quotedArray(values: string[]): string {
+  return values.length ? `{"${values.join('","')}"}` : '{}';
+}
+
+/** The insert for `rows` (ids unique), sorted by id so concurrent statements lock in one order. */
+export function insertEventsQuery(rows: readonly EventRow[]): pg.QueryConfig {
+  const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const n = sorted.length;
+  const ids = new Array<string>(n);
+  const types = new Array<string>(n);
+  const messageIds = new Array<string>(n);
+  const userIds = new Array<string>(n);
+  const values = new Array<string>(n);
+  const clientTs = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const row = sorted[i]!;
+    ids[i] = row.id;
+    types[i] = row.type;
+    messageIds[i] = row.messageId;
+    userIds[i] = row.userId;
+    values[i] = row.value === null ? 'NULL' : String(row.value);
+    clientTs[i] = row.clientTs;
+  }
+  return {
+    name: 'feedloop-insert-implicit-events',
+    text: INSERT_EVENTS_SQL,
+    values: [
+      quotedArray(ids),
+      quotedArray(types),
+      quotedArray(messageIds),
+      quotedArray(userIds),
+      values.length ? `{${values.join(',')}}` : '{}',
+      quotedArray(clientTs),
+    ],
+  };
+}
+
+const isForeignKeyViolation = (err: unknown) => (err as { code?: unknown }).code === '23503';
+
+/**
+ * The slow path after a foreign-key violation: the same rows, minus those whose message or user no
+ * longer exists, which come back with `stored = false`.
+ */
+export function guardedInsertEventsQuery(rows: readonly EventRow[]): pg.QueryConfig {
+  const { values } = insertEventsQuery(rows);
+  return {
+    text: `WITH input AS (
+  SELECT id, type, message_id, user_id, value, client_ts AT TIME ZONE 'UTC' AS client_ts FROM ${UNNEST_ROWS}
+), gone AS (
+  SELECT r.id FROM input r
+  WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = r.message_id)
+     OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id)
+), stored AS (
+  INSERT INTO implicit_events (id, type, message_id, user_id, value, client_ts)
+  SELECT * FROM input WHERE id NOT IN (SELECT id FROM gone)
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id
+)
+SELECT id, true AS stored FROM stored UNION ALL SELECT id, false AS stored FROM gone`,
+    values,
+  };
+}
+
+export class EventWriter {
+  private readonly queue: Ticket[] = [];
+  private queuedRows = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private closed = false;
+  private readonly counters = {
+    requests: 0,
+    statements: 0,
+    failedStatements: 0,
+    rowsInserted: 0,
+    duplicates: 0,
+    largestStatement: 0,
+  };
+
+  constructor(private readonly options: EventWriterOptions) {}
+
+  /**
+   * Stores `rows` (all or none: one request's rows always share a statement) and resolves once they
+   * are committed. Rejects with the database error when the statement fails.
+   */
+  write(rows: readonly EventRow[]): Promise<WriteOutcome> {
+    if (this.closed) {
+      return Promise.reject(new AppError('unavailable', 'The server is shutting down; retry shortly'));
+    }
+    if (rows.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0, gone: [] });
+    this.counters.requests += 1;
+    return new Promise<WriteOutcome>((resolve, reject) => {
+      this.queue.push({ rows, resolve, reject });
+      this.queuedRows += rows.length;
+      this.pump();
+    });
+  }
+
+  stats(): EventWriterStats {
+    return { ...this.counters, queuedRows: this.queuedRows, inFlight: this.inFlight.size };
+  }
+
+  /** Refuses new writes, then waits until everything queued is written (before the pool closes). */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+
+  private pump(): void {
+    const minRowsToOverlap = this.options.minRowsToOverlap ?? 0;
+    while (this.queue.length > 0 && this.inFlight.size < this.options.maxConcurrentFlushes) {
+      if (this.inFlight.size > 0 && this.queuedRows < minRowsToOverlap) break;
+      const flush = this.flush(this.takeBatch()).finally(() => {
+        this.inFlight.delete(flush);
+        this.pump();
+      });
+      this.inFlight.add(flush);
+    }
+  }
+
+  /** Whole tickets from the head of the queue, up to batchMax rows (at least one ticket). */
+  private takeBatch(): Ticket[] {
+    let rows = 0;
+    let count = 0;
+    while (count < this.queue.length) {
+      const next = this.queue[count]!.rows.length;
+      if (count > 0 && rows + next > this.options.batchMax) break;
+      rows += next;
+      count += 1;
+    }
+    this.queuedRows -= rows;
+    return this.queue.splice(0, count);
+  }
+
+  /** One statement for `tickets`. Never rejects: each ticket is settled instead. */
+  private async flush(tickets: Ticket[]): Promise<void> {
+    // The first ticket to name an id owns it; later ones in the same flush count it a duplicate.
+    const owner = new Map<string, { ticket: number; row: EventRow }>();
+    for (let t = 0; t < tickets.length; t++) {
+      for (const row of tickets[t]!.rows) if (!owner.has(row.id)) owner.set(row.id, { ticket: t, row });
+    }
+    const rows = Array.from(owner.values(), (o) => o.row);
+    this.counters.statements += 1;
+    this.counters.largestStatement = Math.max(this.counters.largestStatement, rows.length);
+
+    let inserted: string[];
+    let gone: string[] = [];
+    try {
+      inserted = (await this.options.pool.query<{ id: string }>(insertEventsQuery(rows))).rows.map(
+        (r) => r.id,
+      );
+    } catch (err) {
+      if (!isForeignKeyViolation(err)) return this.fail(tickets, rows.length, err);
+      // A message (or user) was deleted after its owner was cached: one vanished row must not fail
+      // everyone else's events. Write again, leaving out the rows whose parent is gone.
+      try {
+        const result = await this.options.pool.query<{ id: string; stored: boolean }>(
+          guardedInsertEventsQuery(rows),
+        );
+        inserted = result.rows.filter((r) => r.stored).map((r) => r.id);
+        gone = result.rows.filter((r) => !r.stored).map((r) => r.id);
+        this.counters.statements += 1;
+      } catch (retryErr) {
+        return this.fail(tickets, rows.length, retryErr);
+      }
+    }
+
+    const outcomes = tickets.map((): WriteOutcome => ({ accepted: 0, duplicates: 0, gone: [] }));
+    const byType = new Map<ImplicitEventType, number>();
+    for (const id of inserted) {
+      const o = owner.get(id)!;
+      outcomes[o.ticket]!.accepted += 1;
+      byType.set(o.row.type, (byType.get(o.row.type) ?? 0) + 1);
+    }
+    for (const id of gone) outcomes[owner.get(id)!.ticket]!.gone.push(id);
+    this.counters.rowsInserted += inserted.length;
+    for (let t = 0; t < tickets.length; t++) {
+      const outcome = outcomes[t]!;
+      outcome.duplicates = tickets[t]!.rows.length - outcome.accepted - outcome.gone.length;
+      this.counters.duplicates += outcome.duplicates;
+      tickets[t]!.resolve(outcome);
+    }
+    if (inserted.length > 0) {
+      try {
+        this.options.onInserted?.(byType);
+      } catch (err) {
+        this.options.log?.error({ err }, 'counting ingested events failed');
+      }
+    }
+  }
+
+  private fail(tickets: Ticket[], rows: number, err: unknown): void {
+    this.counters.failedStatements += 1;
+    this.options.log?.warn({ err, rows, requests: tickets.length }, 'event insert failed');
+    for (const ticket of tickets) ticket.reject(err);
+  }
+}

@@ -1,0 +1,159 @@
+// Explicit feedback on answers: ratings, pairwise votes, flags and corrections. These functions
+// check what the feedback is about (an assistant message, two answers to one prompt); who may give
+// it is the route's job (app.messageAccess.assertCanRate).
+import type { Db } from '../../platform/db/client.ts';
+import type {
+  Correction,
+  Flag,
+  FlagCategory,
+  PairwiseChoice,
+  PairwiseVote,
+  Rating,
+  RatingKind,
+} from '../../generated/prisma/client.ts';
+import { AppError, notFound } from '../../platform/errors/app-error.ts';
+
+export const invalidField = (path: string, message: string) =>
+  new AppError('validation_failed', `Invalid ${path}: ${message}`, [{ path, message }]);
+
+export type RatingInput = { kind: 'thumbs'; value: 'up' | 'down' } | { kind: 'stars'; value: number };
+export type RatingOutput = RatingInput & { messageId: string; createdAt: Date; updatedAt: Date };
+
+const THUMBS_TO_INT = { up: 1, down: -1 } as const;
+
+/** The wire form of a stored rating: thumbs as 'up' | 'down', stars as 1..5. */
+export function toRatingOutput(rating: Rating): RatingOutput {
+  const common = { messageId: rating.messageId, createdAt: rating.createdAt, updatedAt: rating.updatedAt };
+  return rating.kind === 'thumbs'
+    ? { kind: 'thumbs', value: rating.value > 0 ? 'up' : 'down', ...common }
+    : { kind: 'stars', value: rating.value, ...common };
+}
+
+/** Feedback is about answers; rating or correcting one's own prompt means nothing. */
+async function assistantMessage(db: Db, messageId: string) {
+  const message = await db.message.findUnique({
+    where: { id: messageId },
+    select: { id: true, role: true, content: true, parentId: true, conversationId: true },
+  });
+  if (!message) throw notFound('Message');
+  if (message.role !== 'assistant')
+    throw new AppError(
+      'bad_request',
+      `Only assistant messages take feedback; this is a ${message.role} message`,
+    );
+  return message;
+}
+
+/** Sets the user's rating of this kind on the message, replacing an earlier one. */
+export async function rateMessage(
+  db: Db,
+  input: { messageId: string; userId: string; rating: RatingInput },
+): Promise<Rating> {
+  await assistantMessage(db, input.messageId);
+  const { kind } = input.rating;
+  const value = input.rating.kind === 'thumbs' ? THUMBS_TO_INT[input.rating.value] : input.rating.value;
+  return db.rating.upsert({
+    where: { messageId_userId_kind: { messageId: input.messageId, userId: input.userId, kind } },
+    create: { messageId: input.messageId, userId: input.userId, kind, value },
+    update: { value },
+  });
+}
+
+/** Removes the user's rating of `kind` (or all their ratings) on the message; returns how many went. */
+export async function removeRatings(
+  db: Db,
+  input: { messageId: string; userId: string; kind?: RatingKind },
+): Promise<number> {
+  const { count } = await db.rating.deleteMany({
+    where: { messageId: input.messageId, userId: input.userId, ...(input.kind ? { kind: input.kind } : {}) },
+  });
+  return count;
+}
+
+/**
+ * Records which of two answers to the same prompt the user prefers. Voting again on the same pair,
+ * in either order, replaces the earlier vote (the pair is stored in the order of the latest vote,
+ * since which answer was shown first matters). Run it in a transaction: it takes an advisory lock
+ * on the pair so two concurrent votes cannot both insert.
+ */
+export async function recordVote(
+  tx: Db,
+  input: { userId: string; messageAId: string; messageBId: string; choice: PairwiseChoice },
+): Promise<{ vote: PairwiseVote; replaced: boolean }> {
+  const { userId, messageAId, messageBId, choice } = input;
+  if (messageAId === messageBId) throw invalidField('body.messageBId', 'must differ from messageAId');
+  const rows = await tx.message.findMany({
+    where: { id: { in: [messageAId, messageBId] } },
+    select: { id: true, role: true, parentId: true, conversationId: true },
+  });
+  const a = rows.find((m) => m.id === messageAId);
+  const b = rows.find((m) => m.id === messageBId);
+  if (!a || !b) throw notFound('Message');
+  if (a.role !== 'assistant') throw invalidField('body.messageAId', 'must be an assistant message');
+  if (b.role !== 'assistant') throw invalidField('body.messageBId', 'must be an assistant message');
+  if (a.parentId === null || a.conversationId !== b.conversationId || a.parentId !== b.parentId)
+    throw invalidField('body.messageBId', 'must answer the same prompt as messageAId (same parent message)');
+
+  const [low, high] = [messageAId, messageBId].sort();
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`pairwise_vote:${userId}:${low}:${high}`}))`;
+  const existing = await tx.pairwiseVote.findFirst({
+    where: {
+      userId,
+      OR: [
+        { messageAId, messageBId },
+        { messageAId: messageBId, messageBId: messageAId },
+      ],
+    },
+  });
+  if (existing) {
+    const vote = await tx.pairwiseVote.update({
+      where: { id: existing.id },
+      data: { messageAId, messageBId, choice, createdAt: new Date() },
+    });
+    return { vote, replaced: true };
+  }
+  const vote = await tx.pairwiseVote.create({ data: { userId, messageAId, messageBId, choice } });
+  return { vote, replaced: false };
+}
+
+/** Reports a problem with an answer; it waits for a moderator. */
+export async function flagMessage(
+  db: Db,
+  input: { messageId: string; userId: string; category: FlagCategory; comment?: string },
+): Promise<Flag> {
+  await assistantMessage(db, input.messageId);
+  return db.flag.create({
+    data: {
+      messageId: input.messageId,
+      userId: input.userId,
+      category: input.category,
+      comment: input.comment ? input.comment : null,
+    },
+  });
+}
+
+/**
+ * The reason a correction text is refused for this message, or null if it is fine: it must change
+ * the answer (ignoring surrounding whitespace).
+ */
+export function correctionProblem(original: string, text: string): string | null {
+  return text.trim() === original.trim() ? 'must differ from the original answer' : null;
+}
+
+/** A user's better version of an answer; pending until a moderator decides. */
+export async function submitCorrection(
+  db: Db,
+  input: { messageId: string; userId: string; text: string },
+): Promise<Correction> {
+  const message = await assistantMessage(db, input.messageId);
+  const problem = correctionProblem(message.content, input.text);
+  if (problem) throw invalidField('body.text', problem);
+  return db.correction.create({
+    data: {
+      messageId: input.messageId,
+      userId: input.userId,
+      submittedText: input.text,
+      correctedText: input.text,
+    },
+  });
+}

@@ -1,0 +1,74 @@
+// Stage 4: complete the candidate's report with its win rate against the active version (from the
+// two reports' per-item scores) and the feedback-side flag rate of both versions.
+import { UnrecoverableError } from 'bullmq';
+import type { Db } from '../../platform/db/client.ts';
+import type { LoopRun, Prisma } from '../../generated/prisma/client.ts';
+import { activeModelVersion } from '../../serving/active-version.ts';
+import { winRate } from '../../evaluation/win-rate.ts';
+import { type EvaluationReport } from '../../contract/evaluation.ts';
+import type { LoopContext } from '../context.ts';
+import { log, updateRun } from '../pipeline.ts';
+import { evaluationKey, findReport } from './evaluate.handler.ts';
+
+export interface FlagRate {
+  /** Answers of the version flagged harmful_or_biased (by anyone, unless a moderator rejected the flag). */
+  flagged: number;
+  /** Answers the version wrote. */
+  answers: number;
+  /** flagged / answers; null before the version answered anything. */
+  rate: number | null;
+}
+
+/** The share of a version's answers flagged harmful_or_biased (flags a moderator rejected do not count). */
+export async function harmfulFlagRate(db: Db, modelVersionId: string): Promise<FlagRate> {
+  const [answers, flagged] = await Promise.all([
+    db.message.count({ where: { modelVersionId, role: 'assistant' } }),
+    db.message.count({
+      where: {
+        modelVersionId,
+        role: 'assistant',
+        flags: { some: { category: 'harmful_or_biased', status: { not: 'rejected' } } },
+      },
+    }),
+  ]);
+  return { flagged, answers, rate: answers === 0 ? null : flagged / answers };
+}
+
+export async function completeReport(ctx: LoopContext, run: LoopRun): Promise<void> {
+  if (!run.candidateVersionId) throw new UnrecoverableError('the run has no candidate version');
+  const key = evaluationKey(ctx.config, run.datasetId);
+  const candidateRow = await findReport(ctx, run.candidateVersionId, key, run.id);
+  if (!candidateRow) throw new UnrecoverableError('the candidate has no evaluation report');
+  const active = await activeModelVersion(ctx.prisma);
+  const activeRow =
+    active && active.id !== run.candidateVersionId ? await findReport(ctx, active.id, key) : null;
+
+  const win = activeRow
+    ? winRate(
+        candidateRow.report as unknown as EvaluationReport,
+        activeRow.report as unknown as EvaluationReport,
+      )
+    : null;
+  const flagRate = {
+    candidate: await harmfulFlagRate(ctx.prisma, run.candidateVersionId),
+    active: active ? { versionId: active.id, ...(await harmfulFlagRate(ctx.prisma, active.id)) } : null,
+  };
+  await ctx.prisma.evaluationReport.update({
+    where: { id: candidateRow.id },
+    data: {
+      comparedWithVersionId: activeRow ? activeRow.modelVersionId : null,
+      winRate: win ? (win as unknown as Prisma.InputJsonObject) : undefined,
+      flagRate: flagRate as unknown as Prisma.InputJsonObject,
+    },
+  });
+  await updateRun(ctx, run.id, { report: { connect: { id: candidateRow.id } } });
+  await log(
+    ctx,
+    run.id,
+    'info',
+    win
+      ? `report: win rate ${win.winRate.toFixed(3)} against ${active!.name} (${win.wins} wins, ${win.ties} ties, ${win.losses} losses)`
+      : 'report: no active version to compare with',
+    { reportId: candidateRow.id },
+  );
+}

@@ -1,0 +1,37 @@
+// A worker for one run stage: runs the stage through the pipeline, and records failures on the run
+// (the last attempt's failure fails it). A job interrupted by shutdown is not a failure: the worker
+// puts it back in the queue and the next worker resumes it.
+import type { Worker } from 'bullmq';
+import type { JobDefinition } from './job-definition.ts';
+import type { runPayload } from './run-payload.ts';
+import { createWorker, type WorkerSettings } from './worker.ts';
+import type { LoopContext } from '../context.ts';
+import { log, runStage, stageFailed, type StageOutcome, type StageWork } from '../pipeline.ts';
+
+export function stageWorker(
+  ctx: LoopContext,
+  settings: WorkerSettings,
+  definition: JobDefinition<typeof runPayload>,
+  work: (ctx: LoopContext, ...args: Parameters<StageWork>) => Promise<StageOutcome>,
+): Worker {
+  return createWorker(definition, settings, async ({ runId }, jobRun) => {
+    try {
+      return await runStage(ctx, definition, runId, jobRun, (run, stage) => work(ctx, run, stage));
+    } catch (err) {
+      const run = await ctx.prisma.loopRun.findUnique({ where: { id: runId }, select: { status: true } });
+      // Cancelled meanwhile (training stops on it): not a job failure, nothing to retry.
+      if (run?.status === 'cancelled') return 'skipped';
+      if (settings.shutdown.aborted && jobRun.signal?.aborted) {
+        await log(
+          ctx,
+          runId,
+          'warn',
+          `${definition.name}: interrupted by shutdown; the next worker resumes it`,
+        );
+      } else {
+        await stageFailed(ctx, definition, runId, jobRun.job, err as Error);
+      }
+      throw err;
+    }
+  });
+}

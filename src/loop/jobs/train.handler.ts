@@ -1,0 +1,91 @@
+// Stage 2: fine-tune a candidate from the active version on the run's dataset and register it.
+// fineTune checkpoints into the run's work folder, so a retry or a new worker after a crash
+// resumes from the last checkpoint instead of starting over.
+import path from 'node:path';
+import { UnrecoverableError } from 'bullmq';
+import type { LoopRun, Prisma } from '../../generated/prisma/client.ts';
+import { activeModelVersion } from '../../serving/active-version.ts';
+import { registerModelVersion } from '../../promotion/model-versions.ts';
+import { fineTune, type TrainingConfigInput } from '../../training/index.ts';
+import type { LoopContext } from '../context.ts';
+import { log, updateRun, type StageJob } from '../pipeline.ts';
+import { ProgressRecorder, yieldToEventLoop } from '../progress-recorder.ts';
+
+/** The candidate's name and its folder under MODEL_DIR. */
+export const candidateName = (runId: string) => `ft-${runId.slice(0, 8)}`;
+
+export const runWorkDir = (dataDir: string, runId: string) => path.resolve(dataDir, 'runs', runId, 'train');
+
+export async function trainCandidate(ctx: LoopContext, run: LoopRun, stage: StageJob): Promise<void> {
+  if (run.candidateVersionId) return; // trained and registered by an earlier attempt
+  const dataset = run.datasetId
+    ? await ctx.prisma.dataset.findUnique({ where: { id: run.datasetId } })
+    : null;
+  if (!dataset) throw new UnrecoverableError('the run has no dataset snapshot');
+  const active = await activeModelVersion(ctx.prisma);
+  if (!active) throw new UnrecoverableError('no model version is active: nothing to fine-tune from');
+
+  const name = candidateName(run.id);
+  const cancel = new AbortController();
+  const signal = stage.signal ? AbortSignal.any([stage.signal, cancel.signal]) : cancel.signal;
+  const progress = new ProgressRecorder(ctx, run.id, () => cancel.abort(new Error('run cancelled')));
+  const result = await fineTune({
+    baseDir: path.resolve(ctx.config.MODEL_DIR, active.path),
+    datasetDir: path.resolve(ctx.config.FEEDLOOP_DATA_DIR, dataset.path),
+    outDir: path.resolve(ctx.config.MODEL_DIR, name),
+    workDir: runWorkDir(ctx.config.FEEDLOOP_DATA_DIR, run.id),
+    config: run.config as TrainingConfigInput,
+    signal,
+    onProgress: async (p) => {
+      if (p.resumedFromStep !== undefined) {
+        await log(ctx, run.id, 'info', `train: resumed from step ${p.resumedFromStep}`, {
+          resumedFromStep: p.resumedFromStep,
+          method: p.method,
+        });
+      }
+      await progress.record({
+        phase: p.phase,
+        method: p.method,
+        step: p.step,
+        totalSteps: p.totalSteps,
+        epoch: p.epoch,
+        stage: p.stage,
+        loss: p.loss,
+        lr: p.lr,
+        gradNorm: p.gradNorm,
+        valLoss: p.valLoss,
+        metrics: p.metrics,
+        resumedFromStep: p.resumedFromStep,
+      });
+      await yieldToEventLoop();
+    },
+  }).finally(() => progress.flush());
+  // An abort (shutdown or cancel) leaves a checkpoint, not a finished candidate: never register it.
+  if (signal.aborted)
+    throw signal.reason instanceof Error ? signal.reason : new Error('training was aborted');
+
+  const summary = result.methods
+    .map((m) =>
+      m.skippedReason
+        ? `${m.method} skipped (${m.skippedReason})`
+        : `${m.method} ${m.steps} steps on ${m.examples}`,
+    )
+    .join(', ');
+  const version = await registerModelVersion(ctx.prisma, {
+    name,
+    path: name,
+    parentId: active.id,
+    datasetId: dataset.id,
+    notes: `Fine-tuned by loop run ${run.id} from ${active.name} on dataset ${dataset.contentHash.slice(0, 12)}: ${summary}`,
+    actorId: null,
+  }).catch(async (err: { code?: string }) => {
+    // Registered by an attempt that died before it could record it on the run.
+    if (err.code !== 'conflict') throw err;
+    return ctx.prisma.modelVersion.findUniqueOrThrow({ where: { name } });
+  });
+  await updateRun(ctx, run.id, { candidate: { connect: { id: version.id } } });
+  await log(ctx, run.id, 'info', `train: registered candidate ${version.name} (${summary})`, {
+    candidateVersionId: version.id,
+    methods: result.methods as unknown as Prisma.InputJsonArray,
+  });
+}

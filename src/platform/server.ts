@@ -1,0 +1,26 @@
+// The API process: parse config, migrate, build the app, listen; close gracefully on signals.
+import { buildApp } from './app.ts';
+import type { Config } from './config.ts';
+import { ensureDatabase, migrate } from './db/migrate.ts';
+import { ensureAdminKey } from './users/users.ts';
+import { ensureBaseModel } from '../promotion/base-model.ts';
+
+export async function startApi(config: Config) {
+  await ensureDatabase(config.DATABASE_URL);
+  const applied = await migrate(config.DATABASE_URL);
+  const app = await buildApp({ config });
+  if (applied.length) app.log.info({ applied }, 'applied migrations');
+  if (config.FEEDLOOP_ADMIN_KEY) {
+    const { created } = await ensureAdminKey(app.db.prisma, config.FEEDLOOP_ADMIN_KEY);
+    app.log.info({ created }, 'admin key is in place');
+  }
+  const base = await ensureBaseModel(app.db.prisma, config.MODEL_DIR);
+  if (base) app.log.info({ version: base.name }, 'registered the shipped base model as the active version');
+  const active = await app.servedModels.warm();
+  app.log.info(
+    { version: active?.name ?? null, backend: (await app.servedModels.modelServer()).backend },
+    active ? 'model loaded' : 'no active model version; completions answer 503 until one is activated',
+  );
+  await app.listen({ port: config.PORT, host: config.HOST });
+  return app;
+}

@@ -1,0 +1,159 @@
+// The chat UI's WebSocket (`GET /v1/chat/socket`): send a user turn, get the answer token by
+// token, cancel it, or ask for another answer to the same prompt. Several answers may stream at
+// once on one socket; each is tagged with the client's requestId.
+//
+// client -> server
+//   {type:'generate', requestId, content, conversationId?, parentId?, model?, options?}
+//   {type:'regenerate', requestId, userMessageId, model?, options?}
+//   {type:'cancel', requestId}
+// server -> client
+//   {type:'started', requestId, conversationId, userMessageId, messageId, model}
+//   {type:'token', requestId, delta}
+//   {type:'done', requestId, messageId, finishReason, usage:{promptTokens, completionTokens}, latencyMs}
+//   {type:'error', requestId|null, error:{code, message, details?}}
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { principalOf } from '../platform/auth/plugin.ts';
+import { ROLE_GROUPS } from '../platform/auth/principal.ts';
+import { AppError } from '../platform/errors/app-error.ts';
+import { toErrorBody } from '../platform/errors/error-handler.ts';
+import { runCompletion, type CompletionRequest } from './completion-service.ts';
+
+const options = z
+  .strictObject({
+    maxTokens: z.number().int().min(1).max(2048).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    topP: z.number().gt(0).max(1).optional(),
+    topK: z.number().int().min(0).max(1000).optional(),
+    stop: z.array(z.string().min(1)).max(4).optional(),
+    seed: z.number().int().min(0).optional(),
+    minTokens: z.number().int().min(0).max(2048).optional(),
+  })
+  .default({});
+const requestId = z.string().min(1).max(100);
+
+export const clientMessage = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('generate'),
+    requestId,
+    content: z.string().trim().min(1, 'must not be empty').max(20_000),
+    conversationId: z.uuid().optional(),
+    parentId: z.uuid().optional(),
+    model: z.string().min(1).max(200).optional(),
+    options,
+  }),
+  z.strictObject({
+    type: z.literal('regenerate'),
+    requestId,
+    userMessageId: z.uuid(),
+    model: z.string().min(1).max(200).optional(),
+    options,
+  }),
+  z.strictObject({ type: z.literal('cancel'), requestId }),
+]);
+
+export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.addHook('onRequest', app.requireRole(...ROLE_GROUPS.anyUser));
+
+  app.get(
+    '/v1/chat/socket',
+    { websocket: true, schema: { tags: ['completions'], hide: true } },
+    (socket, request) => {
+      const principal = principalOf(request);
+      const running = new Map<string, AbortController>();
+      const send = (message: unknown) => {
+        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+      };
+      const fail = (id: string | null, err: unknown) => {
+        const { status, body } = toErrorBody(err);
+        if (status >= 500) request.log.error({ err }, 'chat socket request failed');
+        send({ type: 'error', requestId: id, ...body });
+      };
+
+      socket.on('message', (data) => {
+        let parsed: z.infer<typeof clientMessage>;
+        try {
+          const result = clientMessage.safeParse(JSON.parse(String(data)));
+          if (!result.success) {
+            const details = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+            return send({
+              type: 'error',
+              requestId: null,
+              error: {
+                code: 'validation_failed',
+                message: `Invalid ${details[0]?.path || 'message'}: ${details[0]?.message}`,
+                details,
+              },
+            });
+          }
+          parsed = result.data;
+        } catch {
+          return send({
+            type: 'error',
+            requestId: null,
+            error: { code: 'invalid_json', message: 'Messages must be JSON' },
+          });
+        }
+        if (parsed.type === 'cancel') {
+          running.get(parsed.requestId)?.abort();
+          return;
+        }
+        if (running.has(parsed.requestId)) {
+          return fail(
+            parsed.requestId,
+            new AppError('conflict', `requestId ${parsed.requestId} is already running`),
+          );
+        }
+        const controller = new AbortController();
+        running.set(parsed.requestId, controller);
+        const id = parsed.requestId;
+        const prompt: CompletionRequest['prompt'] =
+          parsed.type === 'generate'
+            ? {
+                kind: 'continue',
+                content: parsed.content,
+                conversationId: parsed.conversationId,
+                parentId: parsed.parentId,
+              }
+            : { kind: 'regenerate', userMessageId: parsed.userMessageId };
+        runCompletion(app, {
+          principal,
+          model: parsed.model,
+          options: parsed.options,
+          prompt,
+          longPrompt: 'truncate',
+          signal: controller.signal,
+          onStart: ({ version, messageId, turn }) =>
+            send({
+              type: 'started',
+              requestId: id,
+              conversationId: turn.conversationId,
+              userMessageId: turn.userMessageId,
+              messageId,
+              model: version.name,
+            }),
+          onToken: (event) => {
+            if (event.delta) send({ type: 'token', requestId: id, delta: event.delta });
+          },
+        })
+          .then(({ message, completion }) =>
+            send({
+              type: 'done',
+              requestId: id,
+              messageId: message.id,
+              finishReason: completion.finishReason,
+              usage: { promptTokens: completion.promptTokens, completionTokens: completion.completionTokens },
+              latencyMs: message.latencyMs,
+            }),
+          )
+          .catch((err) => fail(id, err))
+          .finally(() => running.delete(id));
+      });
+
+      // A closed tab cancels its answers; what was generated so far is still stored.
+      socket.on('close', () => {
+        for (const controller of running.values()) controller.abort();
+      });
+    },
+  );
+};

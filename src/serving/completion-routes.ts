@@ -1,0 +1,222 @@
+// OpenAI-compatible completions: `POST /v1/chat/completions` (with `stream: true` as server-sent
+// events ending in `data: [DONE]`) and `GET /v1/models`. Existing OpenAI clients work by pointing
+// their base URL at feedloop's `/v1`. Errors here carry OpenAI's fields (type, param) as well as
+// feedloop's (code, message, details).
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { principalOf } from '../platform/auth/plugin.ts';
+import { ROLE_GROUPS } from '../platform/auth/principal.ts';
+import { toErrorBody } from '../platform/errors/error-handler.ts';
+import type { GenerationOptionsInput } from '../llm/index.ts';
+import { runCompletion } from './completion-service.ts';
+import {
+  chatCompletionBody,
+  chatCompletionResponse,
+  modelList,
+  openAiError,
+  type ChatCompletionBody,
+} from '../contract/completions.ts';
+
+const tags = ['completions'];
+
+const OPENAI_TYPE: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'invalid_request_error',
+  413: 'invalid_request_error',
+  429: 'rate_limit_error',
+  503: 'service_unavailable',
+};
+
+/** feedloop's error body with OpenAI's `type` and `param` added. */
+export function toOpenAiError(error: unknown) {
+  const { status, body } = toErrorBody(error);
+  const details = body.error.details;
+  const firstPath = Array.isArray(details) ? (details[0] as { path?: string } | undefined)?.path : undefined;
+  const fromDetails = details && !Array.isArray(details) ? (details as { param?: string }).param : undefined;
+  const param = fromDetails ?? firstPath?.replace(/^body\./, '') ?? null;
+  const code = body.error.code === 'not_found' && param === 'model' ? 'model_not_found' : body.error.code;
+  return {
+    status,
+    body: { error: { ...body.error, code, type: OPENAI_TYPE[status] ?? 'server_error', param } },
+  };
+}
+
+function generationOptions(body: ChatCompletionBody): GenerationOptionsInput {
+  const options: GenerationOptionsInput = {};
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
+  if (maxTokens != null) options.maxTokens = maxTokens;
+  if (body.temperature != null) options.temperature = body.temperature;
+  if (body.top_p != null) options.topP = body.top_p;
+  if (body.top_k != null) options.topK = body.top_k;
+  if (body.stop != null) options.stop = typeof body.stop === 'string' ? [body.stop] : body.stop;
+  if (body.seed != null) options.seed = body.seed;
+  if (body.min_tokens != null) options.minTokens = body.min_tokens;
+  return options;
+}
+
+/** Aborts when the client goes away before the answer is complete. */
+function abortOnDisconnect(reply: FastifyReply): AbortController {
+  const controller = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller;
+}
+
+export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.addHook('onRequest', app.requireRole(...ROLE_GROUPS.anyUser));
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const { status, body } = toOpenAiError(error);
+    if (status >= 500) request.log.error({ err: error }, 'completion failed');
+    return reply.status(status).send(body);
+  });
+
+  app.get('/v1/models', { schema: { tags, response: { 200: modelList, 401: openAiError } } }, async () => {
+    const versions = await app.db.prisma.modelVersion.findMany({
+      where: { status: { in: ['active', 'candidate', 'retired'] } },
+      orderBy: { createdAt: 'desc' },
+    });
+    return {
+      object: 'list' as const,
+      data: versions.map((v) => ({
+        id: v.name,
+        object: 'model' as const,
+        created: Math.floor(v.createdAt.getTime() / 1000),
+        owned_by: 'feedloop',
+        status: v.status,
+      })),
+    };
+  });
+
+  app.post(
+    '/v1/chat/completions',
+    {
+      schema: {
+        tags,
+        description:
+          'OpenAI Chat Completions. `id` in the answer is the stored message id: rate, correct or flag it with that.',
+        body: chatCompletionBody,
+        response: {
+          200: chatCompletionResponse,
+          400: openAiError,
+          401: openAiError,
+          404: openAiError,
+          503: openAiError,
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const principal = principalOf(request);
+      const controller = abortOnDisconnect(reply);
+      const common = {
+        principal,
+        model: body.model,
+        options: generationOptions(body),
+        prompt: {
+          kind: 'history' as const,
+          messages: body.messages.map(({ role, content }) => ({ role, content })),
+          conversationId: body.conversation_id,
+          parentId: body.parent_message_id,
+        },
+        longPrompt: 'reject' as const,
+        signal: controller.signal,
+      };
+      const created = Math.floor(Date.now() / 1000);
+
+      if (!body.stream) {
+        const outcome = await runCompletion(app, common);
+        const { completion, message, version } = outcome;
+        return {
+          id: message.id,
+          object: 'chat.completion' as const,
+          created,
+          model: version.name,
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant' as const, content: completion.text },
+              finish_reason: completion.finishReason === 'length' ? ('length' as const) : ('stop' as const),
+              logprobs: null,
+            },
+          ],
+          usage: {
+            prompt_tokens: completion.promptTokens,
+            completion_tokens: completion.completionTokens,
+            total_tokens: completion.promptTokens + completion.completionTokens,
+          },
+          conversation_id: message.conversationId,
+          user_message_id: outcome.userMessage.id,
+          model_version_id: version.id,
+        };
+      }
+
+      // Streaming: errors before the first byte still get a normal JSON error (thrown from here);
+      // once the event stream has begun, an error is sent as a final `error` event.
+      let streamId = '';
+      let modelName = body.model ?? 'default';
+      const chunk = (
+        delta: Record<string, string>,
+        finish: string | null,
+        extra: Record<string, unknown> = {},
+      ) =>
+        `data: ${JSON.stringify({
+          id: streamId,
+          object: 'chat.completion.chunk',
+          created,
+          model: modelName,
+          choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+          ...extra,
+        })}\n\n`;
+      let opened = false;
+      const open = () => {
+        if (opened) return;
+        opened = true;
+        reply.hijack();
+        reply.raw.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache',
+          connection: 'keep-alive',
+          'x-request-id': request.id,
+        });
+        reply.raw.write(chunk({ role: 'assistant', content: '' }, null));
+      };
+      try {
+        const outcome = await runCompletion(app, {
+          ...common,
+          onStart: ({ version, messageId }) => {
+            streamId = messageId;
+            modelName = version.name;
+            open();
+          },
+          onToken: (event) => {
+            if (event.delta) reply.raw.write(chunk({ content: event.delta }, null));
+          },
+        });
+        const { completion } = outcome;
+        if (!reply.raw.writable) return;
+        const usage = body.stream_options?.include_usage
+          ? {
+              usage: {
+                prompt_tokens: completion.promptTokens,
+                completion_tokens: completion.completionTokens,
+                total_tokens: completion.promptTokens + completion.completionTokens,
+              },
+            }
+          : {};
+        reply.raw.write(chunk({}, completion.finishReason === 'length' ? 'length' : 'stop', usage));
+        reply.raw.write('data: [DONE]\n\n');
+        reply.raw.end();
+      } catch (err) {
+        if (!opened) throw err;
+        request.log.error({ err }, 'stream failed');
+        if (reply.raw.writable) {
+          reply.raw.write(`data: ${JSON.stringify(toOpenAiError(err).body)}\n\n`);
+          reply.raw.end();
+        }
+      }
+    },
+  );
+};

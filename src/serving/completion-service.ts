@@ -1,0 +1,252 @@
+// One completion, end to end: find the model version, check the prompt fits it, store the prompt
+// in a conversation while the model already answers it, stream the answer from the model workers,
+// and store the answer as a message with its model version, sampling parameters, latency and token
+// counts. The OpenAI route and the chat WebSocket share it.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Principal } from '../platform/auth/principal.ts';
+import { appendMessage, createConversation } from '../feedback/conversations/conversations.ts';
+import { AppError, notFound } from '../platform/errors/app-error.ts';
+import type { Message, ModelVersion } from '../generated/prisma/client.ts';
+import type { ChatMessage, GenerationOptionsInput } from '../llm/index.ts';
+import type { Completion, TokenEvent } from './worker-pool/model-server.ts';
+
+export interface CompletionRequest {
+  principal: Principal;
+  /** A model version name; absent or "default" for the active one. */
+  model?: string;
+  options: GenerationOptionsInput;
+  /**
+   * - history: the whole exchange (OpenAI style), stored as a new conversation, or only its last
+   *   user turn appended to `conversationId`;
+   * - continue: one new user turn in `conversationId` (or a new conversation); the model sees the
+   *   stored branch it follows (the chat UI);
+   * - regenerate: another answer to an existing user message, stored as a sibling branch.
+   */
+  prompt:
+    | { kind: 'history'; messages: ChatMessage[]; conversationId?: string; parentId?: string }
+    | { kind: 'continue'; content: string; conversationId?: string; parentId?: string }
+    | { kind: 'regenerate'; userMessageId: string };
+  /**
+   * What to do with a history longer than the model's context: refuse it (the API) or keep only
+   * its most recent tokens (the chat UI, where old turns scroll out of the model's view).
+   */
+  longPrompt: 'reject' | 'truncate';
+  signal?: AbortSignal;
+  /**
+   * Called once the prompt is accepted and generation begins, with the ids the user turn and the
+   * answer will have. The user turn is being stored meanwhile: if that fails, the stream ends with
+   * the error and nothing of the exchange is kept.
+   */
+  onStart?: (info: { version: ModelVersion; messageId: string; turn: UserTurn }) => void;
+  onToken?: (event: TokenEvent) => void;
+}
+
+export interface CompletionOutcome {
+  message: Message;
+  userMessage: Message;
+  version: ModelVersion;
+  completion: Completion;
+}
+
+/** Where the new user turn goes; its ids are chosen before it is stored. */
+export interface UserTurn {
+  conversationId: string;
+  userMessageId: string;
+}
+
+/** What the model will see, and how to store the new user turn once the prompt is accepted. */
+interface PromptPlan {
+  history: ChatMessage[];
+  turn: UserTurn;
+  store(): Promise<Message>;
+}
+
+const asChat = (messages: Message[]): ChatMessage[] =>
+  messages.map((m) => ({ role: m.role, content: m.content }));
+
+async function assertOwnConversation(app: FastifyInstance, principal: Principal, conversationId: string) {
+  const conversation = await app.db.prisma.conversation.findUnique({ where: { id: conversationId } });
+  if (!conversation || conversation.userId !== principal.userId) throw notFound('Conversation');
+}
+
+/** The messages from the root to `messageId`, oldest first. */
+async function pathTo(app: FastifyInstance, messageId: string): Promise<Message[]> {
+  const chain: Message[] = [];
+  for (let id: string | null = messageId; id;) {
+    const row: Message | null = await app.db.prisma.message.findUnique({ where: { id } });
+    if (!row) break;
+    chain.push(row);
+    id = row.parentId;
+  }
+  return chain.reverse();
+}
+
+/** The newest message nothing follows yet: where a turn without an explicit parent goes. */
+async function latestTip(app: FastifyInstance, conversationId: string): Promise<Message | null> {
+  return app.db.prisma.message.findFirst({
+    where: { conversationId, children: { none: {} } },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+  });
+}
+
+async function planPrompt(app: FastifyInstance, request: CompletionRequest): Promise<PromptPlan> {
+  const { principal, prompt } = request;
+  const db = app.db.prisma;
+
+  if (prompt.kind === 'regenerate') {
+    await app.messageAccess.assertCanRate(principal, prompt.userMessageId);
+    const chain = await pathTo(app, prompt.userMessageId);
+    const userMessage = chain.at(-1)!;
+    if (userMessage.role !== 'user') {
+      throw new AppError('validation_failed', 'Only the answer to a user message can be regenerated', [
+        { path: 'userMessageId', message: 'must be a user message' },
+      ]);
+    }
+    return {
+      history: asChat(chain),
+      turn: { conversationId: userMessage.conversationId, userMessageId: userMessage.id },
+      store: async () => userMessage,
+    };
+  }
+
+  const userMessageId = randomUUID();
+  if (prompt.kind === 'continue') {
+    const { conversationId, parentId, content } = prompt;
+    if (!conversationId) {
+      const turn = { conversationId: randomUUID(), userMessageId };
+      return {
+        history: [{ role: 'user', content }],
+        turn,
+        store: async () => {
+          const created = await createConversation(app.db, {
+            id: turn.conversationId,
+            userId: principal.userId,
+            title: content.slice(0, 80),
+            messages: [{ id: userMessageId, role: 'user', content }],
+          });
+          return created.messages[0]!;
+        },
+      };
+    }
+    await assertOwnConversation(app, principal, conversationId);
+    const parent = parentId
+      ? await db.message.findFirst({ where: { id: parentId, conversationId } })
+      : await latestTip(app, conversationId);
+    if (parentId && !parent) {
+      throw new AppError('validation_failed', 'parentId is not a message of this conversation', [
+        { path: 'parentId', message: 'must be a message in the conversation' },
+      ]);
+    }
+    const before = parent ? await pathTo(app, parent.id) : [];
+    return {
+      history: [...asChat(before), { role: 'user', content }],
+      turn: { conversationId, userMessageId },
+      store: () =>
+        appendMessage(app.db, {
+          id: userMessageId,
+          conversationId,
+          role: 'user',
+          content,
+          parentId: parent?.id ?? null,
+        }),
+    };
+  }
+
+  const last = prompt.messages.at(-1)!;
+  if (last.role !== 'user') {
+    throw new AppError('validation_failed', 'The last message must be from the user', [
+      { path: `body.messages.${prompt.messages.length - 1}.role`, message: "must be 'user'" },
+    ]);
+  }
+  const { conversationId, parentId } = prompt;
+  if (conversationId) {
+    await assertOwnConversation(app, principal, conversationId);
+    // Checked before the answer starts streaming: the store must not be the first to refuse it.
+    if (
+      parentId &&
+      !(await db.message.findFirst({ where: { id: parentId, conversationId }, select: { id: true } }))
+    ) {
+      throw new AppError('validation_failed', 'parentId is not a message of this conversation', [
+        { path: 'body.parent_message_id', message: 'must be a message in the conversation' },
+      ]);
+    }
+    return {
+      history: prompt.messages,
+      turn: { conversationId, userMessageId },
+      store: () =>
+        appendMessage(app.db, {
+          id: userMessageId,
+          conversationId,
+          role: 'user',
+          content: last.content,
+          parentId,
+        }),
+    };
+  }
+  const turn = { conversationId: randomUUID(), userMessageId };
+  return {
+    history: prompt.messages,
+    turn,
+    store: async () => {
+      // Stored as a chain whose tip is the new user turn.
+      const created = await createConversation(app.db, {
+        id: turn.conversationId,
+        userId: principal.userId,
+        title: last.content.slice(0, 80),
+        messages: prompt.messages.map((m, i) =>
+          i === prompt.messages.length - 1 ? { ...m, id: userMessageId } : m,
+        ),
+      });
+      return created.messages.find((m) => m.id === userMessageId)!;
+    },
+  };
+}
+
+export async function runCompletion(
+  app: FastifyInstance,
+  request: CompletionRequest,
+): Promise<CompletionOutcome> {
+  const { version, server } = await app.servedModels.resolve(request.model);
+  const plan = await planPrompt(app, request);
+  if (request.longPrompt === 'reject') {
+    const size = await app.servedModels.promptSize(version, plan.history);
+    if (size.tokens >= size.contextLength) {
+      throw new AppError(
+        'context_length_exceeded',
+        `This model's context is ${size.contextLength} tokens; the messages take ${size.tokens}. Shorten them.`,
+        [{ path: 'body.messages', message: `takes ${size.tokens} tokens of ${size.contextLength}` }],
+      );
+    }
+  }
+  const messageId = randomUUID();
+  const started = performance.now();
+  // The answer streams while the user turn is being stored: the first token does not wait for the
+  // database. A failed store cancels the generation and ends the stream with the error, so nothing
+  // of the exchange is kept and the client is told.
+  const stream = server.generate(
+    { ...request.options, versionId: version.id, messages: plan.history },
+    { signal: request.signal },
+  );
+  const storing = plan.store();
+  storing.catch(() => stream.cancel());
+  request.onStart?.({ version, messageId, turn: plan.turn });
+  for await (const event of stream) request.onToken?.(event);
+  const completion = await stream.result;
+  const userMessage = await storing;
+  const latencyMs = Math.round(performance.now() - started);
+  // An answer cut short by the client is still stored (marked aborted): nothing the user saw is lost.
+  const message = await appendMessage(app.db, {
+    id: messageId,
+    conversationId: userMessage.conversationId,
+    role: 'assistant',
+    content: completion.text,
+    parentId: userMessage.id,
+    modelVersionId: version.id,
+    params: { ...request.options, finishReason: completion.finishReason },
+    latencyMs,
+    promptTokens: completion.promptTokens,
+    completionTokens: completion.completionTokens,
+  });
+  return { message, userMessage, version, completion };
+}
