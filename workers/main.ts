@@ -6,13 +6,28 @@
 // checks once their lock expires, and run again.
 import { pino } from 'pino';
 import { ensureDatabase, migrate } from '../src/platform/db/migrate.ts';
-import { closeOnSignals, loadConfigOrExit } from '../src/platform/process.ts';
+import { closeOnSignals, loadConfigOrExit, localServicesOrExit } from '../src/platform/process.ts';
 import { ALL_WORKERS } from '../src/loop/jobs/worker-catalog.ts';
 import { startWorkers } from '../src/loop/start-workers.ts';
 
-const config = loadConfigOrExit();
-const log = pino({ level: config.LOG_LEVEL });
-await ensureDatabase(config.DATABASE_URL);
-await migrate(config.DATABASE_URL);
-const running = await startWorkers(config, ALL_WORKERS, log);
-closeOnSignals(() => running.close(), log);
+const boot = loadConfigOrExit();
+const log = pino({ level: boot.LOG_LEVEL });
+// A child of `npm start` gets the URLs in its environment; run alone on a bare machine, it finds or
+// starts Postgres and Redis as the API does.
+const services = await localServicesOrExit(boot, log);
+const { config } = services;
+const running = await (async () => {
+  await ensureDatabase(config.DATABASE_URL);
+  await migrate(config.DATABASE_URL);
+  return startWorkers(config, ALL_WORKERS, log);
+})().catch(async (err: unknown) => {
+  await services.stop();
+  throw err;
+});
+closeOnSignals(async () => {
+  try {
+    await running.close();
+  } finally {
+    await services.stop();
+  }
+}, log);

@@ -2,6 +2,9 @@
 // that names the variable.
 import { z } from 'zod';
 
+export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/feedloop';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -13,11 +16,11 @@ export const configSchema = z.object({
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
-    .default('postgresql://postgres@127.0.0.1:5432/feedloop'),
+    .default(DEFAULT_DATABASE_URL),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// URL')
-    .default('redis://127.0.0.1:6379'),
+    .default(DEFAULT_REDIS_URL),
   MODEL_DIR: z.string().min(1).default('models'),
   /** Where dataset snapshots are written (one folder per content hash under `datasets/`). */
   FEEDLOOP_DATA_DIR: z.string().min(1).default('data'),
