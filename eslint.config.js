@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'src/generated/', 'web/dist/', 'models/', 'data/'] },
+  { ignores: ['node_modules/', 'dist/', 'src/generated/', 'web/dist/', 'models/', 'data/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -2,14 +2,15 @@
 // /moderation, /dashboard/...) get index.html; the API's own prefixes keep their behaviour, so an
 // unknown /v1 path is still the JSON 404.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from './errors/app-error.ts';
+import { PACKAGE_ROOT } from './paths.ts';
 
 /** Where `npm run build:web` writes the UI. */
-export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+export const WEB_DIST = path.join(PACKAGE_ROOT, 'web', 'dist');
 
 /** Paths that belong to the server, never to the UI's client-side router. */
 const SERVER_PREFIXES = ['/v1', '/docs', '/healthz', '/readyz', '/metrics'];

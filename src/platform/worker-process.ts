@@ -3,9 +3,10 @@
 // is started again after a pause; on shutdown it gets SIGTERM (it puts running jobs back in their
 // queue) and, if it has not exited after the grace period, SIGKILL.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { nodeArgs, siblingModule } from './paths.ts';
 
-const WORKERS_MAIN = fileURLToPath(new URL('../../workers/main.ts', import.meta.url));
+// workers/main.ts from the sources, dist/workers/main.js from the build.
+const WORKERS_MAIN = siblingModule('../../workers/main.ts', import.meta.url);
 const RESTART_DELAY_MS = 5000;
 const STOP_GRACE_MS = 60_000;
 
@@ -25,7 +26,7 @@ export function startWorkerProcess(log: Log, env: NodeJS.ProcessEnv = process.en
   let restartTimer: NodeJS.Timeout | undefined;
 
   const start = () => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', WORKERS_MAIN], { env, stdio: 'inherit' });
+    const proc = spawn(process.execPath, nodeArgs(WORKERS_MAIN), { env, stdio: 'inherit' });
     child = proc;
     log.info({ pid: proc.pid }, 'started the workers process');
     proc.on('exit', (code, signal) => {

@@ -4,10 +4,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { PACKAGE_ROOT } from '../paths.ts';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
+export const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'prisma', 'migrations');
 
 // The lock id Prisma Migrate takes, so our runner and `prisma migrate deploy` exclude each other.
 const PRISMA_ADVISORY_LOCK = 72707369;

@@ -9,7 +9,9 @@
 // raise `workers`.
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { siblingModule } from '../../platform/paths.ts';
 import { parseBackendChoice, type BackendChoice, type BackendReport } from '../../llm/backend.ts';
 import type { ChatMessage } from '../../llm/chat-format.ts';
 import type { GenerationOptionsInput, GenerationResult } from '../../llm/generate.ts';
@@ -74,11 +76,14 @@ function defaultWorkerCount(): number {
 }
 
 /**
- * Starts the TypeScript worker entry. Loader hooks from the parent's `--import tsx` do not reach
- * worker threads on Node 20, so a small bootstrap registers tsx inside the worker first.
+ * Starts the worker entry: model-worker.js as it is when running from dist/; from the sources,
+ * model-worker.ts through tsx. Loader hooks from the parent's `--import tsx` do not reach worker
+ * threads on Node 20, so a small bootstrap registers tsx inside the worker first.
  */
 function spawnWorker(init: WorkerInit): Worker {
-  const entry = new URL('./model-worker.ts', import.meta.url).href;
+  const file = siblingModule('./model-worker.ts', import.meta.url);
+  if (!file.endsWith('.ts')) return new Worker(file, { workerData: init });
+  const entry = pathToFileURL(file).href;
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
   return new Worker(bootstrap, { eval: true, workerData: init });
