@@ -4,6 +4,7 @@
 // put back in their queue, then workers, queues, Redis and the database are closed. Jobs of a
 // worker that died without closing (kill -9, lost machine) are found by the other workers' stalled
 // checks once their lock expires, and run again.
+import { writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { ensureDatabase, migrate } from '../src/platform/db/migrate.ts';
 import { closeOnSignals, loadConfigOrExit, localServicesOrExit } from '../src/platform/process.ts';
@@ -24,7 +25,14 @@ const running = await (async () => {
   await services.stop();
   throw err;
 });
+// The container health check (docker-compose.yml) reads the file's age: it stops moving when the
+// event loop is stuck, which is also when the workers' job locks stop being renewed.
+const heartbeat = config.FEEDLOOP_HEARTBEAT_FILE;
+const beat = () => heartbeat && writeFile(heartbeat, `${new Date().toISOString()}\n`).catch(() => {});
+void beat();
+const heartbeatTimer = heartbeat ? setInterval(beat, 10_000).unref() : undefined;
 closeOnSignals(async () => {
+  clearInterval(heartbeatTimer);
   try {
     await running.close();
   } finally {

@@ -66,6 +66,8 @@ export const configSchema = z.object({
   FEEDLOOP_JOB_BACKOFF_MS: z.coerce.number().int().min(1).default(30_000),
   /** How long a worker's lock on a job lasts without renewal; a worker that dies loses its job after this. */
   FEEDLOOP_WORKER_LOCK_MS: z.coerce.number().int().min(500).default(60_000),
+  /** When set, the workers process touches this file every 10 s (a container health check reads its age). */
+  FEEDLOOP_HEARTBEAT_FILE: z.string().min(1).optional(),
   /** How often workers look for jobs whose worker died (stalled) and put them back in the queue. */
   FEEDLOOP_WORKER_STALLED_MS: z.coerce.number().int().min(200).default(30_000),
 });
