@@ -2,6 +2,7 @@
 // anything runs (a bad one fails at once, without retries), locks and stalled checks come from the
 // config, and a job interrupted by shutdown goes back to the queue without using up an attempt.
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { Config } from '../../platform/config.ts';
@@ -57,6 +58,8 @@ export function createWorker<S extends z.ZodType>(
     {
       connection: settings.connection,
       prefix: settings.prefix,
+      // Stored on every job it processes (job.processedBy): which process ran a stage.
+      name: `${hostname()}:${process.pid}`,
       concurrency: 1,
       lockDuration: settings.lockDurationMs,
       stalledInterval: settings.stalledIntervalMs,

@@ -37,13 +37,18 @@ export async function ensureAdminKey(db: Db, key: string): Promise<{ userId: str
     }
     return { userId: existing.userId, created: false };
   }
+  // Several API processes boot at once (`--scale api=3`): both writes are single-statement upserts
+  // (INSERT ... ON CONFLICT), so the one that loses the race finds the other's row instead of failing.
   const email = 'admin@feedloop.local';
-  const user =
-    (await db.user.findUnique({ where: { email } })) ??
-    (await db.user.create({ data: { email, role: 'admin' } }));
-  if (user.role !== 'admin') await db.user.update({ where: { id: user.id }, data: { role: 'admin' } });
-  await db.apiKey.create({
-    data: { userId: user.id, name: 'FEEDLOOP_ADMIN_KEY', prefix: key.slice(0, 10), keyHash },
+  const user = await db.user.upsert({
+    where: { email },
+    create: { email, role: 'admin' },
+    update: { role: 'admin' },
+  });
+  await db.apiKey.upsert({
+    where: { keyHash },
+    create: { userId: user.id, name: 'FEEDLOOP_ADMIN_KEY', prefix: key.slice(0, 10), keyHash },
+    update: {},
   });
   return { userId: user.id, created: true };
 }
