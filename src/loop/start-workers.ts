@@ -3,7 +3,7 @@
 import type { Worker } from 'bullmq';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../platform/config.ts';
-import { createDatabase } from '../platform/db/client.ts';
+import { createDatabase, databaseTimeouts } from '../platform/db/client.ts';
 import { evaluationPromptSet } from '../suites/contamination.ts';
 import { createWorkerRedis, Queues } from './jobs/queues.ts';
 import { workerSettings } from './jobs/worker.ts';
@@ -24,7 +24,7 @@ export async function startWorkers(
   factories: readonly WorkerFactory[],
   log: Logger = pino({ level: config.LOG_LEVEL }),
 ): Promise<RunningWorkers> {
-  const db = createDatabase(config.DATABASE_URL, { poolSize: 4 });
+  const db = createDatabase(config.DATABASE_URL, { poolSize: 4, timeouts: databaseTimeouts(config) });
   const connection = createWorkerRedis(config.REDIS_URL);
   connection.on('error', (err) => log.warn({ err }, 'redis connection error'));
   const queues = Queues.fromConfig(config, connection);
