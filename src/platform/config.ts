@@ -63,6 +63,8 @@ export const configSchema = z.object({
   FEEDLOOP_LOOP_FEEDBACK_THRESHOLD: z.coerce.number().int().min(1).default(200),
   /** How often the scheduler counts new feedback against the threshold, in milliseconds. */
   FEEDLOOP_LOOP_CHECK_MS: z.coerce.number().int().min(100).default(60_000),
+  /** How often the worker process checks that every queued or running run still has its job in Redis, and that the schedulers exist. */
+  FEEDLOOP_LOOP_RECONCILE_MS: z.coerce.number().int().min(100).default(30_000),
   /** Items per evaluation suite (country facts, definitions, perplexity docs, bias pairs); unset: the suite's own sizes. */
   FEEDLOOP_EVAL_LIMIT: z.coerce.number().int().min(1).optional(),
   /** First retry delay of a failed loop job in milliseconds; each later retry waits twice as long. */
