@@ -6,23 +6,28 @@
 //   3. checks every acknowledged id is stored exactly once.
 // Each phase also reports the CPU used by the server, Postgres, Redis, the load generator and
 // any other process on the machine (they all share the same cores). Prints one JSON line last.
+// Also prints the CPU model and the server's commit latency (with and without waiting for the WAL
+// flush), and where a batched request's time goes in the writer (queue wait, statement time).
 // Environment: BENCH_DATABASE_URL (server to use, default local), BENCH_SECONDS (per measured
 // run, default 10), BENCH_BATCH_CONNECTIONS (default 32), LOG_LEVEL (default warn).
+// `--smoke`: 1-second runs and one ceiling shape, to check the benchmark works (figures mean little).
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { buildApp } from '../src/platform/app.ts';
 import { loadConfig } from '../src/platform/config.ts';
-import { EVENT_FLUSH_CONCURRENCY, EVENT_MIN_ROWS_TO_OVERLAP } from '../src/feedback/events/plugin.ts';
+import { EVENT_MIN_ROWS_TO_OVERLAP } from '../src/feedback/events/plugin.ts';
 import { createUser, issueApiKey } from '../src/platform/users/users.ts';
 import { cpuAccountingAvailable, cpuSnapshot, describeCpu } from './cpu.ts';
 import { measureDatabaseCeiling } from './db-ceiling.ts';
 import { scratchDatabase } from './scratch-database.ts';
+import { cpuModel, measureCommitLatency } from './commit-latency.ts';
 import type { LoadJob, LoadResult } from './load-generator.ts';
 
+const SMOKE = process.argv.includes('--smoke');
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const WARMUP_SECONDS = 3;
+const SECONDS = SMOKE ? 1 : Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP_SECONDS = SMOKE ? 1 : 3;
 const RATE_LIMIT_PER_MINUTE = 1_000_000_000;
 const MESSAGES = 1000;
 const BATCH = { batchSize: 50, connections: Number(process.env.BENCH_BATCH_CONNECTIONS ?? 32) };
@@ -110,7 +115,16 @@ async function main(): Promise<void> {
       HOST: '127.0.0.1',
       FEEDLOOP_RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT_PER_MINUTE),
     });
+    say(
+      `cpu: ${cpuModel()}${SMOKE ? '; SMOKE RUN (1-second phases): the figures are not measurements' : ''}`,
+    );
     say(`database ${new URL(url).pathname.slice(1)} (dropped at the end); log level ${config.LOG_LEVEL}`);
+    const commit = await measureCommitLatency(url, SMOKE ? 40 : 400);
+    say(
+      `commit latency: p50 ${commit.syncP50} ms (p90 ${commit.syncP90}) waiting for the WAL flush ` +
+        `(${commit.walSyncMethod}), p50 ${commit.asyncP50} ms without: the flush adds ${commit.flushP50} ms ` +
+        `to every statement the writer commits`,
+    );
     say(
       `rate limit raised to ${RATE_LIMIT_PER_MINUTE} requests/min per credential for this run ` +
         `(the limiter stays on: every request still makes its Redis round trip)`,
@@ -120,7 +134,7 @@ async function main(): Promise<void> {
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     say(
       `API at ${address}; writer: FEEDLOOP_EVENT_BATCH_MAX=${config.FEEDLOOP_EVENT_BATCH_MAX}, ` +
-        `up to ${EVENT_FLUSH_CONCURRENCY} statements in flight (a second once ${EVENT_MIN_ROWS_TO_OVERLAP} rows ` +
+        `up to ${config.FEEDLOOP_EVENT_FLUSHES} statements in flight (another once ${EVENT_MIN_ROWS_TO_OVERLAP} rows ` +
         `are queued); pool size ${app.db.pool.options.max}`,
     );
 
@@ -149,6 +163,7 @@ async function main(): Promise<void> {
       userId: user.id,
       messageIds,
       seconds: Math.min(SECONDS, 6),
+      ...(SMOKE ? { connectionCounts: [2] } : {}),
       log: say,
     });
     say(
@@ -169,16 +184,40 @@ async function main(): Promise<void> {
       const statsBefore = app.eventWriter.stats();
       const idPrefix = `${mode}-`;
       const cpuBefore = cpuAccountingAvailable ? cpuSnapshot() : undefined;
-      const result = await load({ ...base, ...shape, durationSeconds: SECONDS, idPrefix });
+      // Is the connection pool a bound? Sample how many queries wait for a connection.
+      const pool = app.db.pool;
+      const poolSamples = { count: 0, waiting: 0, maxWaiting: 0, busy: 0 };
+      const sampler = setInterval(() => {
+        poolSamples.count += 1;
+        poolSamples.waiting += pool.waitingCount;
+        poolSamples.maxWaiting = Math.max(poolSamples.maxWaiting, pool.waitingCount);
+        poolSamples.busy += pool.totalCount - pool.idleCount;
+      }, 5);
+      const result = await load({ ...base, ...shape, durationSeconds: SECONDS, idPrefix }).finally(() =>
+        clearInterval(sampler),
+      );
       const cpuAfter = cpuAccountingAvailable ? cpuSnapshot() : undefined;
       const statsAfter = app.eventWriter.stats();
       const statements = statsAfter.statements - statsBefore.statements;
       const rows = statsAfter.rowsInserted - statsBefore.rowsInserted;
+      const requests = statsAfter.requests - statsBefore.requests;
+      const statementMs = statsAfter.statementMs - statsBefore.statementMs;
+      const waitMs = statsAfter.queueWaitMs - statsBefore.queueWaitMs;
       say(describe(`${mode} (${shape.connections} connections)`, result, shape.batchSize));
       say(
-        `  writer: ${statements} statements, ${(rows / Math.max(statements, 1)).toFixed(1)} rows per ` +
-          `statement on average, largest so far ${statsAfter.largestStatement}, ` +
-          `${statsAfter.failedStatements - statsBefore.failedStatements} failed`,
+        `  writer: ${statements} statements (${(statements / (result.elapsedMs / 1000)).toFixed(1)}/s), ` +
+          `${(rows / Math.max(statements, 1)).toFixed(1)} rows per statement on average, largest so far ` +
+          `${statsAfter.largestStatement}, ${statsAfter.failedStatements - statsBefore.failedStatements} failed; ` +
+          `a statement takes ${(statementMs / Math.max(statements, 1)).toFixed(1)} ms, ` +
+          `${(statementMs / result.elapsedMs).toFixed(2)} in flight on average; a request waits ` +
+          `${(waitMs / Math.max(requests, 1)).toFixed(1)} ms in the queue, ` +
+          `${((statsAfter.inWriterMs - statsBefore.inWriterMs) / result.elapsedMs).toFixed(1)} ` +
+          `of the ${shape.connections} connections' requests are in the writer on average`,
+      );
+      say(
+        `  pool: ${(poolSamples.busy / Math.max(poolSamples.count, 1)).toFixed(2)} of ${pool.options.max} ` +
+          `connections busy on average, ${(poolSamples.waiting / Math.max(poolSamples.count, 1)).toFixed(2)} ` +
+          `queries waiting for one on average (most at once: ${poolSamples.maxWaiting})`,
       );
       if (cpuBefore && cpuAfter) {
         say(
@@ -200,6 +239,10 @@ async function main(): Promise<void> {
 
     const summary = {
       bench: 'ingest',
+      ...(SMOKE ? { smoke: true } : {}),
+      cpu: cpuModel(),
+      commit_ms_p50: commit.syncP50,
+      commit_flush_ms_p50: commit.flushP50,
       batched_events_per_s: Math.round(batched.perSecond),
       single_events_per_s: Math.round(single.perSecond),
       single_p99_ms: single.result.latency.p99,

@@ -42,6 +42,12 @@ export interface EventWriterStats {
   queuedRows: number;
   /** Statements in flight right now. */
   inFlight: number;
+  /** Milliseconds statements spent in the database, summed over statements (overlaps count twice). */
+  statementMs: number;
+  /** Milliseconds requests waited in the queue before their statement started, summed over requests. */
+  queueWaitMs: number;
+  /** Milliseconds from write() to the commit, summed over requests (divided by elapsed time: requests in the writer). */
+  inWriterMs: number;
 }
 
 export interface EventWriterOptions {
@@ -63,6 +69,7 @@ export interface EventWriterOptions {
 
 interface Ticket {
   rows: readonly EventRow[];
+  queuedAt: number;
   resolve(outcome: WriteOutcome): void;
   reject(err: unknown): void;
 }
@@ -162,6 +169,9 @@ export class EventWriter {
     rowsInserted: 0,
     duplicates: 0,
     largestStatement: 0,
+    statementMs: 0,
+    queueWaitMs: 0,
+    inWriterMs: 0,
   };
 
   constructor(private readonly options: EventWriterOptions) {}
@@ -177,7 +187,7 @@ export class EventWriter {
     if (rows.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0, gone: [] });
     this.counters.requests += 1;
     return new Promise<WriteOutcome>((resolve, reject) => {
-      this.queue.push({ rows, resolve, reject });
+      this.queue.push({ rows, queuedAt: performance.now(), resolve, reject });
       this.queuedRows += rows.length;
       this.pump();
     });
@@ -227,6 +237,8 @@ export class EventWriter {
       for (const row of tickets[t]!.rows) if (!owner.has(row.id)) owner.set(row.id, { ticket: t, row });
     }
     const rows = Array.from(owner.values(), (o) => o.row);
+    const started = performance.now();
+    for (const ticket of tickets) this.counters.queueWaitMs += started - ticket.queuedAt;
     this.counters.statements += 1;
     this.counters.largestStatement = Math.max(this.counters.largestStatement, rows.length);
 
@@ -252,6 +264,9 @@ export class EventWriter {
       }
     }
 
+    const finished = performance.now();
+    this.counters.statementMs += finished - started;
+    for (const ticket of tickets) this.counters.inWriterMs += finished - ticket.queuedAt;
     const outcomes = tickets.map((): WriteOutcome => ({ accepted: 0, duplicates: 0, gone: [] }));
     const byType = new Map<ImplicitEventType, number>();
     for (const id of inserted) {

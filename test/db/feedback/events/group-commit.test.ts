@@ -127,6 +127,10 @@ test('writes queued while a statement is in flight go out together', async () =>
   // The first write goes out alone at once; the other 299 queue behind it and share the next one.
   assert.equal(writer.stats().statements, 2);
   assert.equal(writer.stats().largestStatement, 299);
+  // The timing counters bench:ingest reads: the 299 waited for the first statement to commit.
+  const { queueWaitMs, statementMs, inWriterMs } = writer.stats();
+  assert.ok(queueWaitMs > 0 && statementMs > 0);
+  assert.ok(inWriterMs >= queueWaitMs + statementMs, `${inWriterMs} >= ${queueWaitMs} + ${statementMs}`);
   assert.equal(
     await countRows(
       t.app,
