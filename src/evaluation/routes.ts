@@ -5,39 +5,13 @@ import { z } from 'zod';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { notFound } from '../platform/errors/app-error.ts';
 import type { EvaluationReport, ModelVersion } from '../generated/prisma/client.ts';
-import { commonErrors, idParams, isoDate, uuid } from '../contract/http.ts';
-
-const reportRow = z.object({
-  id: z.string(),
-  modelVersionId: z.string(),
-  modelVersionName: z.string(),
-  comparedWithVersionId: z.string().nullable(),
-  runId: z.string().nullable(),
-  createdAt: isoDate,
-  report: z.record(z.string(), z.unknown()),
-  gate: z
-    .object({
-      decision: z.enum(['promote', 'reject']),
-      reasons: z.array(z.string()),
-      checks: z.array(
-        z.object({
-          name: z.string(),
-          candidate: z.number().nullable(),
-          active: z.number().nullable(),
-          passed: z.boolean(),
-          detail: z.string(),
-        }),
-      ),
-    })
-    .nullable(),
-  winRate: z.record(z.string(), z.unknown()).nullable(),
-  flagRate: z.record(z.string(), z.unknown()).nullable(),
-});
-
-const listQuery = z.strictObject({
-  modelVersionId: uuid.optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(20),
-});
+import { commonErrors, idParams } from '../contract/http.ts';
+import {
+  listReportsQuery,
+  reportList,
+  reportResponse,
+  type reportRow,
+} from '../contract/evaluation-reports.ts';
 
 type Row = EvaluationReport & { modelVersion: Pick<ModelVersion, 'name'> };
 
@@ -70,8 +44,8 @@ export const evaluationReportRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['reports'],
         summary: 'Evaluation reports, newest first',
-        querystring: listQuery,
-        response: { 200: z.object({ reports: z.array(reportRow) }), ...commonErrors },
+        querystring: listReportsQuery,
+        response: { 200: reportList, ...commonErrors },
       },
     },
     async (request) => {
@@ -92,7 +66,7 @@ export const evaluationReportRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['reports'],
         summary: 'One evaluation report with its gate decision',
         params: idParams,
-        response: { 200: z.object({ report: reportRow }), ...commonErrors },
+        response: { 200: reportResponse, ...commonErrors },
       },
     },
     async (request) => {
