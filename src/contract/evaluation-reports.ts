@@ -1,22 +1,9 @@
-// Stored evaluation reports as the API shows them (`GET /v1/reports`): the report itself (see
-// evaluation.ts for its full shape), the gate's decision with every check, and the win and flag
-// rates the loop recorded beside it.
+// Stored evaluation reports as the API shows them (`GET /v1/reports`): the report itself
+// (evaluation.ts), the gate's decision with every check, and the win and flag rates the loop
+// recorded beside it.
 import { z } from 'zod';
 import { isoDate, uuid } from './http.ts';
-
-export const gateCheckView = z.object({
-  name: z.string(),
-  candidate: z.number().nullable(),
-  active: z.number().nullable(),
-  passed: z.boolean(),
-  detail: z.string(),
-});
-
-export const gateView = z.object({
-  decision: z.enum(['promote', 'reject']),
-  reasons: z.array(z.string()),
-  checks: z.array(gateCheckView),
-});
+import { EvaluationReportSchema, FlagRatesSchema, GateDecisionSchema, WinRateSchema } from './evaluation.ts';
 
 export const reportRow = z.object({
   id: z.string(),
@@ -25,10 +12,11 @@ export const reportRow = z.object({
   comparedWithVersionId: z.string().nullable(),
   runId: z.string().nullable(),
   createdAt: isoDate,
-  report: z.record(z.string(), z.unknown()),
-  gate: gateView.nullable(),
-  winRate: z.record(z.string(), z.unknown()).nullable(),
-  flagRate: z.record(z.string(), z.unknown()).nullable(),
+  report: EvaluationReportSchema,
+  // The gate's verdict; its win rate is the row's own winRate.
+  gate: GateDecisionSchema.omit({ winRate: true }).nullable(),
+  winRate: WinRateSchema.nullable(),
+  flagRate: FlagRatesSchema.nullable(),
 });
 export type ReportRow = z.output<typeof reportRow>;
 

@@ -1,11 +1,17 @@
 // Stored evaluation reports over HTTP (the rows the loop's evaluate/report/gate stages write): read
-// by moderators, ops and admins. Kept apart from src/reports, which is the pure evaluation library.
+// by moderators, ops and admins. Stored JSON is parsed with its contract schema on the way out.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { notFound } from '../platform/errors/app-error.ts';
-import type { EvaluationReport, ModelVersion } from '../generated/prisma/client.ts';
+import type { EvaluationReport as EvaluationReportRow, ModelVersion } from '../generated/prisma/client.ts';
 import { commonErrors, idParams } from '../contract/http.ts';
+import {
+  EvaluationReportSchema,
+  FlagRatesSchema,
+  GateDecisionSchema,
+  WinRateSchema,
+} from '../contract/evaluation.ts';
 import {
   listReportsQuery,
   reportList,
@@ -13,7 +19,7 @@ import {
   type reportRow,
 } from '../contract/evaluation-reports.ts';
 
-type Row = EvaluationReport & { modelVersion: Pick<ModelVersion, 'name'> };
+type Row = EvaluationReportRow & { modelVersion: Pick<ModelVersion, 'name'> };
 
 function rowView(row: Row): z.infer<typeof reportRow> {
   return {
@@ -23,10 +29,10 @@ function rowView(row: Row): z.infer<typeof reportRow> {
     comparedWithVersionId: row.comparedWithVersionId,
     runId: row.runId,
     createdAt: row.createdAt,
-    report: row.report as Record<string, unknown>,
-    gate: row.gate as z.infer<typeof reportRow>['gate'],
-    winRate: row.winRate as Record<string, unknown> | null,
-    flagRate: row.flagRate as Record<string, unknown> | null,
+    report: EvaluationReportSchema.parse(row.report),
+    gate: GateDecisionSchema.nullable().parse(row.gate),
+    winRate: WinRateSchema.nullable().parse(row.winRate),
+    flagRate: FlagRatesSchema.nullable().parse(row.flagRate),
   };
 }
 
