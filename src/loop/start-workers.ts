@@ -13,6 +13,10 @@ import { RedisLoopEvents } from './events.ts';
 import { getSchedule, scheduleDefaults, syncSchedulers } from './schedule.ts';
 import { startReconciler } from './reconciler.ts';
 import { selectBackend } from '../llm/index.ts';
+import { maintainEventPartitions } from '../feedback/events/partitions.ts';
+
+/** How often the workers create next months' event partitions and drop those past the retention. */
+const PARTITION_MAINTENANCE_MS = 60 * 60 * 1000;
 
 export interface RunningWorkers {
   workers: Worker[];
@@ -76,6 +80,17 @@ export async function startWorkers(
   });
   // Redis came back (it may have lost everything): check runs and schedulers now.
   connection.on('ready', () => reconciler.poke());
+  // implicit_events' monthly partitions: months ahead created, months past the retention dropped.
+  // Every worker process does it (idempotent; a DROP that lost the race finds nothing to drop).
+  const maintainPartitions = () =>
+    maintainEventPartitions(db.pool, { retentionMonths: config.FEEDLOOP_EVENT_RETENTION_MONTHS }).then(
+      ({ created, dropped }) => {
+        if (created.length || dropped.length) log.info({ created, dropped }, 'event partitions maintained');
+      },
+      (err: unknown) => log.warn({ err }, 'event partition maintenance failed; retrying in an hour'),
+    );
+  await maintainPartitions();
+  const partitionTimer = setInterval(maintainPartitions, PARTITION_MAINTENANCE_MS).unref();
   log.info({ queues: workers.map((w) => w.name), prefix: config.FEEDLOOP_QUEUE_PREFIX }, 'workers started');
 
   let closing: Promise<void> | null = null;
@@ -85,6 +100,7 @@ export async function startWorkers(
     close() {
       closing ??= (async () => {
         shutdown.abort();
+        clearInterval(partitionTimer);
         await reconciler.close();
         for (const worker of workers) worker.cancelAllJobs('shutdown');
         await Promise.all(workers.map((w) => w.close()));

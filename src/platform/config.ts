@@ -45,6 +45,8 @@ export const configSchema = z.object({
   FEEDLOOP_EVENT_BATCH_MAX: z.coerce.number().int().min(1).max(20_000).default(5000),
   /** Group-commit statements of implicit events in flight at once (see src/feedback/events/plugin.ts). */
   FEEDLOOP_EVENT_FLUSHES: z.coerce.number().int().min(1).max(32).default(4),
+  /** Implicit events are kept this many whole months besides the current one; older months are dropped (unset: kept). */
+  FEEDLOOP_EVENT_RETENTION_MONTHS: z.coerce.number().int().min(0).optional(),
   /** Start the BullMQ workers as a child process of `npm start` (false when they run elsewhere). */
   FEEDLOOP_WORKERS: bool.default(true),
   /** Opening a Postgres connection, or waiting for a free one in the pool, in milliseconds. */

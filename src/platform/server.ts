@@ -4,12 +4,15 @@ import type { Config } from './config.ts';
 import { ensureDatabase, migrate } from './db/migrate.ts';
 import { ensureAdminKey } from './users/users.ts';
 import { ensureBaseModel } from '../promotion/base-model.ts';
+import { maintainEventPartitions } from '../feedback/events/partitions.ts';
 
 export async function startApi(config: Config) {
   await ensureDatabase(config.DATABASE_URL);
   const applied = await migrate(config.DATABASE_URL);
   const app = await buildApp({ config });
   if (applied.length) app.log.info({ applied }, 'applied migrations');
+  // The workers also drop months past the retention; the API only makes sure months ahead exist.
+  await maintainEventPartitions(app.db.pool);
   if (config.FEEDLOOP_ADMIN_KEY) {
     const { created } = await ensureAdminKey(app.db.prisma, config.FEEDLOOP_ADMIN_KEY);
     app.log.info({ created }, 'admin key is in place');

@@ -84,9 +84,20 @@ interface Ticket {
 const UNNEST_ROWS = `unnest($1::text[], $2::"ImplicitEventType"[], $3::uuid[], $4::uuid[], $5::float8[], $6::timestamptz[])
     AS r(id, type, message_id, user_id, value, client_ts)`;
 
-export const INSERT_EVENTS_SQL = `INSERT INTO implicit_events (id, type, message_id, user_id, value, client_ts)
-SELECT id, type, message_id, user_id, value, client_ts AT TIME ZONE 'UTC' FROM ${UNNEST_ROWS}
-ON CONFLICT (id) DO NOTHING
+// implicit_events is partitioned by month of received_at. Each month's partition has a unique index
+// on id, and `ON CONFLICT DO NOTHING` without a target uses it: an id sent again in the same month
+// is not stored again. An id sent again just after a month began would land in the new month's
+// partition, so during a month's first day each row is also looked for in the month before (on
+// other days that range is empty and the planner prunes every partition from the lookup).
+const SEEN_LAST_MONTH = `EXISTS (SELECT 1 FROM implicit_events e WHERE e.id = r.id
+      AND e.received_at >= (now() AT TIME ZONE 'UTC') - interval '1 day'
+      AND e.received_at < date_trunc('month', now() AT TIME ZONE 'UTC'))`;
+
+export const INSERT_EVENTS_SQL = `INSERT INTO implicit_events (id, type, message_id, user_id, value, client_ts, received_at)
+SELECT id, type, message_id, user_id, value, client_ts AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+  FROM ${UNNEST_ROWS}
+ WHERE NOT ${SEEN_LAST_MONTH}
+ON CONFLICT DO NOTHING
 RETURNING id`;
 
 /**
@@ -141,15 +152,17 @@ export function guardedInsertEventsQuery(rows: readonly EventRow[]): pg.QueryCon
   const { values } = insertEventsQuery(rows);
   return {
     text: `WITH input AS (
-  SELECT id, type, message_id, user_id, value, client_ts AT TIME ZONE 'UTC' AS client_ts FROM ${UNNEST_ROWS}
+  SELECT id, type, message_id, user_id, value, client_ts AT TIME ZONE 'UTC' AS client_ts,
+         now() AT TIME ZONE 'UTC' AS received_at
+    FROM ${UNNEST_ROWS} WHERE NOT ${SEEN_LAST_MONTH}
 ), gone AS (
   SELECT r.id FROM input r
   WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = r.message_id)
      OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id)
 ), stored AS (
-  INSERT INTO implicit_events (id, type, message_id, user_id, value, client_ts)
+  INSERT INTO implicit_events (id, type, message_id, user_id, value, client_ts, received_at)
   SELECT * FROM input WHERE id NOT IN (SELECT id FROM gone)
-  ON CONFLICT (id) DO NOTHING
+  ON CONFLICT DO NOTHING
   RETURNING id
 )
 SELECT id, true AS stored FROM stored UNION ALL SELECT id, false AS stored FROM gone`,

@@ -220,7 +220,7 @@ describe('chat', () => {
     }, message.id);
     assert.equal(queued, true);
     const stored = await waitFor('the beacon event', () =>
-      t.app.db.prisma.implicitEvent.findUnique({ where: { id: `beacon-${message.id}` } }),
+      t.app.db.prisma.implicitEvent.findFirst({ where: { id: `beacon-${message.id}` } }),
     );
     assert.deepEqual([stored.type, stored.value, stored.userId], ['expand', 3, user.id]);
 
