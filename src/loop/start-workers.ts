@@ -14,6 +14,10 @@ import { getSchedule, scheduleDefaults, syncSchedulers } from './schedule.ts';
 import { startReconciler } from './reconciler.ts';
 import { selectBackend } from '../llm/index.ts';
 import { maintainEventPartitions } from '../feedback/events/partitions.ts';
+import { compactFeedbackRollup } from '../feedback/insights/queries.ts';
+
+/** How often the workers fold the feedback rollup's deltas into feedback_daily. */
+const ROLLUP_COMPACTION_MS = 60 * 1000;
 
 /** How often the workers create next months' event partitions and drop those past the retention. */
 const PARTITION_MAINTENANCE_MS = 60 * 60 * 1000;
@@ -91,6 +95,11 @@ export async function startWorkers(
     );
   await maintainPartitions();
   const partitionTimer = setInterval(maintainPartitions, PARTITION_MAINTENANCE_MS).unref();
+  const rollupTimer = setInterval(() => {
+    compactFeedbackRollup(db.pool).catch((err: unknown) =>
+      log.warn({ err }, 'folding the feedback rollup failed; retrying in a minute'),
+    );
+  }, ROLLUP_COMPACTION_MS).unref();
   log.info({ queues: workers.map((w) => w.name), prefix: config.FEEDLOOP_QUEUE_PREFIX }, 'workers started');
 
   let closing: Promise<void> | null = null;
@@ -101,6 +110,7 @@ export async function startWorkers(
       closing ??= (async () => {
         shutdown.abort();
         clearInterval(partitionTimer);
+        clearInterval(rollupTimer);
         await reconciler.close();
         for (const worker of workers) worker.cancelAllJobs('shutdown');
         await Promise.all(workers.map((w) => w.close()));

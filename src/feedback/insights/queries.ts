@@ -1,5 +1,5 @@
 // The ops dashboard's numbers, computed in Postgres: feedback volume per day by kind and model
-// version, and per-version online metrics (thumbs-up rate, mean stars, correction, regenerate and
+// version (from the feedback_daily rollup), and per-version online metrics (thumbs-up rate, mean stars, correction, regenerate and
 // copy rates) with 95% intervals.
 import type pg from 'pg';
 import { meanEstimate, rateEstimate, type Estimate } from '../../stats/estimates.ts';
@@ -17,36 +17,52 @@ export interface VolumePoint {
   count: number;
 }
 
-// Every kind of feedback, each row with the answer it is about and when it arrived. Votes count
-// against the version of answer A (both answers to one prompt usually share a version).
-const FEEDBACK_ROWS = `
-  SELECT CASE WHEN r.kind = 'thumbs' THEN CASE WHEN r.value > 0 THEN 'thumbs_up' ELSE 'thumbs_down' END
-              ELSE 'stars' END AS kind, r.message_id, r.updated_at AS at FROM ratings r
-  UNION ALL SELECT 'vote', v.message_a_id, v.created_at FROM pairwise_votes v
-  UNION ALL SELECT 'flag', f.message_id, f.created_at FROM flags f
-  UNION ALL SELECT 'correction', c.message_id, c.created_at FROM corrections c
-  UNION ALL SELECT 'event_' || e.type::text, e.message_id, e.received_at FROM implicit_events e`;
-
-/** Feedback counts per UTC day, kind (thumbs_up, stars, vote, flag, correction, event_copy...) and version. */
+/**
+ * Feedback counts per UTC day, kind (thumbs_up, stars, vote, flag, correction, event_copy...) and
+ * version, for the UTC days from the window's start to its end, from the rollup: feedback_daily
+ * plus the deltas the workers have not folded in yet (see the migration *_feedback_daily_rollup).
+ */
 export async function feedbackVolume(pool: pg.Pool, window: Window): Promise<VolumePoint[]> {
   const { rows } = await pool.query<{
-    day: Date;
+    day: string;
     kind: string;
     model_version_id: string | null;
     count: string;
   }>(
-    `SELECT date_trunc('day', f.at AT TIME ZONE 'UTC') AS day, f.kind, m.model_version_id, count(*) AS count
-       FROM (${FEEDBACK_ROWS}) f JOIN messages m ON m.id = f.message_id
-      WHERE f.at >= $1 AND f.at < $2
-      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+    `SELECT to_char(day, 'YYYY-MM-DD') AS day, kind, model_version_id, sum(count) AS count
+       FROM (SELECT day, kind, model_version_id, count FROM feedback_daily
+              WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date
+             UNION ALL
+             SELECT day, kind, model_version_id, count FROM feedback_daily_deltas
+              WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date) f
+      GROUP BY day, kind, model_version_id HAVING sum(count) <> 0
+      ORDER BY 1, 2, 3`,
     [window.from, window.to],
   );
   return rows.map((r) => ({
-    day: `${r.day.toISOString().slice(0, 10)}`,
+    day: r.day,
     kind: r.kind,
     modelVersionId: r.model_version_id,
     count: Number(r.count),
   }));
+}
+
+/**
+ * Folds the rollup's deltas into feedback_daily, in one transaction (DELETE ... RETURNING then an
+ * upsert): concurrent folds never move a delta twice. Returns how many deltas were folded.
+ */
+export async function compactFeedbackRollup(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ folded: string }>(
+    `WITH moved AS (DELETE FROM feedback_daily_deltas RETURNING day, kind, model_version_id, count),
+          summed AS (SELECT day, kind, model_version_id, sum(count) AS count, count(*) AS deltas
+                       FROM moved GROUP BY 1, 2, 3),
+          upserted AS (INSERT INTO feedback_daily (day, kind, model_version_id, count)
+                       SELECT day, kind, model_version_id, count FROM summed
+                       ON CONFLICT ON CONSTRAINT feedback_daily_key
+                       DO UPDATE SET count = feedback_daily.count + excluded.count)
+     SELECT coalesce(sum(deltas), 0) AS folded FROM summed`,
+  );
+  return Number(rows[0]?.folded ?? 0);
 }
 
 export interface VersionMetrics {

@@ -9,9 +9,11 @@ import { metricsView, volumeView, windowQuery } from '../../contract/insights.ts
 const tags = ['insights'];
 const DAY_MS = 86_400_000;
 
+/** The last `days` UTC days, today included: whole days, as the volume rollup counts them. */
 function windowOf(days: number): Window {
   const to = new Date();
-  return { from: new Date(to.getTime() - days * DAY_MS), to };
+  const today = Date.UTC(to.getUTCFullYear(), to.getUTCMonth(), to.getUTCDate());
+  return { from: new Date(today - (days - 1) * DAY_MS), to };
 }
 
 export const insightRoutes: FastifyPluginAsyncZod = async (app) => {
