@@ -19,14 +19,18 @@ export interface FlagRate {
   rate: number | null;
 }
 
-/** The share of a version's answers flagged harmful_or_biased (flags a moderator rejected do not count). */
+/**
+ * The share of a version's answers flagged harmful_or_biased (flags a moderator rejected do not
+ * count). Only answers the version served count as its answers.
+ */
 export async function harmfulFlagRate(db: Db, modelVersionId: string): Promise<FlagRate> {
   const [answers, flagged] = await Promise.all([
-    db.message.count({ where: { modelVersionId, role: 'assistant' } }),
+    db.message.count({ where: { modelVersionId, role: 'assistant', author: 'served' } }),
     db.message.count({
       where: {
         modelVersionId,
         role: 'assistant',
+        author: 'served',
         flags: { some: { category: 'harmful_or_biased', status: { not: 'rejected' } } },
       },
     }),
