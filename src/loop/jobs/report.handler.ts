@@ -65,7 +65,7 @@ export async function completeReport(ctx: LoopContext, run: LoopRun): Promise<vo
       flagRate: flagRate as unknown as Prisma.InputJsonObject,
     },
   });
-  await updateRun(ctx, run.id, { report: { connect: { id: candidateRow.id } } });
+  await updateRun(ctx, run.id, { reportId: candidateRow.id });
   await log(
     ctx,
     run.id,
