@@ -3,10 +3,11 @@
 // resumes from the last checkpoint instead of starting over.
 import path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
-import type { LoopRun, Prisma } from '../../generated/prisma/client.ts';
+import type { LoopRun } from '../../generated/prisma/client.ts';
+import { toJsonArray } from '../../platform/db/json.ts';
 import { activeModelVersion } from '../../serving/active-version.ts';
 import { registerModelVersion } from '../../promotion/model-versions.ts';
-import { fineTune, type TrainingConfigInput } from '../../training/index.ts';
+import { fineTune, TrainingConfigSchema } from '../../training/index.ts';
 import type { LoopContext } from '../context.ts';
 import { lockRunningRun, log, type StageJob } from '../pipeline.ts';
 import { runView } from '../views.ts';
@@ -35,7 +36,7 @@ export async function trainCandidate(ctx: LoopContext, run: LoopRun, stage: Stag
     datasetDir: path.resolve(ctx.config.FEEDLOOP_DATA_DIR, dataset.path),
     outDir: path.resolve(ctx.config.MODEL_DIR, name),
     workDir: runWorkDir(ctx.config.FEEDLOOP_DATA_DIR, run.id),
-    config: run.config as TrainingConfigInput,
+    config: TrainingConfigSchema.parse(run.config ?? {}),
     signal,
     onProgress: async (p) => {
       if (p.resumedFromStep !== undefined) {
@@ -95,6 +96,6 @@ export async function trainCandidate(ctx: LoopContext, run: LoopRun, stage: Stag
   });
   await log(ctx, run.id, 'info', `train: registered candidate ${version.name} (${summary})`, {
     candidateVersionId: version.id,
-    methods: result.methods as unknown as Prisma.InputJsonArray,
+    methods: toJsonArray(result.methods),
   });
 }
