@@ -130,7 +130,7 @@ export async function seed(pool: pg.Pool, plan: SeedPlan, log: (line: string) =>
         const prompt = randomUUID();
         const t = at + turn * 60_000;
         messageLines.push(
-          `${prompt}\t${id}\t${parent ?? '\\N'}\tuser\tQuestion ${turn} about topic ${heavy(5000)}?\t\\N\t${ts(t)}\n`,
+          `${prompt}\t${id}\t${parent ?? '\\N'}\tuser\thuman\tQuestion ${turn} about topic ${heavy(5000)}?\t\\N\t${ts(t)}\n`,
         );
         const siblings = branches && random() < 0.1 ? 2 : 1;
         let last = '';
@@ -138,7 +138,7 @@ export async function seed(pool: pg.Pool, plan: SeedPlan, log: (line: string) =>
           const answer = randomUUID();
           const version = versionAt(t);
           messageLines.push(
-            `${answer}\t${id}\t${prompt}\tassistant\tAnswer ${turn}.${s}: the capital is city ${heavy(300)} and more words here.\t${version}\t${ts(t + 1000 + s)}\n`,
+            `${answer}\t${id}\t${prompt}\tassistant\tserved\tAnswer ${turn}.${s}: the capital is city ${heavy(300)} and more words here.\t${version}\t${ts(t + 1000 + s)}\n`,
           );
           answers.push({ id: answer, owner: userId, parent: prompt, at: t + 1000 + s });
           last = answer;
@@ -159,7 +159,7 @@ export async function seed(pool: pg.Pool, plan: SeedPlan, log: (line: string) =>
     await copy(
       client,
       'messages',
-      ['id', 'conversation_id', 'parent_id', 'role', 'content', 'model_version_id', 'created_at'],
+      ['id', 'conversation_id', 'parent_id', 'role', 'author', 'content', 'model_version_id', 'created_at'],
       messageLines,
     );
     log(

@@ -9,15 +9,18 @@
 -- feedback_daily would hold that row's lock until commit and serialize every ingestion statement).
 -- The workers fold deltas into feedback_daily every minute (compactFeedbackRollup); readers add
 -- the deltas not folded yet, so the numbers are exact at any moment. Counts survive the raw rows:
--- dropping an old month of implicit_events (retention) fires no trigger.
+-- dropping an old month of implicit_events (retention) fires no trigger. Feedback on assistant
+-- turns a person wrote (messages.author = 'human') is not feedback on a model and is left out.
 
 CREATE TABLE "feedback_daily" (
+    "id" BIGSERIAL NOT NULL,
     "day" DATE NOT NULL,
     "kind" TEXT NOT NULL,
     "model_version_id" UUID,
     "count" BIGINT NOT NULL,
     -- Prisma cannot express NULLS NOT DISTINCT: answers without a version share one row per day and kind.
-    CONSTRAINT "feedback_daily_key" UNIQUE NULLS NOT DISTINCT ("day", "kind", "model_version_id")
+    CONSTRAINT "feedback_daily_key" UNIQUE NULLS NOT DISTINCT ("day", "kind", "model_version_id"),
+    CONSTRAINT "feedback_daily_pkey" PRIMARY KEY ("id")
 );
 
 CREATE TABLE "feedback_daily_deltas" (
@@ -40,12 +43,12 @@ BEGIN
   IF TG_OP IN ('INSERT', 'UPDATE') THEN
     INSERT INTO feedback_daily_deltas (day, kind, model_version_id, count)
     SELECT n.updated_at::date, feedloop_rating_kind(n.kind, n.value), m.model_version_id, count(*)
-      FROM new_rows n JOIN messages m ON m.id = n.message_id GROUP BY 1, 2, 3;
+      FROM new_rows n JOIN messages m ON m.id = n.message_id WHERE m.author <> 'human' GROUP BY 1, 2, 3;
   END IF;
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
     INSERT INTO feedback_daily_deltas (day, kind, model_version_id, count)
     SELECT o.updated_at::date, feedloop_rating_kind(o.kind, o.value), m.model_version_id, -count(*)
-      FROM old_rows o JOIN messages m ON m.id = o.message_id GROUP BY 1, 2, 3;
+      FROM old_rows o JOIN messages m ON m.id = o.message_id WHERE m.author <> 'human' GROUP BY 1, 2, 3;
   END IF;
   RETURN NULL;
 END $$;
@@ -61,7 +64,7 @@ BEGIN
   EXECUTE format(
     'INSERT INTO feedback_daily_deltas (day, kind, model_version_id, count)
      SELECT r.%2$I::date, %1$s, m.model_version_id, %4$scount(*)
-       FROM %3$I r JOIN messages m ON m.id = r.%5$I GROUP BY 1, 2, 3',
+       FROM %3$I r JOIN messages m ON m.id = r.%5$I WHERE m.author <> ''human'' GROUP BY 1, 2, 3',
     kind_sql, TG_ARGV[2], source, sign, TG_ARGV[1]);
   RETURN NULL;
 END $$;
@@ -100,4 +103,5 @@ SELECT f.at::date, f.kind, m.model_version_id, count(*)
     UNION ALL SELECT 'correction', c.message_id, c.created_at FROM corrections c
     UNION ALL SELECT 'event_' || e.type::text, e.message_id, e.received_at FROM implicit_events e
   ) f JOIN messages m ON m.id = f.message_id
+ WHERE m.author <> 'human'
  GROUP BY 1, 2, 3;

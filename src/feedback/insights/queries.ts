@@ -99,7 +99,7 @@ export async function versionMetrics(pool: pg.Pool, window: Window): Promise<Ver
   }>(
     `WITH answers AS (
        SELECT m.id, m.model_version_id, m.parent_id, m.created_at FROM messages m
-        WHERE m.role = 'assistant' AND m.model_version_id IS NOT NULL
+        WHERE m.role = 'assistant' AND m.author = 'served' AND m.model_version_id IS NOT NULL
           AND m.created_at >= $1 AND m.created_at < $2)
      SELECT v.id, v.name, v.status::text AS status,
             count(a.id) AS answers,
@@ -108,7 +108,7 @@ export async function versionMetrics(pool: pg.Pool, window: Window): Promise<Ver
             count(*) FILTER (WHERE EXISTS (SELECT 1 FROM corrections c WHERE c.message_id = a.id)) AS corrected,
             count(*) FILTER (WHERE EXISTS (
               SELECT 1 FROM messages later WHERE later.parent_id = a.parent_id AND later.role = 'assistant'
-                 AND later.created_at > a.created_at)) AS regenerated,
+                 AND later.author <> 'human' AND later.created_at > a.created_at)) AS regenerated,
             count(*) FILTER (WHERE EXISTS (
               SELECT 1 FROM implicit_events e WHERE e.message_id = a.id AND e.type = 'copy')) AS copied
        FROM answers a

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../../helpers/app.ts';
-import { addMessage, startExchange } from '../../helpers/conversations.ts';
+import { startExchange } from '../../helpers/conversations.ts';
 import { registerModelVersion } from '../../../src/promotion/model-versions.ts';
 import { compactFeedbackRollup, feedbackVolume } from '../../../src/feedback/insights/queries.ts';
 import { ensureEventPartitions, maintainEventPartitions } from '../../../src/feedback/events/partitions.ts';
@@ -42,6 +42,7 @@ async function rawVolume() {
              UNION ALL SELECT 'correction', c.message_id, c.created_at FROM corrections c
              UNION ALL SELECT 'event_' || e.type::text, e.message_id, e.received_at FROM implicit_events e) f
        JOIN messages m ON m.id = f.message_id
+      WHERE m.author <> 'human'
       GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
   );
   return rows.map((r) => ({
@@ -52,16 +53,9 @@ async function rawVolume() {
   }));
 }
 
-async function answer(user: TestUser, modelVersionId: string | null) {
-  const ex = await startExchange(t, user, 'Capital of Peru?', 'placeholder');
-  const a = await addMessage(t, user, ex.conversationId, {
-    role: 'assistant',
-    content: 'Lima.',
-    parentId: ex.promptId,
-    ...(modelVersionId ? { modelVersionId } : {}),
-  });
-  return { ...ex, answerId: a.id };
-}
+/** A served answer of `modelVersionId`, or one logged from another model (no version). */
+const answer = (user: TestUser, modelVersionId: string | null) =>
+  startExchange(t, user, 'Capital of Peru?', 'Lima.', modelVersionId ?? undefined);
 
 test('the rollup equals the raw rows through inserts, changes, removals and folds', async () => {
   const a1 = await answer(alice, version);

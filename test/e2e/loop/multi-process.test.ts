@@ -157,25 +157,17 @@ test(
         await keyFor('ops'),
       ];
 
-      // Feedback through API 2, moderated through API 1.
+      // Answers served by API 2 (users cannot post a model's answers), corrected there, the
+      // corrections approved through API 1.
       for (const [country, capital] of FACTS) {
-        const conversation = await ok<{ messages: { id: string }[] }>(
-          apis[1]!,
-          'POST',
-          '/v1/conversations',
-          userKey,
-          {
-            title: 'geography',
-            messages: [
-              { role: 'user', content: `Name the capital of ${country}.` },
-              { role: 'assistant', content: 'I do not know that one.' },
-            ],
-          },
-        );
+        const served = await ok<{ id: string }>(apis[1]!, 'POST', '/v1/chat/completions', userKey, {
+          messages: [{ role: 'user', content: `Name the capital of ${country}.` }],
+          max_tokens: 4,
+        });
         const correction = await ok<{ id: string }>(
           apis[1]!,
           'POST',
-          `/v1/messages/${conversation.messages[1]!.id}/corrections`,
+          `/v1/messages/${served.id}/corrections`,
           userKey,
           { text: `The capital of ${country} is ${capital}.` },
         );
