@@ -279,8 +279,11 @@ export function readModelFolder(dir: string, options: { confineTo?: string } = {
   const rawConfig = readJson(folderFile(dir, CHECKPOINT_FILES.config, confineTo), CHECKPOINT_FILES.config);
   const tokenizerJson = readFileSync(folderFile(dir, CHECKPOINT_FILES.tokenizer, confineTo), 'utf8');
   files.push(CHECKPOINT_FILES.tokenizer);
-  const manifestOf = (name: string): Record<string, unknown> =>
-    existsSync(join(dir, name)) ? readJson(folderFile(dir, name, confineTo), name) : {};
+  const manifestOf = (name: string): Record<string, unknown> => {
+    if (!existsSync(join(dir, name))) return {};
+    files.push(name);
+    return readJson(folderFile(dir, name, confineTo), name);
+  };
 
   if (isLegacyConfig(rawConfig)) {
     const config = ModelConfigSchema.parse(rawConfig);

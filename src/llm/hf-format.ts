@@ -13,9 +13,10 @@ export class HfFormatError extends Error {
   override name = 'HfFormatError';
   constructor(
     readonly field: string,
-    message: string,
+    /** Why, without the field. */
+    readonly reason: string,
   ) {
-    super(`${field}: ${message}`);
+    super(`${field}: ${reason}`);
   }
 }
 
