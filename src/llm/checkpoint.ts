@@ -322,6 +322,17 @@ export function readModelFolder(dir: string, options: { confineTo?: string } = {
   };
 }
 
+/** A folder's model config and feedloop record, without reading its weights. */
+export function readModelSummary(dir: string): { config: ModelConfig; manifest: Record<string, unknown> } {
+  const raw = readJson(folderFile(dir, CHECKPOINT_FILES.config), CHECKPOINT_FILES.config);
+  const legacy = isLegacyConfig(raw);
+  const manifestPath = join(dir, legacy ? LEGACY_MANIFEST : CHECKPOINT_FILES.manifest);
+  return {
+    config: legacy ? ModelConfigSchema.parse(raw) : fromGpt2Config(raw),
+    manifest: existsSync(manifestPath) ? readJson(manifestPath, manifestPath) : {},
+  };
+}
+
 export function loadModel(dir: string): LoadedModel {
   const folder = readModelFolder(dir);
   const tokenizer = new TextTokenizer(folder.tokenizerJson);
