@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createGunzip } from 'node:zlib';
 import {
   existsSync,
   mkdirSync,
@@ -8,16 +7,16 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   symlinkSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import request from 'supertest';
-import { extract } from 'tar-stream';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../../helpers/app.ts';
 import { errorPaths } from '../../helpers/conversations.ts';
 import { HUB_VOCAB, writeHubStyleFolder } from '../../helpers/hf.ts';
+import { binary, untar, writeUnpacked } from '../../helpers/archive.ts';
 
 let t: TestApp;
 let ops: TestUser;
@@ -53,28 +52,6 @@ async function snapshot() {
     folders: readdirSync(modelDir).sort(),
   };
 }
-
-/** Unpacks a .tar.gz response body into {path: content}. */
-async function untar(body: Buffer): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  const ex = extract();
-  const done = (async () => {
-    for await (const entry of ex) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of entry) chunks.push(chunk as Buffer);
-      files.set(entry.header.name, Buffer.concat(chunks));
-    }
-  })();
-  Readable.from([body]).pipe(createGunzip()).pipe(ex);
-  await done;
-  return files;
-}
-
-const binary = (res: request.Response, cb: (err: Error | null, body: Buffer) => void) => {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
-};
 
 describe('POST /v1/model-versions/import', () => {
   test('a hub-style folder imports as a candidate with its provenance, and serves by name', async () => {
@@ -145,7 +122,6 @@ describe('POST /v1/model-versions/import', () => {
     const outside = writeHubStyleFolder();
     symlinkSync(outside, join(incoming(), 'escape'));
     const linkedFile = incomingFolder('linked-file');
-    const { rmSync } = await import('node:fs');
     rmSync(join(incoming(), linkedFile, 'model.safetensors'));
     symlinkSync(join(outside, 'model.safetensors'), join(incoming(), linkedFile, 'model.safetensors'));
     const before = await snapshot();
@@ -225,11 +201,7 @@ describe('GET /v1/model-versions/:id/export', () => {
     assert.match(card, /no evaluation report yet/);
 
     // The export comes back in through the import route.
-    mkdirSync(join(incoming(), 'returned'));
-    for (const [name, content] of files) {
-      const { writeFileSync } = await import('node:fs');
-      writeFileSync(join(incoming(), 'returned', name.slice('exportable/'.length)), content);
-    }
+    writeUnpacked(files, 'exportable', join(incoming(), 'returned'));
     const back = await importModel({ from: 'returned', name: 'returned', reason: 'back' });
     assert.equal(back.status, 201, JSON.stringify(back.body));
     assert.deepEqual(back.body.provenance.addedTokens, []);
