@@ -5,16 +5,9 @@
 // no HF tool reads. Folders of the older feedloop layout (its own config keys and tensor names,
 // manifest.json) still load, so versions registered before the change keep serving.
 import * as tf from '@tensorflow/tfjs';
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
+import { writeFileAtomicSync } from './atomic-file.ts';
 import { ModelConfigSchema, type ModelConfig } from './config.ts';
 import {
   fromGpt2Config,
@@ -76,8 +69,7 @@ export interface ModelFolder {
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileSync(`${path}.tmp`, JSON.stringify(value, null, 2) + '\n');
-  renameSync(`${path}.tmp`, path);
+  writeFileAtomicSync(path, JSON.stringify(value, null, 2) + '\n');
 }
 
 export function toHost(tensors: Record<string, tf.Tensor>): Record<string, HostTensor> {
@@ -121,7 +113,7 @@ export function writeModelFolder(
   writeSafetensors(join(dir, CHECKPOINT_FILES.weights), hf, { format: 'pt' }, floats);
   const ids = { endOfText: model.tokenizer.endOfTextId, end: model.tokenizer.endId };
   writeJsonAtomic(join(dir, CHECKPOINT_FILES.config), toGpt2Config(model.config, ids, floats));
-  writeFileSync(join(dir, CHECKPOINT_FILES.tokenizer), model.tokenizer.json);
+  writeFileAtomicSync(join(dir, CHECKPOINT_FILES.tokenizer), model.tokenizer.json);
   writeJsonAtomic(
     join(dir, CHECKPOINT_FILES.tokenizerConfig),
     tokenizerConfig(model.tokenizer.json, model.config.contextLength),

@@ -1,7 +1,8 @@
 // Reads and writes the safetensors format: an 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets}, __metadata__}, then the raw little-endian tensor bytes.
 // Portable: PyTorch, JAX and Rust tooling read these files directly.
-import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from './atomic-file.ts';
 import { bfloat16ToFloats, floatsToBfloat16, floatsToHalf, halfToFloats } from './half.ts';
 
 /** Dtypes of tensors in memory: floats are always widened to F32. */
@@ -110,16 +111,14 @@ export function decodeSafetensors(
   return out;
 }
 
-/** Written to a temporary name and renamed, so a crash never leaves a half-written file. */
+/** Written to a temporary name, flushed and renamed, so a crash never leaves a half-written file. */
 export function writeSafetensors(
   path: string,
   tensors: Record<string, HostTensor>,
   metadata: Record<string, string> = {},
   floats: FloatStorage = 'F32',
 ): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, encodeSafetensors(tensors, metadata, floats));
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, encodeSafetensors(tensors, metadata, floats));
 }
 
 export function readSafetensors(
