@@ -1,6 +1,7 @@
 // Request and response shapes of the loop's routes (/work/loop-api-contract.md).
 import { z } from 'zod';
 import { isoDate, uuid } from '../contract/http.ts';
+import { modelName } from '../contract/model-versions.ts';
 import { datasetOverridesInput } from './dataset-config.ts';
 import { trainingOverridesInput } from './training-config.ts';
 
@@ -63,6 +64,8 @@ export const runView = z.object({
   finishedAt: isoDate.nullable(),
   datasetId: z.string().nullable(),
   candidateVersionId: z.string().nullable(),
+  /** The run was given its candidate (datasets and train skipped). */
+  evaluateOnly: z.boolean(),
   reportId: z.string().nullable(),
   decision: z.enum(['promoted', 'rejected']).nullable(),
   error: z.string().nullable(),
@@ -87,11 +90,27 @@ export const progressPoint = z.object({
   resumedFromStep: z.number().optional(),
 });
 
-export const createRunBody = z.strictObject({
-  reason: reason.optional(),
-  training: trainingOverrides.optional(),
-  datasets: datasetOverrides.optional(),
-});
+export const createRunBody = z
+  .strictObject({
+    reason: reason.optional(),
+    training: trainingOverrides.optional(),
+    datasets: datasetOverrides.optional(),
+    /**
+     * The name of an existing candidate version (imported, trained elsewhere): the run skips the
+     * datasets and train stages and evaluates, reports and gates that version.
+     */
+    candidate: modelName.optional(),
+  })
+  .superRefine((body, ctx) => {
+    if (body.candidate === undefined) return;
+    for (const key of ['training', 'datasets'] as const)
+      if (body[key] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'a run given a candidate builds no dataset and trains nothing',
+        });
+  });
 export const cancelRunBody = z.strictObject({ reason });
 export const listRunsQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(20) });
 export const runIdParams = z.strictObject({ id: uuid });

@@ -18,6 +18,7 @@ export interface LoopRunView {
   finishedAt: Date | null;
   datasetId: string | null;
   candidateVersionId: string | null;
+  evaluateOnly: boolean;
   reportId: string | null;
   decision: LoopRun['decision'];
   error: string | null;
@@ -48,6 +49,7 @@ export function runView(run: LoopRun): LoopRunView {
     finishedAt: run.finishedAt,
     datasetId: run.datasetId,
     candidateVersionId: run.candidateVersionId,
+    evaluateOnly: run.evaluateOnly,
     reportId: run.reportId,
     decision: run.decision,
     error: run.error,
