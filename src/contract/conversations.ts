@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { isoDate, uuid } from './http.ts';
 import { feedbackSummaryView } from './feedback.ts';
+import { samplingField } from './sampling.ts';
 
 export const MAX_TITLE_CHARS = 200;
 export const MAX_MESSAGE_CHARS = 100_000;
@@ -18,17 +19,19 @@ const content = z
 const count = z.number().int().min(0).max(10_000_000);
 
 /**
- * Sampling parameters an answer was generated with. The known ones are checked; others pass
- * through untouched, because logged conversations come from models with settings of their own.
+ * Sampling parameters an answer was generated with. The known ones are checked with the bounds
+ * feedloop serves under (src/contract/sampling.ts); others pass through untouched, because logged
+ * conversations come from models with settings of their own.
  */
 export const generationParams = z
   .object({
-    temperature: z.number().min(0).max(10).optional(),
-    top_k: z.number().int().min(0).optional(),
-    top_p: z.number().min(0).max(1).optional(),
-    max_tokens: z.number().int().min(1).optional(),
-    seed: z.number().int().optional(),
-    stop: z.union([z.string(), z.array(z.string()).max(16)]).optional(),
+    temperature: samplingField.temperature.optional(),
+    top_k: samplingField.topK.optional(),
+    top_p: samplingField.topP.optional(),
+    max_tokens: samplingField.maxTokens.optional(),
+    min_tokens: samplingField.minTokens.optional(),
+    seed: samplingField.seed.optional(),
+    stop: samplingField.stop.optional(),
   })
   .catchall(z.json())
   .describe('Sampling parameters; the known ones are checked, others are kept as sent');
@@ -42,6 +45,25 @@ const parentId = uuid
       'null starts a new root; omitted continues the branch that grew last (the newest message without replies).',
   );
 
+export const messageAuthor = z
+  .enum(['human', 'served', 'logged'])
+  .describe(
+    'Who wrote the message: a person (human), one of our model versions (served), or a model outside ' +
+      'feedloop whose answers a service credential logged (logged, with loggedModel naming it). ' +
+      "Only served and logged answers are a model's answers: feedback, insights and datasets ignore the rest.",
+  );
+
+/** The model that wrote logged answers: only service, ops and admin credentials may name one. */
+const loggedModel = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .describe(
+    'The model that wrote the assistant turns (service, ops and admin credentials only); they are stored ' +
+      'as logged by it. Without it, an assistant turn is stored as written by a person.',
+  );
+
 /** Generation details only make sense on answers, so prompts carrying them are refused. */
 export const appendMessageBody = z.discriminatedUnion('role', [
   z.strictObject({ role: z.enum(['system', 'user']), content, parentId }),
@@ -49,7 +71,7 @@ export const appendMessageBody = z.discriminatedUnion('role', [
     role: z.literal('assistant'),
     content,
     parentId,
-    modelVersionId: uuid.optional(),
+    model: loggedModel.optional(),
     params: generationParams.optional(),
     latencyMs: count.optional(),
     promptTokens: count.optional(),
@@ -59,6 +81,7 @@ export const appendMessageBody = z.discriminatedUnion('role', [
 
 export const createConversationBody = z.strictObject({
   title: z.string().trim().max(MAX_TITLE_CHARS).optional(),
+  model: loggedModel.optional(),
   /** A linear exchange: each message answers the one before it. */
   messages: z
     .array(z.strictObject({ role: messageRole, content }))
@@ -72,6 +95,10 @@ export const messageView = z.object({
   parentId: z.string().nullable(),
   role: messageRole,
   content: z.string(),
+  author: messageAuthor,
+  /** The model a logged answer came from, as the service credential named it. */
+  loggedModel: z.string().nullable(),
+  /** The version that served the answer (served answers only; nobody can set it through the API). */
   modelVersionId: z.string().nullable(),
   params: z.record(z.string(), z.unknown()).nullable(),
   latencyMs: z.number().int().nullable(),
@@ -117,3 +144,8 @@ export const conversationPage = z.object({
 });
 
 export const messageDetailView = messageView.extend({ feedback: feedbackSummaryView });
+
+export type MessageView = z.output<typeof messageView>;
+export type TreeMessageView = z.output<typeof treeMessageView>;
+export type ConversationView = z.output<typeof conversationView>;
+export type ConversationSummaryView = z.output<typeof conversationSummaryView>;

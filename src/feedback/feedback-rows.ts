@@ -113,7 +113,13 @@ export async function loadFeedbackRows(
     ...implicitEvents.map((e) => e.messageId),
   ]);
   const answerRows = await db.message.findMany({
-    where: { id: { in: [...answerIds] }, role: 'assistant', parentId: { not: null } },
+    // A model's answers only: an assistant turn a person wrote never becomes model output.
+    where: {
+      id: { in: [...answerIds] },
+      role: 'assistant',
+      author: { in: ['served', 'logged'] },
+      parentId: { not: null },
+    },
     select: {
       id: true,
       conversationId: true,
