@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../../helpers/app.ts';
 import { binary, untar, writeUnpacked } from '../../helpers/archive.ts';
+import { modelAnswer } from '../../helpers/conversations.ts';
 
 const CARD_CHECK = fileURLToPath(new URL('../../helpers/hf_dataset_card_check.py', import.meta.url));
 
@@ -39,24 +40,24 @@ describe('dataset export for Hugging Face tools', () => {
     moderator = await makeUser(t.app, 'moderator');
     // One answer rated up (SFT, KTO) in a conversation with a system message; one corrected
     // (SFT from the correction, a preference pair, KTO both ways).
-    const conversation = async (messages: { role: string; content: string }[]) => {
-      const res = await as(user).post('/v1/conversations', { title: 't', messages });
+    // The prompt through the API, the answer as a model writes one (users cannot post a model's).
+    const conversation = async (prompt: { role: string; content: string }[], answer: string) => {
+      const res = await as(user).post('/v1/conversations', { title: 't', messages: prompt });
       assert.equal(res.status, 201, JSON.stringify(res.body));
-      return res.body.messages.at(-1).id as string;
+      return (await modelAnswer(t, res.body.id, res.body.messages.at(-1).id, answer)).id;
     };
-    const liked = await conversation([
-      { role: 'system', content: 'Answer briefly.' },
-      { role: 'user', content: 'How often should I water a cactus?' },
-      { role: 'assistant', content: 'Only when the soil is fully dry.' },
-    ]);
+    const liked = await conversation(
+      [
+        { role: 'system', content: 'Answer briefly.' },
+        { role: 'user', content: 'How often should I water a cactus?' },
+      ],
+      'Only when the soil is fully dry.',
+    );
     assert.equal(
       (await as(user).put(`/v1/messages/${liked}/rating`, { kind: 'thumbs', value: 'up' })).status,
       200,
     );
-    const wrong = await conversation([
-      { role: 'user', content: 'What colour is a ripe banana?' },
-      { role: 'assistant', content: 'Blue.' },
-    ]);
+    const wrong = await conversation([{ role: 'user', content: 'What colour is a ripe banana?' }], 'Blue.');
     const correction = await as(user).post(`/v1/messages/${wrong}/corrections`, {
       text: 'A ripe banana is yellow.',
     });
