@@ -96,6 +96,16 @@ export async function buildDatasets(
     await tx.datasetFeedback.createMany({
       data: build.lineage.feedback.map((f) => ({ datasetId: dataset.id, kind: f.kind, feedbackId: f.id })),
     });
+    await tx.datasetAnnotation.createMany({
+      data: build.lineage.annotations.map((a) => ({
+        datasetId: dataset.id,
+        itemId: a.itemId,
+        consensus: a.consensus,
+        weight: a.weight,
+        agreement: a.agreement,
+        raters: a.raters,
+      })),
+    });
     return { dataset, created: true, build };
   });
 }
@@ -118,17 +128,24 @@ export async function listDatasets(db: Db, page: { limit: number; before?: strin
   return { items };
 }
 
-/** A snapshot with its lineage counted by feedback kind. */
+/** A snapshot with its lineage counted by feedback kind (annotation queue items as `annotation_item`). */
 export async function getDataset(db: Db, id: string) {
   const dataset = await db.dataset.findUnique({ where: { id } });
   if (!dataset) throw notFound('Dataset');
-  const groups = await db.datasetFeedback.groupBy({
-    by: ['kind'],
-    where: { datasetId: id },
-    _count: { _all: true },
-  });
-  const feedbackCounts = Object.fromEntries(groups.map((g) => [g.kind, g._count._all]));
+  const [groups, annotationItems] = await Promise.all([
+    db.datasetFeedback.groupBy({ by: ['kind'], where: { datasetId: id }, _count: { _all: true } }),
+    db.datasetAnnotation.count({ where: { datasetId: id } }),
+  ]);
+  const feedbackCounts: Record<string, number> = Object.fromEntries(
+    groups.map((g) => [g.kind, g._count._all]),
+  );
+  if (annotationItems > 0) feedbackCounts.annotation_item = annotationItems;
   return { ...dataset, lineage: { feedbackCounts, modelVersionIds: dataset.modelVersionIds } };
+}
+
+/** The annotation queue items a snapshot used, with their consensus, weight and agreement. */
+export async function datasetAnnotations(db: Db, id: string) {
+  return db.datasetAnnotation.findMany({ where: { datasetId: id }, orderBy: { itemId: 'asc' } });
 }
 
 /** The ids of the feedback rows a snapshot used (for the training worker, and for erasure requests). */
