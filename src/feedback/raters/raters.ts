@@ -26,7 +26,10 @@ export interface RaterAssessment {
   /** Share of rated gold answers where this rater's verdict matches the known one; null when none. */
   goldAgreement: number | null;
   goldComparisons: number;
-  /** Share of annotation queue items where this rater sided with the majority of the other raters; null when never compared. */
+  /**
+   * Share of annotation queue items (of unknown quality) where this rater sided with the majority
+   * of the other raters; null when never compared.
+   */
   queueAgreement: number | null;
   queueComparisons: number;
   /** 0 (ignored) to 1 (full weight): the weight of this rater's feedback in every dataset. */
@@ -86,7 +89,12 @@ export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): Ra
   const votes = new Map<string, number>();
   for (const v of rows.votes) votes.set(v.userId, (votes.get(v.userId) ?? 0) + 1);
   const annotations = rows.annotations ?? [];
-  const queue = agreementWithOthers(annotations, config.stars);
+  // Agreement with the others is judged on answers of unknown quality: gold already checks the
+  // rest, and an adversary who recognises gold questions behaves only there.
+  const queue = agreementWithOthers(
+    annotations.filter((j) => j.messageBId !== null || !gold.has(j.messageId)),
+    config.stars,
+  );
   // Queue verdicts on answers of known quality check raters as their chat ratings do.
   const queueGold = new Map<string, { agreed: number; comparisons: number }>();
   for (const j of annotations) {
@@ -179,7 +187,11 @@ export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): Ra
     };
     judge(consensusAgree, consensusComparisons, 'other raters');
     judge(goldAgree, goldComparisons, 'answers of known quality');
-    judge(queueAgree, queueComparisons, 'the majority of the other raters in annotation queues');
+    judge(
+      queueAgree,
+      queueComparisons,
+      'the majority of the other raters in annotation queues (answers of unknown quality)',
+    );
 
     let status: RaterStatus = trust < 1 ? 'down_weighted' : 'trusted';
     if (spam || unreliable) {
