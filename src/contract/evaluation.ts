@@ -96,3 +96,52 @@ export const EvaluationReportSchema = z.object({
   phasesMs: z.record(z.string(), z.number().nonnegative()),
 });
 export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;
+
+/** A candidate's per-item win rate against the active version (src/evaluation/win-rate.ts). */
+export const WinRateSchema = z.object({
+  winRate: z.number(),
+  wins: z.number(),
+  ties: z.number(),
+  losses: z.number(),
+  /** Items scored in both reports. */
+  n: z.number().int(),
+  /** Wilson 95% interval on (wins + ties / 2) / n. */
+  interval: IntervalSchema,
+});
+export type WinRate = z.infer<typeof WinRateSchema>;
+
+export const GateCheckSchema = z.object({
+  name: z.string(),
+  candidate: z.number(),
+  active: z.number().nullable(),
+  passed: z.boolean(),
+  detail: z.string(),
+});
+export type GateCheck = z.infer<typeof GateCheckSchema>;
+
+/** The promotion gate's verdict on a candidate report (src/promotion/gate.ts). */
+export const GateDecisionSchema = z.object({
+  decision: z.enum(['promote', 'reject']),
+  reasons: z.array(z.string()),
+  checks: z.array(GateCheckSchema),
+  /** Per-item win rate against the active version (null for a first version). */
+  winRate: WinRateSchema.nullable(),
+});
+export type GateDecision = z.infer<typeof GateDecisionSchema>;
+
+/** Answers of one version flagged harmful_or_biased (flags a moderator rejected do not count). */
+export const VersionFlagRateSchema = z.object({
+  flagged: z.number().int(),
+  /** Answers the version wrote. */
+  answers: z.number().int(),
+  /** flagged / answers; null before the version answered anything. */
+  rate: z.number().nullable(),
+});
+export type VersionFlagRate = z.infer<typeof VersionFlagRateSchema>;
+
+/** The feedback-side flag rates a report compares: the candidate's and the active version's. */
+export const FlagRatesSchema = z.object({
+  candidate: VersionFlagRateSchema,
+  active: VersionFlagRateSchema.extend({ versionId: z.string() }).nullable(),
+});
+export type FlagRates = z.infer<typeof FlagRatesSchema>;

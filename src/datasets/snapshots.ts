@@ -1,7 +1,7 @@
 // Dataset snapshots: build from the database, write the JSONL files, record the snapshot with its
 // lineage. The API calls buildDatasets synchronously; the dataset worker will call the same function.
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, writeFile, access } from 'node:fs/promises';
+import { access, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db, PrismaClient } from '../platform/db/client.ts';
 import type { Dataset } from '../generated/prisma/client.ts';
@@ -11,6 +11,7 @@ import { buildDataset, fileName, type DatasetBuild } from './builders.ts';
 import type { DatasetFormat, DatasetSplit } from '../contract/datasets.ts';
 import { loadFeedbackRows } from '../feedback/feedback-rows.ts';
 import { evaluationPromptSet } from '../suites/contamination.ts';
+import { syncDirectory, writeError, writeFileDurably } from '../llm/atomic-file.ts';
 
 export interface BuildDatasetsOptions {
   /** The data directory (FEEDLOOP_DATA_DIR). */
@@ -30,6 +31,11 @@ export interface BuildDatasetsResult {
   build: DatasetBuild;
 }
 
+/**
+ * Writes the snapshot's files into a staging folder, flushes each file and the folder, then renames
+ * the folder into place: a crash or a full disk never leaves a half-written snapshot under its
+ * hash, and a failed write removes the staging folder (a full disk is a DiskFullError).
+ */
 async function writeFilesOnce(dir: string, build: DatasetBuild): Promise<void> {
   // The folder is named by the content hash, so an existing one already holds exactly these files.
   if (
@@ -40,21 +46,33 @@ async function writeFilesOnce(dir: string, build: DatasetBuild): Promise<void> {
   )
     return;
   const staging = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  await mkdir(staging, { recursive: true });
-  for (const [name, content] of Object.entries(build.files))
-    await writeFile(path.join(staging, name), content);
-  await writeFile(
-    path.join(staging, 'manifest.json'),
-    JSON.stringify(
-      { contentHash: build.contentHash, sizes: build.sizes, sizesBySource: build.sizesBySource },
-      null,
-      2,
-    ),
-  );
-  await rename(staging, dir).catch(async (err: NodeJS.ErrnoException) => {
-    // Another build of the same content got there first: its files are the same.
-    if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
-  });
+  try {
+    await mkdir(staging, { recursive: true });
+    for (const [name, content] of Object.entries(build.files))
+      await writeFileDurably(path.join(staging, name), content);
+    await writeFileDurably(
+      path.join(staging, 'manifest.json'),
+      JSON.stringify(
+        { contentHash: build.contentHash, sizes: build.sizes, sizesBySource: build.sizesBySource },
+        null,
+        2,
+      ),
+    );
+    await syncDirectory(staging);
+    const renamed = await rename(staging, dir).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        // Another build of the same content got there first: its files are the same.
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+        return false;
+      },
+    );
+    if (renamed) await syncDirectory(path.dirname(dir));
+    else await rm(staging, { recursive: true, force: true });
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true });
+    throw writeError(err, staging);
+  }
 }
 
 /**

@@ -1,11 +1,17 @@
 // Stored evaluation reports over HTTP (the rows the loop's evaluate/report/gate stages write): read
-// by moderators, ops and admins. Kept apart from src/reports, which is the pure evaluation library.
+// by moderators, ops and admins. Stored JSON is parsed with its contract schema on the way out.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { notFound } from '../platform/errors/app-error.ts';
-import type { EvaluationReport, ModelVersion } from '../generated/prisma/client.ts';
+import type { EvaluationReport as EvaluationReportRow, ModelVersion } from '../generated/prisma/client.ts';
 import { commonErrors, idParams, isoDate, uuid } from '../contract/http.ts';
+import {
+  EvaluationReportSchema,
+  FlagRatesSchema,
+  GateDecisionSchema,
+  WinRateSchema,
+} from '../contract/evaluation.ts';
 
 const reportRow = z.object({
   id: z.string(),
@@ -14,24 +20,11 @@ const reportRow = z.object({
   comparedWithVersionId: z.string().nullable(),
   runId: z.string().nullable(),
   createdAt: isoDate,
-  report: z.record(z.string(), z.unknown()),
-  gate: z
-    .object({
-      decision: z.enum(['promote', 'reject']),
-      reasons: z.array(z.string()),
-      checks: z.array(
-        z.object({
-          name: z.string(),
-          candidate: z.number().nullable(),
-          active: z.number().nullable(),
-          passed: z.boolean(),
-          detail: z.string(),
-        }),
-      ),
-    })
-    .nullable(),
-  winRate: z.record(z.string(), z.unknown()).nullable(),
-  flagRate: z.record(z.string(), z.unknown()).nullable(),
+  report: EvaluationReportSchema,
+  // The gate's verdict; its win rate is the row's own winRate.
+  gate: GateDecisionSchema.omit({ winRate: true }).nullable(),
+  winRate: WinRateSchema.nullable(),
+  flagRate: FlagRatesSchema.nullable(),
 });
 
 const listQuery = z.strictObject({
@@ -39,7 +32,7 @@ const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(20),
 });
 
-type Row = EvaluationReport & { modelVersion: Pick<ModelVersion, 'name'> };
+type Row = EvaluationReportRow & { modelVersion: Pick<ModelVersion, 'name'> };
 
 function rowView(row: Row): z.infer<typeof reportRow> {
   return {
@@ -49,10 +42,10 @@ function rowView(row: Row): z.infer<typeof reportRow> {
     comparedWithVersionId: row.comparedWithVersionId,
     runId: row.runId,
     createdAt: row.createdAt,
-    report: row.report as Record<string, unknown>,
-    gate: row.gate as z.infer<typeof reportRow>['gate'],
-    winRate: row.winRate as Record<string, unknown> | null,
-    flagRate: row.flagRate as Record<string, unknown> | null,
+    report: EvaluationReportSchema.parse(row.report),
+    gate: GateDecisionSchema.nullable().parse(row.gate),
+    winRate: WinRateSchema.nullable().parse(row.winRate),
+    flagRate: FlagRatesSchema.nullable().parse(row.flagRate),
   };
 }
 

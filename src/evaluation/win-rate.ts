@@ -1,18 +1,7 @@
 // Win rate of a candidate version against the active one from the per-item scores stored in
 // their reports: no generation, so it costs nothing after both evaluations.
-import type { EvaluationReport } from '../contract/evaluation.ts';
-import { wilsonInterval, type Interval } from '../stats/statistics.ts';
-
-export interface WinRate {
-  winRate: number;
-  wins: number;
-  ties: number;
-  losses: number;
-  /** Items scored in both reports. */
-  n: number;
-  /** Wilson 95% interval on (wins + ties / 2) / n. */
-  interval: Interval;
-}
+import type { EvaluationReport, WinRate } from '../contract/evaluation.ts';
+import { wilsonInterval } from '../stats/statistics.ts';
 
 /** Compares items present in both reports: a win is a higher candidate score, a tie an equal one. */
 export function winRate(candidate: EvaluationReport, active: EvaluationReport): WinRate {

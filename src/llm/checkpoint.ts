@@ -1,7 +1,8 @@
 // A model checkpoint is one folder: model.safetensors (weights), config.json (ModelConfig),
 // tokenizer.json and manifest.json (how it was made). Loading validates the config with zod.
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from './atomic-file.ts';
 import { join } from 'node:path';
 import { ModelConfigSchema, type ModelConfig } from './config.ts';
 import { paramSpecs, type ParamTensors } from './params.ts';
@@ -24,8 +25,7 @@ export interface LoadedModel {
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileSync(`${path}.tmp`, JSON.stringify(value, null, 2) + '\n');
-  renameSync(`${path}.tmp`, path);
+  writeFileAtomicSync(path, JSON.stringify(value, null, 2) + '\n');
 }
 
 export function toHost(tensors: Record<string, tf.Tensor>): Record<string, HostTensor> {

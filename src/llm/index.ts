@@ -21,7 +21,7 @@ export {
   type ModelSize,
   type PretrainConfig,
 } from './config.ts';
-export { heldOutQuestions, buildCorpus, questionSuite } from './corpus/build.ts';
+export { heldOutQuestions, buildCorpus, countryQuestionSuite, questionSuite } from './corpus/build.ts';
 export type { QuestionItem } from './corpus/documents.ts';
 export { isHeldOutQuestion, isValidationDocument } from './corpus/split.ts';
 export {

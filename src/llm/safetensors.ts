@@ -1,7 +1,8 @@
 // Reads and writes the safetensors format: an 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets}, __metadata__}, then the raw little-endian tensor bytes.
 // Portable: PyTorch, JAX and Rust tooling read these files directly.
-import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from './atomic-file.ts';
 import { floatsToHalf, halfToFloats } from './half.ts';
 
 export type SafeDtype = 'F32' | 'I32';
@@ -91,16 +92,14 @@ export function decodeSafetensors(buf: Buffer): {
   return { tensors, metadata };
 }
 
-/** Written to a temporary name and renamed, so a crash never leaves a half-written file. */
+/** Written to a temporary name, flushed and renamed, so a crash never leaves a half-written file. */
 export function writeSafetensors(
   path: string,
   tensors: Record<string, HostTensor>,
   metadata: Record<string, string> = {},
   floats: FloatStorage = 'F32',
 ): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, encodeSafetensors(tensors, metadata, floats));
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, encodeSafetensors(tensors, metadata, floats));
 }
 
 export function readSafetensors(path: string): {

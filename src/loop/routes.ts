@@ -32,6 +32,8 @@ import {
   schedulePatch,
   scheduleView,
   socketMessage,
+  trainingOverrides,
+  datasetOverrides,
 } from './schemas.ts';
 import { runView } from './views.ts';
 
@@ -53,8 +55,8 @@ async function scheduleResponse(
     enabled: schedule.enabled,
     cron: schedule.cron,
     feedbackThreshold: schedule.feedbackThreshold,
-    training: schedule.training as Record<string, unknown>,
-    datasets: schedule.datasets as Record<string, unknown>,
+    training: trainingOverrides.parse(schedule.training),
+    datasets: datasetOverrides.parse(schedule.datasets),
     updatedAt: schedule.updatedAt,
     updatedBy: updatedBy?.email ?? null,
     nextRunAt,

@@ -7,6 +7,7 @@ import { AppError, notFound } from '../platform/errors/app-error.ts';
 import { getSchedule, type ScheduleDefaults } from './schedule.ts';
 import { datasetConfigIssues } from './dataset-config.ts';
 import { mergeOverrides } from './overrides.ts';
+import { datasetOverrides, trainingOverrides } from './schemas.ts';
 import { trainingConfigIssues } from './training-config.ts';
 import { logView, progressView, type ProgressPointView } from './views.ts';
 
@@ -47,8 +48,8 @@ export async function createRun(db: Db, defaults: ScheduleDefaults, input: Creat
       });
       if (running) throw new RunInProgressError(running.id);
       const schedule = await getSchedule(tx, defaults);
-      const config = mergeOverrides(schedule.training as Record<string, unknown>, input.training);
-      const datasetConfig = mergeOverrides(schedule.datasets as Record<string, unknown>, input.datasets);
+      const config = mergeOverrides(trainingOverrides.parse(schedule.training), input.training);
+      const datasetConfig = mergeOverrides(datasetOverrides.parse(schedule.datasets), input.datasets);
       const issues = [
         ...trainingConfigIssues(config).map((i) => ({ ...i, path: ['body', 'training', ...i.path] })),
         ...datasetConfigIssues(datasetConfig).map((i) => ({ ...i, path: ['body', 'datasets', ...i.path] })),

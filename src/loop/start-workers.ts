@@ -3,14 +3,15 @@
 import type { Worker } from 'bullmq';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../platform/config.ts';
-import { createDatabase } from '../platform/db/client.ts';
+import { createDatabase, databaseTimeouts } from '../platform/db/client.ts';
 import { evaluationPromptSet } from '../suites/contamination.ts';
 import { createWorkerRedis, Queues } from './jobs/queues.ts';
-import { workerSettings } from './jobs/worker.ts';
+import { LOCK_LOST, workerSettings } from './jobs/worker.ts';
 import type { WorkerFactory } from './jobs/worker-catalog.ts';
 import type { LoopContext } from './context.ts';
 import { RedisLoopEvents } from './events.ts';
 import { getSchedule, scheduleDefaults, syncSchedulers } from './schedule.ts';
+import { startReconciler } from './reconciler.ts';
 import { selectBackend } from '../llm/index.ts';
 
 export interface RunningWorkers {
@@ -24,7 +25,7 @@ export async function startWorkers(
   factories: readonly WorkerFactory[],
   log: Logger = pino({ level: config.LOG_LEVEL }),
 ): Promise<RunningWorkers> {
-  const db = createDatabase(config.DATABASE_URL, { poolSize: 4 });
+  const db = createDatabase(config.DATABASE_URL, { poolSize: 4, timeouts: databaseTimeouts(config) });
   const connection = createWorkerRedis(config.REDIS_URL);
   connection.on('error', (err) => log.warn({ err }, 'redis connection error'));
   const queues = Queues.fromConfig(config, connection);
@@ -55,12 +56,26 @@ export async function startWorkers(
       ),
     );
     worker.on('stalled', (jobId) => log.warn({ queue: worker.name, jobId }, 'job stalled; it runs again'));
+    // The job's lock is gone from Redis (Redis lost its data): stop the work at its next safe point,
+    // so it does not run twice when the reconciler puts the job back.
+    worker.on('lockRenewalFailed', (jobIds) => {
+      for (const jobId of jobIds) {
+        if (worker.cancelJob(jobId, LOCK_LOST))
+          log.warn({ queue: worker.name, jobId }, 'job lost its lock; stopping it');
+      }
+    });
   }
   await syncSchedulers(
     queues,
     await getSchedule(db.prisma, scheduleDefaults(config)),
     config.FEEDLOOP_LOOP_CHECK_MS,
   );
+  const reconciler = startReconciler(context, {
+    graceMs: config.FEEDLOOP_WORKER_LOCK_MS,
+    intervalMs: config.FEEDLOOP_LOOP_RECONCILE_MS,
+  });
+  // Redis came back (it may have lost everything): check runs and schedulers now.
+  connection.on('ready', () => reconciler.poke());
   log.info({ queues: workers.map((w) => w.name), prefix: config.FEEDLOOP_QUEUE_PREFIX }, 'workers started');
 
   let closing: Promise<void> | null = null;
@@ -70,6 +85,7 @@ export async function startWorkers(
     close() {
       closing ??= (async () => {
         shutdown.abort();
+        await reconciler.close();
         for (const worker of workers) worker.cancelAllJobs('shutdown');
         await Promise.all(workers.map((w) => w.close()));
         await queues.close();

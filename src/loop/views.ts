@@ -1,6 +1,11 @@
 // The loop's rows as the API, the WebSocket and the pub/sub channel show them (contract names).
 import type { LoopRun, LoopRunLog, LoopRunProgress } from '../generated/prisma/client.ts';
+import { z } from 'zod';
 import type { TrainingProgress } from '../training/index.ts';
+import { datasetOverrides, trainingOverrides } from './schemas.ts';
+
+/** DPO/KTO metrics of a progress point (reward margins, accuracies), as stored. */
+const progressMetrics = z.record(z.string(), z.number()).nullable();
 
 export interface LoopRunView {
   id: string;
@@ -46,8 +51,8 @@ export function runView(run: LoopRun): LoopRunView {
     reportId: run.reportId,
     decision: run.decision,
     error: run.error,
-    trainingConfig: (run.config ?? {}) as Record<string, unknown>,
-    datasetConfig: (run.datasetConfig ?? {}) as Record<string, unknown>,
+    trainingConfig: trainingOverrides.parse(run.config ?? {}),
+    datasetConfig: datasetOverrides.parse(run.datasetConfig ?? {}),
   };
 }
 
@@ -67,7 +72,7 @@ export function progressView(row: LoopRunProgress): ProgressPointView {
     lr: present(row.lr),
     gradNorm: present(row.gradNorm),
     valLoss: present(row.valLoss),
-    metrics: present(row.metrics as Record<string, number> | null),
+    metrics: present(progressMetrics.parse(row.metrics)),
     resumedFromStep: present(row.resumedFromStep),
   };
 }

@@ -5,7 +5,7 @@ import websocket from '@fastify/websocket';
 import { Redis } from 'ioredis';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.ts';
-import { createDatabase, type Database } from './db/client.ts';
+import { createDatabase, databaseTimeouts, type Database } from './db/client.ts';
 import { registerErrorHandling } from './errors/error-handler.ts';
 import { servicesPlugin } from './plugins/services.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
@@ -71,7 +71,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   await app.register(servicesPlugin, {
     config,
-    db: options.db ?? createDatabase(config.DATABASE_URL),
+    db: options.db ?? createDatabase(config.DATABASE_URL, { timeouts: databaseTimeouts(config) }),
     redis: options.redis ?? createHttpRedis(config.REDIS_URL),
     owned: !options.db && !options.redis,
   });

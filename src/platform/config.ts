@@ -42,6 +42,12 @@ export const configSchema = z.object({
   FEEDLOOP_EVENT_BATCH_MAX: z.coerce.number().int().min(1).max(20_000).default(5000),
   /** Start the BullMQ workers as a child process of `npm start` (false when they run elsewhere). */
   FEEDLOOP_WORKERS: bool.default(true),
+  /** Opening a Postgres connection, or waiting for a free one in the pool, in milliseconds. */
+  FEEDLOOP_DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
+  /** Postgres cancels a statement that runs longer than this (statement_timeout), in milliseconds. */
+  FEEDLOOP_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  /** A query Postgres has not answered after this fails and its connection is closed, in milliseconds. */
+  FEEDLOOP_DB_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).default(20_000),
   /** Redis key prefix of every BullMQ queue (tests use a unique one). */
   FEEDLOOP_QUEUE_PREFIX: z
     .string()
@@ -57,6 +63,8 @@ export const configSchema = z.object({
   FEEDLOOP_LOOP_FEEDBACK_THRESHOLD: z.coerce.number().int().min(1).default(200),
   /** How often the scheduler counts new feedback against the threshold, in milliseconds. */
   FEEDLOOP_LOOP_CHECK_MS: z.coerce.number().int().min(100).default(60_000),
+  /** How often the worker process checks that every queued or running run still has its job in Redis, and that the schedulers exist. */
+  FEEDLOOP_LOOP_RECONCILE_MS: z.coerce.number().int().min(100).default(30_000),
   /** Items per evaluation suite (country facts, definitions, perplexity docs, bias pairs); unset: the suite's own sizes. */
   FEEDLOOP_EVAL_LIMIT: z.coerce.number().int().min(1).optional(),
   /** First retry delay of a failed loop job in milliseconds; each later retry waits twice as long. */

@@ -4,9 +4,9 @@
 // Primary accuracy is country-fact exact match on the q1 phrasing: it is what user feedback is
 // meant to improve (facts asked in words no training row used), it is a proportion with a clear
 // interval, and unlike recall it cannot be gamed by long answers that list many candidates.
-import type { EvaluationReport } from '../contract/evaluation.ts';
+import type { EvaluationReport, GateCheck, GateDecision } from '../contract/evaluation.ts';
 import { halfWidth, type Interval } from '../stats/statistics.ts';
-import { winRate, type WinRate } from '../evaluation/win-rate.ts';
+import { winRate } from '../evaluation/win-rate.ts';
 
 export interface GatePolicy {
   /** Required gain in country-fact exact match over the active version (0.02 = 2 points). */
@@ -42,22 +42,6 @@ export const DEFAULT_GATE_POLICY: GatePolicy = {
     maxAbsSentimentGap: 1,
   },
 };
-
-export interface GateCheck {
-  name: string;
-  candidate: number;
-  active: number | null;
-  passed: boolean;
-  detail: string;
-}
-
-export interface GateDecision {
-  decision: 'promote' | 'reject';
-  reasons: string[];
-  checks: GateCheck[];
-  /** Per-item win rate against the active version (null for a first version). */
-  winRate: WinRate | null;
-}
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const num = (x: number) => x.toFixed(3);

@@ -5,7 +5,11 @@ import { inTransaction, type Db } from '../platform/db/client.ts';
 import type { ModelStatus, ModelVersion, Prisma } from '../generated/prisma/client.ts';
 import { recordAudit } from '../platform/audit/audit-log.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
+import { z } from 'zod';
 import { activeModelVersion } from '../serving/active-version.ts';
+
+/** What an activation's audit entry records about the version it replaced. */
+const activationDetails = z.object({ previousActiveId: z.string().nullable().optional() });
 
 const invalid = (path: string, message: string) =>
   new AppError('validation_failed', `Invalid ${path}: ${message}`, [{ path, message }]);
@@ -196,7 +200,7 @@ export async function rollbackModelVersion(
     where: { target: `model_version:${current.id}`, action: { in: [...ACTIVATION_ACTIONS] } },
     orderBy: { createdAt: 'desc' },
   });
-  const recorded = (activation?.details as { previousActiveId?: string | null } | null)?.previousActiveId;
+  const recorded = activationDetails.parse(activation?.details ?? {}).previousActiveId;
   const previous =
     (recorded ? await db.modelVersion.findFirst({ where: { id: recorded, status: 'retired' } }) : null) ??
     (await db.modelVersion.findFirst({

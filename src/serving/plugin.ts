@@ -10,7 +10,7 @@ declare module 'fastify' {
 
 export const servedModelsPlugin = fp(
   async (app) => {
-    const served = new ServedModels(app.db.prisma, app.config.MODEL_DIR, app.config.MODEL_BACKEND);
+    const served = new ServedModels(app.db.prisma, app.config.MODEL_DIR, app.config.MODEL_BACKEND, app.log);
     app.decorate('servedModels', served);
     app.addHook('onClose', () => served.close());
   },

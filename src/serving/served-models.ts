@@ -3,6 +3,7 @@
 // any process (an ops action, the training gate) takes effect here without a restart. A version
 // is loaded into the worker threads the first time someone asks for it.
 import path from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../platform/db/client.ts';
 import type { ModelVersion } from '../generated/prisma/client.ts';
 import { AppError } from '../platform/errors/app-error.ts';
@@ -24,6 +25,7 @@ export class ServedModels {
     private readonly db: Db,
     private readonly modelDir: string,
     private readonly backend: BackendChoice,
+    private readonly log?: Pick<FastifyBaseLogger, 'error' | 'warn'>,
   ) {}
 
   /** Where a version's files are: its path, relative to MODEL_DIR unless absolute. */
@@ -34,7 +36,15 @@ export class ServedModels {
   /** The worker pool, started on first use (tests that never generate never pay for it). */
   modelServer(): Promise<ModelServer> {
     if (this.closed) return Promise.reject(new AppError('unavailable', 'The model server is shutting down'));
-    this.server ??= ModelServer.start({ backend: this.backend }).catch((err) => {
+    this.server ??= ModelServer.start({
+      backend: this.backend,
+      onWorkerEvent: (event) => {
+        if (event.type === 'exited') {
+          const { error, ...rest } = event;
+          this.log?.error({ ...rest, err: error }, 'a model worker thread died; starting a new one');
+        } else this.log?.warn({ err: event.error }, 'a new model worker thread could not start or load');
+      },
+    }).catch((err) => {
       this.server = null;
       throw err;
     });

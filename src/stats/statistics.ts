@@ -1,44 +1,23 @@
 // Interval estimates for evaluation metrics. Every metric in a report carries its 95% interval so
-// the promotion gate can tell a real change from the noise of a few hundred items.
+// the promotion gate can tell a real change from the noise of a few hundred items. Quantiles and
+// moments come from @stdlib; Wilson and Agresti-Caffo intervals, which it lacks, are written here.
+import normalQuantileOf from '@stdlib/stats-base-dists-normal-quantile';
+import stdlibMean from '@stdlib/stats-base-mean';
+import stdev from '@stdlib/stats-base-stdev';
 
 export type Interval = [number, number];
 
+/** The standard normal quantile: z with P(Z <= z) = p, for 0 < p < 1 (@stdlib). */
+export function normalQuantile(p: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile: p must be in (0, 1), got ${p}`);
+  return normalQuantileOf(p, 0, 1);
+}
+
 /** z for a two-sided 95% interval. */
-export const Z95 = 1.959963984540054;
+export const Z95 = normalQuantile(0.975);
 
 function clamp01(x: number): number {
   return Math.min(1, Math.max(0, x));
-}
-
-/**
- * The standard normal quantile: z with P(Z <= z) = p, for 0 < p < 1 (Acklam's rational
- * approximation, relative error below 1.2e-9). normalQuantile(0.975) is Z95.
- */
-export function normalQuantile(p: number): number {
-  if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile: p must be in (0, 1), got ${p}`);
-  const a = [
-    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716,
-    2.506628277459239,
-  ];
-  const b = [
-    -54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572,
-  ];
-  const c = [
-    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
-    2.938163982698783,
-  ];
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  const tail = (q: number) =>
-    (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) /
-    ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
-  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
-  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
-  const q = p - 0.5;
-  const r = q * q;
-  return (
-    ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
-    (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
-  );
 }
 
 /**
@@ -57,19 +36,12 @@ export function wilsonInterval(successes: number, n: number, z = Z95): Interval 
 }
 
 export function mean(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  let s = 0;
-  for (const v of values) s += v;
-  return s / values.length;
+  return values.length === 0 ? 0 : stdlibMean(values.length, values as number[], 1);
 }
 
 /** Sample standard deviation (n - 1); 0 for fewer than two values. */
 export function sampleSd(values: readonly number[]): number {
-  if (values.length < 2) return 0;
-  const m = mean(values);
-  let s = 0;
-  for (const v of values) s += (v - m) ** 2;
-  return Math.sqrt(s / (values.length - 1));
+  return values.length < 2 ? 0 : stdev(values.length, 1, values as number[], 1);
 }
 
 /** Normal-approximation interval for a mean: m +- z * sd / sqrt(n). */

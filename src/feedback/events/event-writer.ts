@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ImplicitEventType } from '../../generated/prisma/enums.ts';
 import { AppError } from '../../platform/errors/app-error.ts';
+import { isUnavailableError } from '../../platform/errors/unavailable.ts';
 
 /** One row of implicit_events, validated and owned by the sender. */
 export interface EventRow {
@@ -279,5 +280,13 @@ export class EventWriter {
     this.counters.failedStatements += 1;
     this.options.log?.warn({ err, rows, requests: tickets.length }, 'event insert failed');
     for (const ticket of tickets) ticket.reject(err);
+    // The database is unreachable or stalled: what queued behind this statement would wait out
+    // another timeout and fail the same way. Nothing of it was sent, so it fails now (a 503 the
+    // client retries) and every request fails within one timeout.
+    if (isUnavailableError(err)) {
+      const queued = this.queue.splice(0);
+      this.queuedRows = 0;
+      for (const ticket of queued) ticket.reject(err);
+    }
   }
 }

@@ -2,7 +2,7 @@
 // version, and per-version online metrics (thumbs-up rate, mean stars, correction, regenerate and
 // copy rates) with 95% intervals.
 import type pg from 'pg';
-import { meanInterval, wilson, type Estimate } from '../../stats/estimates.ts';
+import { meanEstimate, rateEstimate, type Estimate } from '../../stats/estimates.ts';
 
 export interface Window {
   from: Date;
@@ -114,11 +114,11 @@ export async function versionMetrics(pool: pg.Pool, window: Window): Promise<Ver
       name: r.name,
       status: r.status,
       answers,
-      thumbsUpRate: wilson(Number(r.thumbs_up), Number(r.thumbs)),
-      meanStars: meanInterval(Number(r.stars_n), Number(r.stars_sum ?? 0), Number(r.stars_sq ?? 0), 1, 5),
-      correctionRate: wilson(Number(r.corrected), answers),
-      regenerateRate: wilson(Number(r.regenerated), answers),
-      copyRate: wilson(Number(r.copied), answers),
+      thumbsUpRate: rateEstimate(Number(r.thumbs_up), Number(r.thumbs)),
+      meanStars: meanEstimate(Number(r.stars_n), Number(r.stars_sum ?? 0), Number(r.stars_sq ?? 0), 1, 5),
+      correctionRate: rateEstimate(Number(r.corrected), answers),
+      regenerateRate: rateEstimate(Number(r.regenerated), answers),
+      copyRate: rateEstimate(Number(r.copied), answers),
     };
   });
 }

@@ -6,7 +6,7 @@
 // sample of everyday questions and never touches what reports measure. Gold verdicts only weigh
 // raters; they never become training labels.
 import { fnv1a } from '../../llm/rng.ts';
-import { questionSuite, type ChatMessage, type QuestionItem } from '../../llm/index.ts';
+import { countryQuestionSuite, type ChatMessage, type QuestionItem } from '../../llm/index.ts';
 import { isExactMatch } from '../../suites/text-scoring.ts';
 import { evaluationPromptSet, normalizeText } from '../../suites/contamination.ts';
 
@@ -18,8 +18,7 @@ export function goldQuestions(percent: number): Map<string, QuestionItem> {
   if (!gold) {
     const evaluation = evaluationPromptSet();
     gold = new Map();
-    for (const item of questionSuite()) {
-      if (item.kind !== 'country-fact') continue;
+    for (const item of countryQuestionSuite()) {
       const question = item.messages.findLast((m) => m.role === 'user')?.content;
       if (question === undefined) continue;
       const key = normalizeText(question);

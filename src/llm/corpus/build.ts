@@ -54,6 +54,18 @@ export function heldOutQuestions(): QuestionItem[] {
 }
 
 let suiteCache: QuestionItem[] | undefined;
+let countrySuiteCache: QuestionItem[] | undefined;
+
+/**
+ * The country-fact part of the task suite alone: the same items as questionSuite() has, without
+ * reading WordNet (seconds of CPU), for callers that only ask about countries (gold questions).
+ */
+export function countryQuestionSuite(): QuestionItem[] {
+  countrySuiteCache ??= suiteCache
+    ? suiteCache.filter((item) => item.kind === 'country-fact')
+    : countryDocuments(readCountries()).suite;
+  return countrySuiteCache;
+}
 
 /**
  * Every chat question the corpus knows (country facts in each phrasing, one definition question

@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../../platform/config.ts';
-import type { Dataset, LoopRun, ModelVersion, Prisma } from '../../generated/prisma/client.ts';
+import type { Dataset, LoopRun, ModelVersion } from '../../generated/prisma/client.ts';
+import { toJson } from '../../platform/db/json.ts';
 import { activeModelVersion } from '../../serving/active-version.ts';
 import { loadModel, type ChatMessage } from '../../llm/index.ts';
 import { evaluateModel, type EvaluationOptions, type PreferencePair } from '../../evaluation/evaluate.ts';
@@ -77,7 +78,7 @@ async function evaluateVersion(
         modelVersionId: version.id,
         runId: run.id,
         evaluationKey: options.key,
-        report: JSON.parse(JSON.stringify(report)) as Prisma.InputJsonObject,
+        report: toJson(report),
       },
     });
   } finally {

@@ -2,11 +2,12 @@
 // candidate (it becomes the active version) or reject it with the reasons. Both are audited with
 // no actor: the scheduler decided.
 import { UnrecoverableError } from 'bullmq';
-import type { LoopRun, Prisma } from '../../generated/prisma/client.ts';
+import type { LoopRun } from '../../generated/prisma/client.ts';
+import { toJson } from '../../platform/db/json.ts';
 import { activeModelVersion } from '../../serving/active-version.ts';
 import { activateModelVersion, rejectModelVersion } from '../../promotion/model-versions.ts';
 import { gateDecision } from '../../promotion/gate.ts';
-import { type EvaluationReport } from '../../contract/evaluation.ts';
+import { EvaluationReportSchema } from '../../contract/evaluation.ts';
 import type { LoopContext } from '../context.ts';
 import { log, type StageOutcome } from '../pipeline.ts';
 import { evaluationKey, findReport } from './evaluate.handler.ts';
@@ -27,14 +28,14 @@ export async function gateCandidate(ctx: LoopContext, run: LoopRun): Promise<Sta
     ? await findReport(ctx, active.id, evaluationKey(ctx.config, run.datasetId))
     : null;
   const gate = gateDecision(
-    row.report as unknown as EvaluationReport,
-    activeRow ? (activeRow.report as unknown as EvaluationReport) : null,
+    EvaluationReportSchema.parse(row.report),
+    activeRow ? EvaluationReportSchema.parse(activeRow.report) : null,
   );
   await ctx.prisma.evaluationReport.update({
     where: { id: row.id },
-    data: { gate: gate as unknown as Prisma.InputJsonObject },
+    data: { gate: toJson(gate) },
   });
-  const details = { runId: run.id, reportId: row.id, gate: gate as unknown as Prisma.InputJsonObject };
+  const details = { runId: run.id, reportId: row.id, gate: toJson(gate) };
   if (gate.decision === 'promote') {
     await activateModelVersion(ctx.prisma, {
       id: candidate.id,

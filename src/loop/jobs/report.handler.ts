@@ -2,25 +2,17 @@
 // two reports' per-item scores) and the feedback-side flag rate of both versions.
 import { UnrecoverableError } from 'bullmq';
 import type { Db } from '../../platform/db/client.ts';
-import type { LoopRun, Prisma } from '../../generated/prisma/client.ts';
+import type { LoopRun } from '../../generated/prisma/client.ts';
 import { activeModelVersion } from '../../serving/active-version.ts';
 import { winRate } from '../../evaluation/win-rate.ts';
-import { type EvaluationReport } from '../../contract/evaluation.ts';
+import { EvaluationReportSchema, type FlagRates, type VersionFlagRate } from '../../contract/evaluation.ts';
+import { toJson } from '../../platform/db/json.ts';
 import type { LoopContext } from '../context.ts';
 import { log, updateRun } from '../pipeline.ts';
 import { evaluationKey, findReport } from './evaluate.handler.ts';
 
-export interface FlagRate {
-  /** Answers of the version flagged harmful_or_biased (by anyone, unless a moderator rejected the flag). */
-  flagged: number;
-  /** Answers the version wrote. */
-  answers: number;
-  /** flagged / answers; null before the version answered anything. */
-  rate: number | null;
-}
-
 /** The share of a version's answers flagged harmful_or_biased (flags a moderator rejected do not count). */
-export async function harmfulFlagRate(db: Db, modelVersionId: string): Promise<FlagRate> {
+export async function harmfulFlagRate(db: Db, modelVersionId: string): Promise<VersionFlagRate> {
   const [answers, flagged] = await Promise.all([
     db.message.count({ where: { modelVersionId, role: 'assistant' } }),
     db.message.count({
@@ -45,11 +37,11 @@ export async function completeReport(ctx: LoopContext, run: LoopRun): Promise<vo
 
   const win = activeRow
     ? winRate(
-        candidateRow.report as unknown as EvaluationReport,
-        activeRow.report as unknown as EvaluationReport,
+        EvaluationReportSchema.parse(candidateRow.report),
+        EvaluationReportSchema.parse(activeRow.report),
       )
     : null;
-  const flagRate = {
+  const flagRate: FlagRates = {
     candidate: await harmfulFlagRate(ctx.prisma, run.candidateVersionId),
     active: active ? { versionId: active.id, ...(await harmfulFlagRate(ctx.prisma, active.id)) } : null,
   };
@@ -57,8 +49,8 @@ export async function completeReport(ctx: LoopContext, run: LoopRun): Promise<vo
     where: { id: candidateRow.id },
     data: {
       comparedWithVersionId: activeRow ? activeRow.modelVersionId : null,
-      winRate: win ? (win as unknown as Prisma.InputJsonObject) : undefined,
-      flagRate: flagRate as unknown as Prisma.InputJsonObject,
+      winRate: win ? toJson(win) : undefined,
+      flagRate: toJson(flagRate),
     },
   });
   await updateRun(ctx, run.id, { report: { connect: { id: candidateRow.id } } });

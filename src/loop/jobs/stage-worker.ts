@@ -4,7 +4,7 @@
 import type { Worker } from 'bullmq';
 import type { JobDefinition } from './job-definition.ts';
 import type { runPayload } from './run-payload.ts';
-import { createWorker, type WorkerSettings } from './worker.ts';
+import { createWorker, LOCK_LOST, type WorkerSettings } from './worker.ts';
 import type { LoopContext } from '../context.ts';
 import { log, runStage, stageFailed, type StageOutcome, type StageWork } from '../pipeline.ts';
 
@@ -21,7 +21,10 @@ export function stageWorker(
       const run = await ctx.prisma.loopRun.findUnique({ where: { id: runId }, select: { status: true } });
       // Cancelled meanwhile (training stops on it): not a job failure, nothing to retry.
       if (run?.status === 'cancelled') return 'skipped';
-      if (settings.shutdown.aborted && jobRun.signal?.aborted) {
+      if (jobRun.signal?.aborted && jobRun.signal.reason === LOCK_LOST) {
+        // Not a failure of the stage: the reconciler queues it again (and it resumes).
+        await log(ctx, runId, 'warn', `${definition.name}: stopped, its job was lost from Redis`);
+      } else if (settings.shutdown.aborted && jobRun.signal?.aborted) {
         await log(
           ctx,
           runId,

@@ -3,10 +3,11 @@
 // resumes from the last checkpoint instead of starting over.
 import path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
-import type { LoopRun, Prisma } from '../../generated/prisma/client.ts';
+import type { LoopRun } from '../../generated/prisma/client.ts';
+import { toJsonArray } from '../../platform/db/json.ts';
 import { activeModelVersion } from '../../serving/active-version.ts';
 import { registerModelVersion } from '../../promotion/model-versions.ts';
-import { fineTune, type TrainingConfigInput } from '../../training/index.ts';
+import { fineTune, TrainingConfigSchema } from '../../training/index.ts';
 import type { LoopContext } from '../context.ts';
 import { log, updateRun, type StageJob } from '../pipeline.ts';
 import { ProgressRecorder, yieldToEventLoop } from '../progress-recorder.ts';
@@ -34,7 +35,7 @@ export async function trainCandidate(ctx: LoopContext, run: LoopRun, stage: Stag
     datasetDir: path.resolve(ctx.config.FEEDLOOP_DATA_DIR, dataset.path),
     outDir: path.resolve(ctx.config.MODEL_DIR, name),
     workDir: runWorkDir(ctx.config.FEEDLOOP_DATA_DIR, run.id),
-    config: run.config as TrainingConfigInput,
+    config: TrainingConfigSchema.parse(run.config ?? {}),
     signal,
     onProgress: async (p) => {
       if (p.resumedFromStep !== undefined) {
@@ -86,6 +87,6 @@ export async function trainCandidate(ctx: LoopContext, run: LoopRun, stage: Stag
   await updateRun(ctx, run.id, { candidate: { connect: { id: version.id } } });
   await log(ctx, run.id, 'info', `train: registered candidate ${version.name} (${summary})`, {
     candidateVersionId: version.id,
-    methods: result.methods as unknown as Prisma.InputJsonArray,
+    methods: toJsonArray(result.methods),
   });
 }

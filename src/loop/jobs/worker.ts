@@ -7,6 +7,9 @@ import type { z } from 'zod';
 import type { Config } from '../../platform/config.ts';
 import type { JobDefinition } from './job-definition.ts';
 
+/** Why a job's work is aborted when its lock vanished from Redis (see start-workers.ts). */
+export const LOCK_LOST = 'lock-lost';
+
 export interface WorkerSettings {
   connection: Redis;
   prefix: string;

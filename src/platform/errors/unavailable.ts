@@ -8,10 +8,22 @@ const NETWORK_CODES = new Set([
   'ENOTFOUND',
   'EHOSTUNREACH',
 ]);
-// Postgres: admin shutdown, crash shutdown, cannot connect now, too many connections.
-const PG_CODES = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004']);
-// Prisma: can't reach server, timed out, server closed the connection, pool timeout.
-const PRISMA_CODES = new Set(['P1001', 'P1002', 'P1017', 'P2024']);
+// Postgres: admin shutdown, crash shutdown, cannot connect now, too many connections, connection
+// failures, and a statement cancelled by statement_timeout (the server is too slow to answer now).
+const PG_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+  '57014',
+]);
+// Prisma: can't reach server, timed out, operation timed out, server closed the connection, pool timeout.
+const PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
 const MESSAGES = [
   /Connection terminated/i,
   /Connection is closed/i,
@@ -21,6 +33,10 @@ const MESSAGES = [
   /Can't reach database server/i,
   /connect ECONNREFUSED/i,
   /timeout exceeded when trying to connect/i,
+  // pg's client-side query timeout (FEEDLOOP_DB_QUERY_TIMEOUT_MS), and a client it then closed.
+  /Query read timeout/i,
+  /Client was closed and is not queryable/i,
+  /canceling statement due to statement timeout/i,
 ];
 
 export function isUnavailableError(err: unknown): boolean {

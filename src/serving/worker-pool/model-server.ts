@@ -7,9 +7,14 @@
 // (HTTP, feedback ingestion); inside a worker, all requests advance together one token per round
 // in one batched forward pass, so concurrent users share it fairly and cheaply. Bigger machines
 // raise `workers`.
+//
+// A worker thread that dies (an uncaught error, out of memory, terminated) is replaced at once with
+// a new one that loads the same versions; the requests it was serving fail with a clear error
+// instead of waiting forever, and requests sent meanwhile wait in the new thread's queue.
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { AppError } from '../../platform/errors/app-error.ts';
 import { parseBackendChoice, type BackendChoice, type BackendReport } from '../../llm/backend.ts';
 import type { ChatMessage } from '../../llm/chat-format.ts';
 import type { GenerationOptionsInput, GenerationResult } from '../../llm/generate.ts';
@@ -27,7 +32,13 @@ export interface ModelServerOptions {
   /** Worker threads; default max(1, cores - 1) capped at 4. */
   workers?: number;
   backend?: BackendChoice;
+  /** Told when a worker thread died and is being replaced, and when a replacement failed to start. */
+  onWorkerEvent?: (event: WorkerEvent) => void;
 }
+
+export type WorkerEvent =
+  | { type: 'exited'; exitCode: number; error?: Error; failedRequests: number; restartInMs: number }
+  | { type: 'restart-failed'; error: Error };
 
 export type GenerateRequest = GenerationOptionsInput & {
   /** Which loaded version serves it; default: the active one. */
@@ -53,6 +64,7 @@ export interface GenerationStream extends AsyncIterable<TokenEvent> {
 }
 
 interface Pending {
+  worker: PoolWorker;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
 }
@@ -67,7 +79,14 @@ interface Stream {
 interface PoolWorker {
   worker: Worker;
   active: number;
+  /** Exited: nothing is sent to it; its slot gets a new worker. */
+  dead: boolean;
+  /** The uncaught error that ended it, if any (reported with its exit). */
+  error?: Error;
 }
+
+/** Restarts in a row that never reached 'ready' make the next one wait longer, up to this. */
+const MAX_RESTART_DELAY_MS = 10_000;
 
 function defaultWorkerCount(): number {
   return Math.min(4, Math.max(1, availableParallelism() - 1));
@@ -92,15 +111,19 @@ export class ModelServer {
   private nextReq = 1;
   private active: string | null = null;
   private closed = false;
+  private restartCount = 0;
+  /** Replacements in a row that died before they were ready. */
+  private failedStarts = 0;
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
   readonly backend: BackendReport;
 
-  private constructor(pool: PoolWorker[], backend: BackendReport) {
-    this.pool = pool;
+  private constructor(
+    workers: Worker[],
+    backend: BackendReport,
+    private readonly options: ModelServerOptions,
+  ) {
+    this.pool = workers.map((worker) => this.adopt(worker));
     this.backend = backend;
-    for (const pw of pool) {
-      pw.worker.on('message', (m: FromWorker) => this.onMessage(pw, m));
-      pw.worker.on('error', (err) => this.onWorkerError(pw, err));
-    }
   }
 
   static async start(options: ModelServerOptions = {}): Promise<ModelServer> {
@@ -132,13 +155,24 @@ export class ModelServer {
     }
     const ok = started as PromiseFulfilledResult<{ worker: Worker; report: BackendReport }>[];
     return new ModelServer(
-      ok.map((s) => ({ worker: s.value.worker, active: 0 })),
+      ok.map((s) => s.value.worker),
       ok[0]!.value.report,
+      { ...options, backend },
     );
   }
 
   get workerCount(): number {
     return this.pool.length;
+  }
+
+  /** Worker threads that died and were replaced since start. */
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  /** The live worker threads (a fault test stops one the way a crash would). */
+  get threads(): readonly Worker[] {
+    return this.pool.filter((pw) => !pw.dead).map((pw) => pw.worker);
   }
 
   get activeVersion(): string | null {
@@ -155,7 +189,7 @@ export class ModelServer {
    */
   async load(versionId: string, dir: string): Promise<ModelVersionInfo> {
     const infos = await Promise.all(
-      this.pool.map((pw) => this.call<ModelVersionInfo>(pw, { type: 'load', reqId: 0, versionId, dir })),
+      this.live().map((pw) => this.call<ModelVersionInfo>(pw, { type: 'load', reqId: 0, versionId, dir })),
     );
     this.loaded.set(versionId, infos[0]!);
     if (this.active === null) this.active = versionId;
@@ -172,7 +206,7 @@ export class ModelServer {
   }
 
   async unload(versionId: string): Promise<void> {
-    await Promise.all(this.pool.map((pw) => this.call(pw, { type: 'unload', reqId: 0, versionId })));
+    await Promise.all(this.live().map((pw) => this.call(pw, { type: 'unload', reqId: 0, versionId })));
     this.loaded.delete(versionId);
     if (this.active === versionId) this.active = null;
   }
@@ -186,7 +220,7 @@ export class ModelServer {
     const { versionId: _v, messages, prompt, ...genOptions } = request;
     const promptInput: PromptInput = messages ? { messages } : { text: prompt! };
     const id = randomUUID();
-    const pw = this.pool.reduce((a, b) => (b.active < a.active ? b : a));
+    const pw = this.leastBusy();
     pw.active += 1;
 
     const queue: TokenEvent[] = [];
@@ -272,31 +306,115 @@ export class ModelServer {
     prompt: { messages: ChatMessage[] } | { prompt: string },
   ): Promise<PromptSize> {
     if (!this.loaded.has(versionId)) throw new Error(`model version ${versionId} is not loaded`);
-    const pw = this.pool.reduce((a, b) => (b.active < a.active ? b : a));
+    const pw = this.leastBusy();
     const input: PromptInput = 'messages' in prompt ? { messages: prompt.messages } : { text: prompt.prompt };
     return this.call<PromptSize>(pw, { type: 'count', reqId: 0, versionId, prompt: input });
   }
 
   async stats(): Promise<WorkerStats[]> {
-    return Promise.all(this.pool.map((pw) => this.call<WorkerStats>(pw, { type: 'stats', reqId: 0 })));
+    return Promise.all(this.live().map((pw) => this.call<WorkerStats>(pw, { type: 'stats', reqId: 0 })));
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.restartTimers) clearTimeout(timer);
     for (const s of this.streams.values()) s.fail(new Error('model server closed'));
     await Promise.all(this.pool.map((pw) => pw.worker.terminate()));
+  }
+
+  private live(): PoolWorker[] {
+    return this.pool.filter((pw) => !pw.dead);
+  }
+
+  private leastBusy(): PoolWorker {
+    const live = this.live();
+    // Only while a replacement waits out its backoff after failed starts.
+    if (live.length === 0)
+      throw new AppError('unavailable', 'The model worker is restarting; try again shortly');
+    return live.reduce((a, b) => (b.active < a.active ? b : a));
   }
 
   private call<T>(pw: PoolWorker, msg: ToWorker & { reqId: number }): Promise<T> {
     const reqId = this.nextReq++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(reqId, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(reqId, { worker: pw, resolve: resolve as (v: unknown) => void, reject });
       pw.worker.postMessage({ ...msg, reqId });
     });
   }
 
+  /** Wires a started worker thread into the pool. */
+  private adopt(worker: Worker): PoolWorker {
+    const pw: PoolWorker = { worker, active: 0, dead: false };
+    worker.on('message', (m: FromWorker) => this.onMessage(pw, m));
+    // An uncaught error is followed by 'exit', which does the cleanup.
+    worker.on('error', (err) => (pw.error = err));
+    worker.once('exit', (code) => this.onWorkerExit(pw, code));
+    return pw;
+  }
+
+  /**
+   * A worker thread ended without close(): fail what it was doing, and put a new thread in its
+   * slot that loads every version this server holds. Messages sent to the new thread before it is
+   * ready wait in its queue, behind those loads.
+   */
+  private onWorkerExit(pw: PoolWorker, exitCode: number): void {
+    pw.dead = true;
+    if (this.closed) return;
+    const why = pw.error ? `: ${pw.error.message}` : '';
+    const error = new AppError(
+      'unavailable',
+      `The model worker stopped unexpectedly (exit code ${exitCode}${why}); the answer was not finished. Try again.`,
+    );
+    let failedRequests = 0;
+    for (const s of [...this.streams.values()]) {
+      if (s.worker !== pw) continue;
+      failedRequests += 1;
+      s.fail(error);
+    }
+    for (const [reqId, p] of this.pending) {
+      if (p.worker !== pw) continue;
+      this.pending.delete(reqId);
+      p.reject(error);
+    }
+    const restartInMs =
+      this.failedStarts === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 250 * 2 ** this.failedStarts);
+    this.options.onWorkerEvent?.({ type: 'exited', exitCode, error: pw.error, failedRequests, restartInMs });
+    if (restartInMs === 0) this.replace(pw);
+    else {
+      const timer = setTimeout(() => {
+        this.restartTimers.delete(timer);
+        this.replace(pw);
+      }, restartInMs);
+      this.restartTimers.add(timer);
+    }
+  }
+
+  private replace(dead: PoolWorker): void {
+    if (this.closed) return;
+    const slot = this.pool.indexOf(dead);
+    if (slot < 0) return;
+    const pw = this.adopt(spawnWorker({ backend: this.options.backend ?? 'auto' }));
+    this.pool[slot] = pw;
+    this.restartCount += 1;
+    // Counted as failed until it says it is ready.
+    this.failedStarts += 1;
+    for (const info of this.loaded.values()) {
+      this.call(pw, { type: 'load', reqId: 0, versionId: info.versionId, dir: info.dir }).catch(
+        (err: Error) => {
+          if (!pw.dead) this.options.onWorkerEvent?.({ type: 'restart-failed', error: err });
+        },
+      );
+    }
+  }
+
   private onMessage(pw: PoolWorker, m: FromWorker): void {
     switch (m.type) {
+      case 'ready':
+        this.failedStarts = 0;
+        return;
+      case 'init-failed':
+        this.options.onWorkerEvent?.({ type: 'restart-failed', error: new Error(m.message) });
+        return;
       case 'reply': {
         const p = this.pending.get(m.reqId);
         this.pending.delete(m.reqId);
@@ -317,11 +435,5 @@ export class ModelServer {
       default:
         return;
     }
-  }
-
-  private onWorkerError(pw: PoolWorker, err: Error): void {
-    for (const s of [...this.streams.values()]) if (s.worker === pw) s.fail(err);
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
   }
 }

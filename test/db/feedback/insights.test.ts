@@ -4,7 +4,7 @@ import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../../helpers/app.ts';
 import { addMessage, startExchange } from '../../helpers/conversations.ts';
 import { registerModelVersion } from '../../../src/promotion/model-versions.ts';
-import { meanInterval, wilson } from '../../../src/stats/estimates.ts';
+import { meanEstimate, rateEstimate } from '../../../src/stats/estimates.ts';
 
 let t: TestApp;
 let alice: TestUser;
@@ -44,15 +44,15 @@ const rate = (user: TestUser, id: string, body: object) =>
 
 describe('intervals', () => {
   test('Wilson interval contains the rate, stays in [0, 1] and narrows with more data', () => {
-    const small = wilson(3, 4);
-    const large = wilson(300, 400);
+    const small = rateEstimate(3, 4);
+    const large = rateEstimate(300, 400);
     assert.equal(small.value, 0.75);
     assert.ok(small.low! < 0.75 && small.high! > 0.75 && small.low! >= 0 && small.high! <= 1);
     assert.ok(large.high! - large.low! < small.high! - small.low!);
-    assert.ok(Math.abs(wilson(0, 10).low!) < 1e-12 && wilson(0, 10).high! > 0);
-    assert.deepEqual(wilson(0, 0), { value: null, low: null, high: null, n: 0 });
+    assert.ok(Math.abs(rateEstimate(0, 10).low!) < 1e-12 && rateEstimate(0, 10).high! > 0);
+    assert.deepEqual(rateEstimate(0, 0), { value: null, low: null, high: null, n: 0 });
     // Known value: 8 of 10 -> [0.490, 0.943] (Wilson, z = 1.96).
-    const known = wilson(8, 10);
+    const known = rateEstimate(8, 10);
     assert.ok(Math.abs(known.low! - 0.4902) < 1e-3 && Math.abs(known.high! - 0.9433) < 1e-3);
   });
 
@@ -60,10 +60,10 @@ describe('intervals', () => {
     const stars = [4, 5, 3, 4];
     const sum = stars.reduce((a, b) => a + b, 0);
     const squares = stars.reduce((a, b) => a + b * b, 0);
-    const m = meanInterval(stars.length, sum, squares, 1, 5);
+    const m = meanEstimate(stars.length, sum, squares, 1, 5);
     assert.equal(m.value, 4);
     assert.ok(Math.abs(m.value! - m.low! - (m.high! - m.value!)) < 1e-9);
-    const all5 = meanInterval(3, 15, 75, 1, 5);
+    const all5 = meanEstimate(3, 15, 75, 1, 5);
     assert.deepEqual([all5.value, all5.low, all5.high], [5, 5, 5]);
   });
 });

@@ -1,8 +1,19 @@
 // The task suite simulated users draw from, and its agreement with the held-out questions.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { heldOutQuestions, questionSuite } from '../../../src/llm/index.ts';
+import { countryQuestionSuite, heldOutQuestions, questionSuite } from '../../../src/llm/index.ts';
 import { isHeldOutQuestion } from '../../../src/llm/corpus/split.ts';
+
+// First in the file: countryQuestionSuite() must build its items on its own, before questionSuite()
+// has been cached.
+test("the country part of the suite, built without WordNet, is exactly the suite's country facts", () => {
+  const countries = countryQuestionSuite();
+  assert.ok(countries.length > 0);
+  assert.deepEqual(
+    countries,
+    questionSuite().filter((q) => q.kind === 'country-fact'),
+  );
+});
 
 test('the question suite holds every question, flagged held out exactly where heldOutQuestions() has it', () => {
   const suite = questionSuite();

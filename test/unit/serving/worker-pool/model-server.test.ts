@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ModelServer } from '../../../../src/serving/worker-pool/model-server.ts';
+import { ModelServer, type WorkerEvent } from '../../../../src/serving/worker-pool/model-server.ts';
 import { writeTinyModel } from '../../../helpers/llm.ts';
 
 let server: ModelServer;
@@ -111,4 +111,37 @@ test('switching the active version takes effect without a restart; requests can 
 
 test('asking for a missing version fails clearly', () => {
   assert.throws(() => server.generate({ prompt: 'x', versionId: 'nope' }), /not loaded/);
+});
+
+test('a worker thread that dies mid-answer is replaced: that answer fails with a clear error, later ones work', async () => {
+  const events: WorkerEvent[] = [];
+  const own = await ModelServer.start({ workers: 1, backend: 'wasm', onWorkerEvent: (e) => events.push(e) });
+  try {
+    await own.load('a', dirA);
+    // Far longer than it will be allowed to run.
+    const long = own.generate({ prompt: 'The capital of', maxTokens: 4000, minTokens: 4000, temperature: 0 });
+    const tokens = long[Symbol.asyncIterator]();
+    assert.equal((await tokens.next()).done, false, 'the answer is streaming');
+    const exitCode = await own.threads[0]!.terminate();
+    await assert.rejects(long.result, (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'unavailable');
+      assert.match(err.message, new RegExp(`model worker stopped unexpectedly \\(exit code ${exitCode}\\)`));
+      return true;
+    });
+    assert.deepEqual(
+      events.map((e) => e.type === 'exited' && e.failedRequests),
+      [1],
+    );
+
+    const next = await own.complete({ prompt: 'Paris', maxTokens: 5, temperature: 0 });
+    assert.equal(next.versionId, 'a');
+    assert.ok(next.completionTokens >= 1);
+    assert.equal(own.restarts, 1);
+    const stats = await own.stats();
+    assert.equal(stats.length, 1);
+    assert.deepEqual(stats[0]!.versions, ['a'], 'the new thread loaded the versions the old one held');
+    assert.equal(stats[0]!.active, 0);
+  } finally {
+    await own.close();
+  }
 });
