@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Db, PrismaClient } from '../platform/db/client.ts';
 import type { Dataset } from '../generated/prisma/client.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
+import { toJson } from '../platform/db/json.ts';
 import { parseBuildConfig, type DatasetBuildConfigInput } from '../contract/dataset-build-config.ts';
 import { buildDataset, fileName, type DatasetBuild } from './builders.ts';
 import type { DatasetFormat, DatasetSplit } from '../contract/datasets.ts';
@@ -118,7 +119,7 @@ export async function buildDatasets(
       data: build.lineage.annotations.map((a) => ({
         datasetId: dataset.id,
         itemId: a.itemId,
-        consensus: a.consensus,
+        consensus: toJson(a.consensus),
         weight: a.weight,
         agreement: a.agreement,
         raters: a.raters,

@@ -4,6 +4,7 @@ import { Prisma, type AnnotationQueue } from '../../generated/prisma/client.ts';
 import type { Db, PrismaClient } from '../../platform/db/client.ts';
 import type { Principal, Role } from '../../platform/auth/principal.ts';
 import { recordAudit } from '../../platform/audit/audit-log.ts';
+import { toJson } from '../../platform/db/json.ts';
 import { AppError, notFound } from '../../platform/errors/app-error.ts';
 import {
   annotationRubric,
@@ -66,8 +67,8 @@ export async function createQueue(
         id,
         name: input.name,
         guidelines: input.guidelines,
-        rubric: input.rubric,
-        source: JSON.parse(JSON.stringify(input.source)),
+        rubric: toJson(input.rubric),
+        source: toJson(input.source),
         overlap: input.overlap,
         leaseSeconds: input.leaseSeconds,
         annotatorRoles: input.annotators.roles,
@@ -82,7 +83,12 @@ export async function createQueue(
       actorId,
       action: 'annotation_queue.create',
       target: `annotation_queue:${id}`,
-      details: { name: input.name, items: items.length, overlap: input.overlap, source: input.source.kind },
+      details: toJson({
+        name: input.name,
+        items: items.length,
+        overlap: input.overlap,
+        source: input.source,
+      }),
     });
     return queue;
   });
