@@ -1,4 +1,5 @@
-// Vite build of the browser UIs into web/dist, which the API serves at `/` (src/ui/static-site.ts).
+// Vite build of the browser UIs into web/dist, which the API serves at `/` (src/platform/static-site.ts).
+// The web code imports the wire contract as `#contract/<module>.ts` (package.json "imports": src/contract).
 // `npm run dev:web` proxies the API to a server started with `npm start` on port 8080.
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';

@@ -2,6 +2,7 @@
 // OpenAI defines but feedloop does not implement are accepted only at their neutral values, so a
 // client never silently gets something other than what it asked for.
 import { z } from 'zod';
+import { samplingField } from './sampling.ts';
 
 const message = z.strictObject({
   role: z.enum(['system', 'user', 'assistant']),
@@ -18,16 +19,16 @@ export const chatCompletionBody = z.strictObject({
   /** A model version name; absent or "default" means the active version. */
   model: z.string().min(1).max(200).optional(),
   messages: z.array(message).min(1, 'must hold at least one message').max(200),
-  max_tokens: z.number().int().min(1).max(2048).nullish(),
-  max_completion_tokens: z.number().int().min(1).max(2048).nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().gt(0).max(1).nullish(),
+  max_tokens: samplingField.maxTokens.nullish(),
+  max_completion_tokens: samplingField.maxTokens.nullish(),
+  temperature: samplingField.temperature.nullish(),
+  top_p: samplingField.topP.nullish(),
   /** Not in OpenAI's API; common in others'. 0 turns it off. */
-  top_k: z.number().int().min(0).max(1000).nullish(),
+  top_k: samplingField.topK.nullish(),
   /** Not in OpenAI's API (vLLM has it): the answer does not end before this many tokens. */
-  min_tokens: z.number().int().min(0).max(2048).nullish(),
-  stop: z.union([z.string().min(1), z.array(z.string().min(1)).max(4)]).nullish(),
-  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullish(),
+  min_tokens: samplingField.minTokens.nullish(),
+  stop: samplingField.stop.nullish(),
+  seed: samplingField.seed.nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullish(),
   user: z.string().max(256).optional(),

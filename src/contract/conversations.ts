@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { isoDate, uuid } from './http.ts';
 import { feedbackSummaryView } from './feedback.ts';
+import { samplingField } from './sampling.ts';
 
 export const MAX_TITLE_CHARS = 200;
 export const MAX_MESSAGE_CHARS = 100_000;
@@ -18,17 +19,19 @@ const content = z
 const count = z.number().int().min(0).max(10_000_000);
 
 /**
- * Sampling parameters an answer was generated with. The known ones are checked; others pass
- * through untouched, because logged conversations come from models with settings of their own.
+ * Sampling parameters an answer was generated with. The known ones are checked with the bounds
+ * feedloop serves under (src/contract/sampling.ts); others pass through untouched, because logged
+ * conversations come from models with settings of their own.
  */
 export const generationParams = z
   .object({
-    temperature: z.number().min(0).max(10).optional(),
-    top_k: z.number().int().min(0).optional(),
-    top_p: z.number().min(0).max(1).optional(),
-    max_tokens: z.number().int().min(1).optional(),
-    seed: z.number().int().optional(),
-    stop: z.union([z.string(), z.array(z.string()).max(16)]).optional(),
+    temperature: samplingField.temperature.optional(),
+    top_k: samplingField.topK.optional(),
+    top_p: samplingField.topP.optional(),
+    max_tokens: samplingField.maxTokens.optional(),
+    min_tokens: samplingField.minTokens.optional(),
+    seed: samplingField.seed.optional(),
+    stop: samplingField.stop.optional(),
   })
   .catchall(z.json())
   .describe('Sampling parameters; the known ones are checked, others are kept as sent');
@@ -117,3 +120,8 @@ export const conversationPage = z.object({
 });
 
 export const messageDetailView = messageView.extend({ feedback: feedbackSummaryView });
+
+export type MessageView = z.output<typeof messageView>;
+export type TreeMessageView = z.output<typeof treeMessageView>;
+export type ConversationView = z.output<typeof conversationView>;
+export type ConversationSummaryView = z.output<typeof conversationSummaryView>;

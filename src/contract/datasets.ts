@@ -11,6 +11,8 @@ export type DatasetSplit = (typeof DATASET_SPLITS)[number];
 export const buildBody = z.strictObject({ config: datasetBuildConfigSchema.optional() });
 
 /** Counts per format, then per split or source: {sft: {train: 3, validation: 1}, ...}. */
+export const datasetCounts = z.record(z.string(), z.record(z.string(), z.number()));
+/** Stored as JSON with the snapshot; read it with datasetCounts. */
 const counts = z.unknown();
 
 export const datasetView = z.object({
@@ -66,3 +68,5 @@ export const raterView = z.object({
   reasons: z.array(z.string()),
 });
 export const raterList = z.object({ items: z.array(raterView) });
+export type DatasetView = z.output<typeof datasetView>;
+export type RaterView = z.output<typeof raterView>;

@@ -111,3 +111,5 @@ export const ingestResultView = z.object({
   errors: z.array(eventError),
 });
 export type IngestResult = z.infer<typeof ingestResultView>;
+/** One event as a client writes it (`ts` as ISO text or epoch ms). */
+export type ImplicitEventBody = z.input<typeof implicitEventInput>;

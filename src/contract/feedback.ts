@@ -112,3 +112,10 @@ export const feedbackSummaryView = z.object({
   corrections: byStatus,
   mine: z.object({ thumbs: thumbsValue.nullable(), stars: starsValue.nullable() }),
 });
+
+export type FlagCategory = z.output<typeof flagCategory>;
+export type RatingBody = z.input<typeof ratingBody>;
+export type VoteBody = z.input<typeof voteBody>;
+export type FlagBody = z.input<typeof flagBody>;
+export type CorrectionBody = z.input<typeof correctionBody>;
+export type FeedbackSummary = z.output<typeof feedbackSummaryView>;

@@ -24,5 +24,12 @@ export const pageQuery = z.strictObject({
   before: uuid.optional(),
 });
 
-/** A timestamp: a Date in handlers, an ISO 8601 string on the wire. */
-export const isoDate = z.date();
+/**
+ * A timestamp: a Date in handlers and in the browser, an ISO 8601 string (UTC, `Z`) on the wire.
+ * Responses are encoded with it (the serializer calls `z.encode`), and a client that parses a
+ * response with the same schema gets a Date back.
+ */
+export const isoDate = z.codec(z.iso.datetime(), z.date(), {
+  decode: (text) => new Date(text),
+  encode: (date) => date.toISOString(),
+});

@@ -1,5 +1,6 @@
 // Request and response shapes of the ops dashboard's insight routes.
 import { z } from 'zod';
+import { isoDate } from './http.ts';
 
 export const MAX_WINDOW_DAYS = 366;
 
@@ -18,8 +19,8 @@ const estimate = z.object({
 const versionRef = z.object({ id: z.string(), name: z.string(), status: z.string() });
 
 export const volumeView = z.object({
-  from: z.date(),
-  to: z.date(),
+  from: isoDate,
+  to: isoDate,
   points: z.array(
     z.object({
       day: z.string().describe('UTC day, YYYY-MM-DD'),
@@ -34,8 +35,8 @@ export const volumeView = z.object({
 });
 
 export const metricsView = z.object({
-  from: z.date(),
-  to: z.date(),
+  from: isoDate,
+  to: isoDate,
   versions: z.array(
     z.object({
       modelVersionId: z.string(),
@@ -50,3 +51,6 @@ export const metricsView = z.object({
     }),
   ),
 });
+
+export type EstimateView = z.output<typeof estimate>;
+export type VersionMetricsView = z.output<typeof metricsView>['versions'][number];

@@ -63,3 +63,5 @@ export const activationView = z.object({
 });
 
 export const versionResponse = z.object({ version: modelVersionView });
+export type ModelVersionView = z.output<typeof modelVersionView>;
+export type ActivateModelBody = z.input<typeof activateModelBody>;

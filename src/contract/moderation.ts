@@ -87,3 +87,8 @@ export const flagQueue = z.object({
   flags: z.array(flagReviewView.extend({ submitterTrust })),
   nextBefore: z.string().nullable(),
 });
+export type SubmitterTrust = z.output<typeof submitterTrust>;
+export type CorrectionQueueItem = z.output<typeof correctionQueue>['corrections'][number];
+export type FlagQueueItem = z.output<typeof flagQueue>['flags'][number];
+export type ApproveCorrectionBody = z.input<typeof approveCorrectionBody>;
+export type DecisionBody = z.input<typeof decisionBody>;

@@ -1,3 +1,4 @@
+// Request and response shapes for users, API keys and the browser session.
 import { z } from 'zod';
 import type { Role } from '../generated/prisma/enums.ts';
 import { isoDate } from './http.ts';
@@ -40,3 +41,11 @@ export const newApiKeyView = z.object({
   /** The secret itself: shown once, never stored. */
   key: z.string(),
 });
+
+/** Sign-up and password sign-in. */
+export const credentialsBody = z.strictObject({ email, password });
+export type CredentialsBody = z.input<typeof credentialsBody>;
+export const signedInView = z.object({ user: userView });
+/** `GET /v1/auth/session`: the signed-in user, or null when signed out. */
+export const sessionView = z.object({ user: userView.nullable() });
+export type UserView = z.output<typeof userView>;

@@ -5,32 +5,19 @@ import { z } from 'zod';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { notFound } from '../platform/errors/app-error.ts';
 import type { EvaluationReport as EvaluationReportRow, ModelVersion } from '../generated/prisma/client.ts';
-import { commonErrors, idParams, isoDate, uuid } from '../contract/http.ts';
+import { commonErrors, idParams } from '../contract/http.ts';
 import {
   EvaluationReportSchema,
   FlagRatesSchema,
   GateDecisionSchema,
   WinRateSchema,
 } from '../contract/evaluation.ts';
-
-const reportRow = z.object({
-  id: z.string(),
-  modelVersionId: z.string(),
-  modelVersionName: z.string(),
-  comparedWithVersionId: z.string().nullable(),
-  runId: z.string().nullable(),
-  createdAt: isoDate,
-  report: EvaluationReportSchema,
-  // The gate's verdict; its win rate is the row's own winRate.
-  gate: GateDecisionSchema.omit({ winRate: true }).nullable(),
-  winRate: WinRateSchema.nullable(),
-  flagRate: FlagRatesSchema.nullable(),
-});
-
-const listQuery = z.strictObject({
-  modelVersionId: uuid.optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(20),
-});
+import {
+  listReportsQuery,
+  reportList,
+  reportResponse,
+  type reportRow,
+} from '../contract/evaluation-reports.ts';
 
 type Row = EvaluationReportRow & { modelVersion: Pick<ModelVersion, 'name'> };
 
@@ -63,8 +50,8 @@ export const evaluationReportRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags: ['reports'],
         summary: 'Evaluation reports, newest first',
-        querystring: listQuery,
-        response: { 200: z.object({ reports: z.array(reportRow) }), ...commonErrors },
+        querystring: listReportsQuery,
+        response: { 200: reportList, ...commonErrors },
       },
     },
     async (request) => {
@@ -85,7 +72,7 @@ export const evaluationReportRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['reports'],
         summary: 'One evaluation report with its gate decision',
         params: idParams,
-        response: { 200: z.object({ report: reportRow }), ...commonErrors },
+        response: { 200: reportResponse, ...commonErrors },
       },
     },
     async (request) => {

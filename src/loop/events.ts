@@ -2,9 +2,9 @@
 // process relays them to its WebSocket subscribers. Pub/sub is fire-and-forget on purpose: the
 // database holds the record, the channel only makes it live.
 import type { Redis } from 'ioredis';
-import type { LoopRunView, ProgressPointView } from './views.ts';
+import { loopEvent, type LoopEvent } from '../contract/loop.ts';
 
-export type LoopEvent = { type: 'progress'; point: ProgressPointView } | { type: 'run'; run: LoopRunView };
+export type { LoopEvent };
 
 export const loopEventsChannel = (prefix: string) => `${prefix}:loop-events`;
 
@@ -45,13 +45,15 @@ export class LoopEventHub {
       const subscriber = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
       subscriber.on('error', () => {});
       subscriber.on('message', (_channel: string, message: string) => {
-        let event: LoopEvent;
+        // Parsed with the contract: the timestamps that travelled as text are Dates again.
+        let parsed;
         try {
-          event = JSON.parse(message) as LoopEvent;
+          parsed = loopEvent.safeParse(JSON.parse(message));
         } catch {
           return;
         }
-        for (const l of this.listeners) l(event);
+        if (!parsed.success) return;
+        for (const l of this.listeners) l(parsed.data);
       });
       this.subscriber = subscriber;
       this.subscribed = subscriber.subscribe(loopEventsChannel(this.prefix));

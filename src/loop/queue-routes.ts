@@ -7,44 +7,19 @@ import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { recordAudit } from '../platform/audit/audit-log.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
 import { commonErrors, errorBody } from '../contract/http.ts';
+import { queueHealth, retriedView, retryJobBody } from '../contract/queues.ts';
 import { QUEUE_NAMES } from './jobs/catalog.ts';
 import { runPayload } from './jobs/run-payload.ts';
 
 const tags = ['jobs'];
 const FAILED_SHOWN = 20;
-const COUNTED = ['waiting', 'active', 'completed', 'failed', 'delayed', 'paused'] as const;
 // BullMQ 6 keeps a paused queue's jobs in its wait list: they are reported as paused instead.
 const FETCHED = ['waiting', 'prioritized', 'active', 'completed', 'failed', 'delayed'] as const;
-
-const queueHealth = z.object({
-  queues: z.array(
-    z.object({
-      name: z.string(),
-      counts: z.object(
-        Object.fromEntries(COUNTED.map((k) => [k, z.number().int()])) as Record<
-          (typeof COUNTED)[number],
-          z.ZodNumber
-        >,
-      ),
-      failed: z.array(
-        z.object({
-          id: z.string(),
-          name: z.string(),
-          failedReason: z.string(),
-          attemptsMade: z.number().int(),
-          finishedOn: z.number().nullable(),
-          data: z.unknown(),
-        }),
-      ),
-    }),
-  ),
-});
 
 const retryParams = z.strictObject({
   queue: z.enum(QUEUE_NAMES as [string, ...string[]]),
   jobId: z.string().min(1).max(200),
 });
-const retryBody = z.strictObject({ reason: z.string().trim().min(1).max(2_000).optional() }).nullish();
 
 export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addHook('onRequest', app.requireRole(...ROLE_GROUPS.operations));
@@ -98,8 +73,8 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: 'Run a failed job again (409 unless it failed)',
         params: retryParams,
-        body: retryBody,
-        response: { 200: z.object({ retried: z.literal(true) }), 409: errorBody, ...commonErrors },
+        body: retryJobBody,
+        response: { 200: retriedView, 409: errorBody, ...commonErrors },
       },
     },
     async (request) => {

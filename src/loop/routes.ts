@@ -8,7 +8,7 @@ import { principalOf } from '../platform/auth/plugin.ts';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { commonErrors, errorBody } from '../contract/http.ts';
 import type { LoopSchedule } from '../generated/prisma/client.ts';
-import { RedisLoopEvents, type LoopEvent } from './events.ts';
+import { RedisLoopEvents } from './events.ts';
 import { startRun } from './pipeline.ts';
 import { cancelRun, createRun, getRunDetail, listRuns } from './runs.ts';
 import {
@@ -24,17 +24,19 @@ import {
   cancelRunBody,
   createRunBody,
   listRunsQuery,
+  loopClientMessage,
   runDetail,
   runIdParams,
   runList,
   runResponse,
   scheduleActionBody,
-  schedulePatch,
   scheduleView,
-  socketMessage,
-  trainingOverrides,
   datasetOverrides,
-} from './schemas.ts';
+  trainingOverrides,
+  type LoopEvent,
+  type LoopServerMessage,
+} from '../contract/loop.ts';
+import { schedulePatch } from './schemas.ts';
 import { runView } from './views.ts';
 
 const tags = ['loop'];
@@ -226,47 +228,44 @@ const opsRoutes: FastifyPluginAsyncZod = async (app) => {
 
   // Live progress: {type:'progress', point} and {type:'run', run} frames; a client may send
   // {type:'subscribe', runId} to get one run only ({type:'subscribe'} or unsubscribe: all again).
+  // Both directions are the contract's loopClientMessage / loopServerMessage.
   app.get('/v1/loop/socket', { websocket: true, schema: { tags, hide: true } }, async (socket, request) => {
     let only: string | null = null;
-    const send = (event: LoopEvent) => {
+    // JSON writes each Date as the ISO text the contract's isoDate decodes.
+    const send = (message: LoopServerMessage) => {
+      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+    };
+    const relay = (event: LoopEvent) => {
       const runId = event.type === 'run' ? event.run.id : event.point.runId;
-      if (only && runId !== only) return;
-      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(event));
+      if (!only || runId === only) send(event);
     };
     socket.on('message', (data) => {
-      let parsed: z.infer<typeof socketMessage>;
+      let parsed: z.output<typeof loopClientMessage>;
       try {
-        const result = socketMessage.safeParse(JSON.parse(String(data)));
+        const result = loopClientMessage.safeParse(JSON.parse(String(data)));
         if (!result.success) {
           const issue = result.error.issues[0];
-          return socket.send(
-            JSON.stringify({
-              type: 'error',
-              error: {
-                code: 'validation_failed',
-                message: `Invalid ${issue?.path.join('.') || 'message'}: ${issue?.message}`,
-              },
-            }),
-          );
+          return send({
+            type: 'error',
+            error: {
+              code: 'validation_failed',
+              message: `Invalid ${issue?.path.join('.') || 'message'}: ${issue?.message}`,
+            },
+          });
         }
         parsed = result.data;
       } catch {
-        return socket.send(
-          JSON.stringify({
-            type: 'error',
-            error: { code: 'invalid_json', message: 'Messages must be JSON' },
-          }),
-        );
+        return send({ type: 'error', error: { code: 'invalid_json', message: 'Messages must be JSON' } });
       }
       only = parsed.type === 'subscribe' ? (parsed.runId ?? null) : null;
-      socket.send(JSON.stringify({ type: 'subscribed', runId: only }));
+      send({ type: 'subscribed', runId: only });
     });
     let stop: (() => void) | null = null;
     socket.on('close', () => stop?.());
     try {
-      stop = await app.loopEvents.listen(send);
+      stop = await app.loopEvents.listen(relay);
       if (socket.readyState !== socket.OPEN) stop();
-      else socket.send(JSON.stringify({ type: 'ready' }));
+      else send({ type: 'ready' });
     } catch (err) {
       request.log.warn({ err }, 'loop socket could not subscribe to live events');
       socket.close(1011, 'live events unavailable');

@@ -7,7 +7,7 @@ import { AppError, notFound } from '../platform/errors/app-error.ts';
 import { getSchedule, type ScheduleDefaults } from './schedule.ts';
 import { datasetConfigIssues } from './dataset-config.ts';
 import { mergeOverrides } from './overrides.ts';
-import { datasetOverrides, trainingOverrides } from './schemas.ts';
+import { datasetOverrides, trainingOverrides } from '../contract/loop.ts';
 import { trainingConfigIssues } from './training-config.ts';
 import { logView, progressView, type ProgressPointView } from './views.ts';
 

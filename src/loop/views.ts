@@ -1,40 +1,17 @@
-// The loop's rows as the API, the WebSocket and the pub/sub channel show them (contract names).
+// The loop's rows as the API, the WebSocket and the pub/sub channel show them (src/contract/loop.ts).
 import type { LoopRun, LoopRunLog, LoopRunProgress } from '../generated/prisma/client.ts';
 import { z } from 'zod';
-import type { TrainingProgress } from '../training/index.ts';
-import { datasetOverrides, trainingOverrides } from './schemas.ts';
+import { datasetOverrides, trainingOverrides, type ProgressPoint, type RunView } from '../contract/loop.ts';
 
 /** DPO/KTO metrics of a progress point (reward margins, accuracies), as stored. */
 const progressMetrics = z.record(z.string(), z.number()).nullable();
 
-export interface LoopRunView {
-  id: string;
-  status: LoopRun['status'];
-  phase: LoopRun['phase'];
-  trigger: LoopRun['trigger'];
-  reason: string | null;
-  createdAt: Date;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-  datasetId: string | null;
-  candidateVersionId: string | null;
-  reportId: string | null;
-  decision: LoopRun['decision'];
-  error: string | null;
-  trainingConfig: Record<string, unknown>;
-  datasetConfig: Record<string, unknown>;
-}
-
+export type LoopRunView = RunView;
 /**
- * A training progress event as stored and shown, for one run. The loop also reports evaluation
- * phases, so phase and method are wider than the trainer's.
+ * A progress event as stored and shown, for one run. The loop also reports evaluation phases, so
+ * phase and method are wider than the trainer's.
  */
-export type ProgressPointView = Omit<TrainingProgress, 'phase' | 'method'> & {
-  runId: string;
-  at: Date;
-  phase: string;
-  method?: string;
-};
+export type ProgressPointView = ProgressPoint;
 
 export function runView(run: LoopRun): LoopRunView {
   return {

@@ -1,56 +1,16 @@
 // The chat UI's WebSocket (`GET /v1/chat/socket`): send a user turn, get the answer token by
 // token, cancel it, or ask for another answer to the same prompt. Several answers may stream at
-// once on one socket; each is tagged with the client's requestId.
-//
-// client -> server
-//   {type:'generate', requestId, content, conversationId?, parentId?, model?, options?}
-//   {type:'regenerate', requestId, userMessageId, model?, options?}
-//   {type:'cancel', requestId}
-// server -> client
-//   {type:'started', requestId, conversationId, userMessageId, messageId, model}
-//   {type:'token', requestId, delta}
-//   {type:'done', requestId, messageId, finishReason, usage:{promptTokens, completionTokens}, latencyMs}
-//   {type:'error', requestId|null, error:{code, message, details?}}
+// once on one socket; each is tagged with the client's requestId. The messages in both directions
+// are the contract's chatClientMessage and chatServerMessage (src/contract/chat-socket.ts).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { principalOf } from '../platform/auth/plugin.ts';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { AppError } from '../platform/errors/app-error.ts';
 import { toErrorBody } from '../platform/errors/error-handler.ts';
+import { chatClientMessage, type ChatServerMessage } from '../contract/chat-socket.ts';
+import { withStopList } from '../contract/sampling.ts';
 import { runCompletion, type CompletionRequest } from './completion-service.ts';
-
-const options = z
-  .strictObject({
-    maxTokens: z.number().int().min(1).max(2048).optional(),
-    temperature: z.number().min(0).max(2).optional(),
-    topP: z.number().gt(0).max(1).optional(),
-    topK: z.number().int().min(0).max(1000).optional(),
-    stop: z.array(z.string().min(1)).max(4).optional(),
-    seed: z.number().int().min(0).optional(),
-    minTokens: z.number().int().min(0).max(2048).optional(),
-  })
-  .default({});
-const requestId = z.string().min(1).max(100);
-
-export const clientMessage = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('generate'),
-    requestId,
-    content: z.string().trim().min(1, 'must not be empty').max(20_000),
-    conversationId: z.uuid().optional(),
-    parentId: z.uuid().optional(),
-    model: z.string().min(1).max(200).optional(),
-    options,
-  }),
-  z.strictObject({
-    type: z.literal('regenerate'),
-    requestId,
-    userMessageId: z.uuid(),
-    model: z.string().min(1).max(200).optional(),
-    options,
-  }),
-  z.strictObject({ type: z.literal('cancel'), requestId }),
-]);
 
 export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addHook('onRequest', app.requireRole(...ROLE_GROUPS.anyUser));
@@ -61,7 +21,7 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
     (socket, request) => {
       const principal = principalOf(request);
       const running = new Map<string, AbortController>();
-      const send = (message: unknown) => {
+      const send = (message: ChatServerMessage) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
       };
       const fail = (id: string | null, err: unknown) => {
@@ -71,9 +31,9 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
       };
 
       socket.on('message', (data) => {
-        let parsed: z.infer<typeof clientMessage>;
+        let parsed: z.output<typeof chatClientMessage>;
         try {
-          const result = clientMessage.safeParse(JSON.parse(String(data)));
+          const result = chatClientMessage.safeParse(JSON.parse(String(data)));
           if (!result.success) {
             const details = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
             return send({
@@ -119,7 +79,7 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
         runCompletion(app, {
           principal,
           model: parsed.model,
-          options: parsed.options,
+          options: withStopList(parsed.options),
           prompt,
           longPrompt: 'truncate',
           signal: controller.signal,

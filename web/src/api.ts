@@ -1,5 +1,11 @@
-// The API client: JSON over fetch with the session cookie, and one error type carrying the server's
-// `{error:{code, message}}` so every view can show what went wrong in words.
+// The API client: JSON over fetch with the session cookie. Every answer is parsed with the
+// server's own response schema from src/contract, so a view gets exactly the contract's types
+// (timestamps as Dates) and a server that answers something else is reported in words. One error
+// type carries the server's `{error:{code, message}}` so every view can show what went wrong.
+import type { z } from 'zod';
+import { flagCategory, type FlagCategory } from '#contract/feedback.ts';
+import { modelVersionPage } from '#contract/model-versions.ts';
+
 export class ApiError extends Error {
   constructor(
     public readonly status: number,
@@ -23,75 +29,60 @@ export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+export interface ApiInit {
+  method?: string;
+  /** Sent as JSON; type it with the contract's request schema (`satisfies z.input<typeof body>`). */
+  body?: unknown;
+}
+
+/**
+ * Calls the API and parses its answer with `response`, the route's response schema (`z.null()`
+ * for a 204).
+ */
+export async function api<S extends z.ZodType>(
+  path: string,
+  response: S,
+  init: ApiInit = {},
+): Promise<z.output<S>> {
+  const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
   const headers: Record<string, string> = { accept: 'application/json' };
   if (init.body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(path, {
-    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+    method,
     headers,
     credentials: 'same-origin',
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
-  if (res.status === 204) return undefined as T;
-  const text = await res.text();
-  let data: unknown = undefined;
+  const text = res.status === 204 ? '' : await res.text();
+  let data: unknown = null;
   try {
-    data = text ? JSON.parse(text) : undefined;
+    data = text ? JSON.parse(text) : null;
   } catch {
     // not JSON: reported below with the status
   }
   if (!res.ok) {
-    const error = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const error = (data as { error?: { code?: string; message?: string } } | null)?.error;
     throw new ApiError(res.status, error?.code ?? 'http_error', error?.message ?? `HTTP ${res.status}`);
   }
-  return data as T;
+  const parsed = response.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(
+      `The server's answer to ${method} ${path} is not what this page expects ` +
+        `(${issue?.path.join('.') || 'the body'}: ${issue?.message}). Reload the page to get the current version.`,
+    );
+  }
+  return parsed.data;
 }
 
-// Shapes of what the views read (the server's zod schemas are the reference).
-export type Role = 'user' | 'moderator' | 'ops' | 'admin';
-export interface User {
-  id: string;
-  email: string;
-  role: Role;
-}
-export interface ConversationSummary {
-  id: string;
-  title: string;
-  updatedAt: string;
-  messageCount: number;
-}
-export interface Message {
-  id: string;
-  conversationId: string;
-  parentId: string | null;
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-  modelVersionId: string | null;
-  params: Record<string, unknown> | null;
-  createdAt: string;
-}
-export interface Conversation {
-  id: string;
-  title: string;
-  messages: Message[];
-}
-export interface ModelVersion {
-  id: string;
-  name: string;
-  status: 'candidate' | 'active' | 'rejected' | 'retired';
-  notes: string;
-  createdAt: string;
-  promotedAt?: string | null;
-  datasetId: string | null;
-}
-export type FlagCategory = 'inaccurate' | 'harmful_or_biased' | 'irrelevant' | 'unsafe' | 'other';
-export const FLAG_CATEGORIES: { value: FlagCategory; label: string }[] = [
-  { value: 'inaccurate', label: 'Inaccurate' },
-  { value: 'harmful_or_biased', label: 'Harmful or biased' },
-  { value: 'irrelevant', label: 'Irrelevant' },
-  { value: 'unsafe', label: 'Unsafe' },
-  { value: 'other', label: 'Other' },
-];
+const FLAG_LABELS: Record<FlagCategory, string> = {
+  inaccurate: 'Inaccurate',
+  harmful_or_biased: 'Harmful or biased',
+  irrelevant: 'Irrelevant',
+  unsafe: 'Unsafe',
+  other: 'Other',
+};
+export const FLAG_CATEGORIES = flagCategory.options.map((value) => ({ value, label: FLAG_LABELS[value] }));
 
 export const listModelVersions = () =>
-  api<{ modelVersions: ModelVersion[] }>('/v1/model-versions?limit=200').then((r) => r.modelVersions);
+  api('/v1/model-versions?limit=200', modelVersionPage).then((r) => r.modelVersions);

@@ -1,50 +1,19 @@
 // The shell: sign-in when signed out; otherwise a header whose links depend on the role
-// (user: chat; moderator: + moderation; ops/admin: + dashboard) and the page for the path.
-import { useEffect } from 'react';
-import { Link, navigate, usePath } from './router.tsx';
+// (user: chat; moderator: + moderation; ops/admin: + dashboard) and the page for the URL.
+import { Link, Outlet, useNavigate } from '@tanstack/react-router';
+import type { ReactNode } from 'react';
+import type { Role } from '#contract/users.ts';
 import { canModerate, canOperate, useSession } from './session.tsx';
 import { dropPendingSignals, flushSignals } from './signals.ts';
 import { SignInPage } from './pages/sign-in.tsx';
-import { ChatPage } from './pages/chat.tsx';
-import { SettingsPage } from './pages/settings.tsx';
-import { ModerationPage } from './pages/moderation.tsx';
-import { DashboardPage } from './dashboard/dashboard.tsx';
 import { Loading } from './components/status.tsx';
 
-export function App() {
+export function Shell() {
   const { user, signOut } = useSession();
-  const path = usePath();
-
-  useEffect(() => {
-    if (user && (path === '/' || path === '/signin')) navigate('/chat');
-  }, [user, path]);
+  const navigate = useNavigate();
 
   if (user === undefined) return <Loading what="your session" />;
   if (user === null) return <SignInPage />;
-
-  const links = [
-    { href: '/chat', label: 'Chat' },
-    ...(canModerate(user.role) ? [{ href: '/moderation', label: 'Moderation' }] : []),
-    ...(canOperate(user.role) ? [{ href: '/dashboard', label: 'Dashboard' }] : []),
-    { href: '/settings', label: 'Settings' },
-  ];
-  const section = `/${path.split('/')[1] ?? ''}`;
-
-  let page;
-  if (section === '/moderation' && canModerate(user.role)) page = <ModerationPage path={path} />;
-  else if (section === '/dashboard' && canOperate(user.role)) page = <DashboardPage path={path} />;
-  else if (section === '/settings') page = <SettingsPage />;
-  else if (section === '/moderation' || section === '/dashboard')
-    page = (
-      <main className="page" id="main">
-        <h1>Not for your role</h1>
-        <p>
-          This page is for {section === '/moderation' ? 'moderators' : 'ops'}. You are signed in as a{' '}
-          {user.role}. <Link href="/chat">Go to the chat</Link>.
-        </p>
-      </main>
-    );
-  else page = <ChatPage path={path} />;
 
   return (
     <>
@@ -54,11 +23,12 @@ export function App() {
       <header className="topbar">
         <span className="brand">feedloop</span>
         <nav aria-label="Main">
-          {links.map((l) => (
-            <Link key={l.href} href={l.href} aria-current={section === l.href ? 'page' : undefined}>
-              {l.label}
-            </Link>
-          ))}
+          <Link to="/chat/{-$conversationId}" params={{}}>
+            Chat
+          </Link>
+          {canModerate(user.role) && <Link to="/moderation">Moderation</Link>}
+          {canOperate(user.role) && <Link to="/dashboard">Dashboard</Link>}
+          <Link to="/settings">Settings</Link>
         </nav>
         <span className="who" title={`Signed in as ${user.email} (${user.role})`}>
           {user.email} · {user.role}
@@ -69,13 +39,54 @@ export function App() {
             await flushSignals();
             dropPendingSignals();
             await signOut();
-            navigate('/');
+            await navigate({ to: '/' });
           }}
         >
           Sign out
         </button>
       </header>
-      {page}
+      <Outlet />
     </>
+  );
+}
+
+/** A section for some roles only: others are told whose it is. */
+export function ForRole({
+  allowed,
+  who,
+  children,
+}: {
+  allowed(role: Role): boolean;
+  who: string;
+  children: ReactNode;
+}) {
+  const { user } = useSession();
+  if (user && allowed(user.role)) return children;
+  return (
+    <main className="page" id="main">
+      <h1>Not for your role</h1>
+      <p>
+        This page is for {who}. You are signed in as a {user?.role}.{' '}
+        <Link to="/chat/{-$conversationId}" params={{}}>
+          Go to the chat
+        </Link>
+        .
+      </p>
+    </main>
+  );
+}
+
+export function NotFound() {
+  return (
+    <main className="page" id="main">
+      <h1>Page not found</h1>
+      <p>
+        There is no page at this address.{' '}
+        <Link to="/chat/{-$conversationId}" params={{}}>
+          Go to the chat
+        </Link>
+        .
+      </p>
+    </main>
   );
 }

@@ -1,26 +1,17 @@
 // The chat WebSocket (/v1/chat/socket): one connection per chat page, reopened when it drops.
-// Messages are tagged with a requestId; see src/completions/chat-socket.ts for the protocol.
+// Messages are tagged with a requestId; both directions are the contract's message unions
+// (src/contract/chat-socket.ts), and what the server sends is parsed with it.
 import { useEffect, useRef, useState } from 'react';
+import { chatServerMessage, type ChatClientMessage, type ChatServerMessage } from '#contract/chat-socket.ts';
 
-export type ServerMessage =
-  | {
-      type: 'started';
-      requestId: string;
-      conversationId: string;
-      userMessageId: string;
-      messageId: string;
-      model: string;
-    }
-  | { type: 'token'; requestId: string; delta: string }
-  | { type: 'done'; requestId: string; messageId: string; finishReason: string }
-  | { type: 'error'; requestId: string | null; error: { code: string; message: string } };
+export type { ChatServerMessage };
 
 export interface ChatSocket {
   ready: boolean;
-  send(message: Record<string, unknown>): boolean;
+  send(message: ChatClientMessage): boolean;
 }
 
-export function useChatSocket(onMessage: (message: ServerMessage) => void): ChatSocket {
+export function useChatSocket(onMessage: (message: ChatServerMessage) => void): ChatSocket {
   const socket = useRef<WebSocket | null>(null);
   const handler = useRef(onMessage);
   handler.current = onMessage;
@@ -39,11 +30,25 @@ export function useChatSocket(onMessage: (message: ServerMessage) => void): Chat
         setReady(true);
       };
       ws.onmessage = (event) => {
+        let data: unknown;
         try {
-          handler.current(JSON.parse(String(event.data)) as ServerMessage);
+          data = JSON.parse(String(event.data));
         } catch {
-          // a frame that is not JSON is not ours to handle
+          return; // a frame that is not JSON is not ours to handle
         }
+        const message = chatServerMessage.safeParse(data);
+        handler.current(
+          message.success
+            ? message.data
+            : {
+                type: 'error',
+                requestId: null,
+                error: {
+                  code: 'unexpected_message',
+                  message: 'The chat server sent a message this page does not understand. Reload the page.',
+                },
+              },
+        );
       };
       ws.onclose = () => {
         setReady(false);

@@ -1,6 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { App } from './app.tsx';
+import { RouterProvider } from '@tanstack/react-router';
+import { router } from './router.tsx';
 import { SessionProvider } from './session.tsx';
 import { installSignalFlushOnHide } from './signals.ts';
 import './styles.css';
@@ -9,7 +10,7 @@ installSignalFlushOnHide();
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <SessionProvider>
-      <App />
+      <RouterProvider router={router} />
     </SessionProvider>
   </StrictMode>,
 );

@@ -1,35 +1,122 @@
-// A small client-side router: the path is state, links push history entries, back/forward work.
-import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from 'react';
+// Every URL of the browser UI and the page it shows (TanStack Router, routes declared in code and
+// typed: a link to a path that does not exist, or without its params, does not compile). Signed
+// out, every URL shows the sign-in form; moderation is for moderators and admins, the dashboard for
+// ops and admins (the shell in app.tsx).
+import {
+  createRootRoute,
+  createRoute,
+  createRouter,
+  lazyRouteComponent,
+  Navigate,
+} from '@tanstack/react-router';
+import type { ReactNode } from 'react';
+import { canModerate, canOperate } from './session.tsx';
+import { ForRole, NotFound, Shell } from './app.tsx';
+import { ChatPage } from './pages/chat.tsx';
+import { SettingsPage } from './pages/settings.tsx';
+import { ModerationLayout, ReviewQueue } from './pages/moderation.tsx';
+import { RatersPage } from './pages/raters.tsx';
+import { DashboardLayout } from './dashboard/dashboard.tsx';
 
-const listeners = new Set<() => void>();
+const rootRoute = createRootRoute({ component: Shell, notFoundComponent: NotFound });
 
-export function navigate(path: string) {
-  if (path === window.location.pathname + window.location.search) return;
-  window.history.pushState(null, '', path);
-  for (const listener of listeners) listener();
-}
+/** Signed in, the start page and the sign-in URL lead to the chat. */
+const toChat = (): ReactNode => <Navigate to="/chat/{-$conversationId}" params={{}} replace />;
+const indexRoute = createRoute({ getParentRoute: () => rootRoute, path: '/', component: toChat });
+const signInRoute = createRoute({ getParentRoute: () => rootRoute, path: '/signin', component: toChat });
 
-export function usePath(): string {
-  const [path, setPath] = useState(window.location.pathname);
-  useEffect(() => {
-    const update = () => setPath(window.location.pathname);
-    listeners.add(update);
-    window.addEventListener('popstate', update);
-    return () => {
-      listeners.delete(update);
-      window.removeEventListener('popstate', update);
-    };
-  }, []);
-  return path;
-}
+// One route for /chat and /chat/<id>: the page stays mounted (and keeps streaming) when a new
+// conversation gets its URL.
+const chatRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/chat/{-$conversationId}',
+  component: function ChatRoute(): ReactNode {
+    const { conversationId } = chatRoute.useParams();
+    return <ChatPage conversationId={conversationId ?? null} />;
+  },
+});
 
-export function Link({ href, onClick, ...rest }: AnchorHTMLAttributes<HTMLAnchorElement> & { href: string }) {
-  const click = (event: MouseEvent<HTMLAnchorElement>) => {
-    onClick?.(event);
-    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey)
-      return;
-    event.preventDefault();
-    navigate(href);
-  };
-  return <a href={href} onClick={click} {...rest} />;
+const settingsRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/settings',
+  component: SettingsPage,
+});
+
+const moderationRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/moderation',
+  component: (): ReactNode => (
+    <ForRole allowed={canModerate} who="moderators">
+      <ModerationLayout />
+    </ForRole>
+  ),
+});
+const correctionsRoute = createRoute({
+  getParentRoute: () => moderationRoute,
+  path: '/',
+  component: (): ReactNode => <ReviewQueue kind="corrections" />,
+});
+const flagsRoute = createRoute({
+  getParentRoute: () => moderationRoute,
+  path: '/flags',
+  component: (): ReactNode => <ReviewQueue kind="flags" />,
+});
+const ratersRoute = createRoute({
+  getParentRoute: () => moderationRoute,
+  path: '/raters',
+  component: RatersPage,
+});
+
+const dashboardRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/dashboard',
+  component: (): ReactNode => (
+    <ForRole allowed={canOperate} who="ops">
+      <DashboardLayout />
+    </ForRole>
+  ),
+});
+// The panels load when first opened: the charts (uPlot) and the ops views stay out of the chat's bundle.
+const overviewRoute = createRoute({
+  getParentRoute: () => dashboardRoute,
+  path: '/',
+  component: lazyRouteComponent(() => import('./dashboard/overview.tsx'), 'OverviewPanel'),
+});
+const datasetsRoute = createRoute({
+  getParentRoute: () => dashboardRoute,
+  path: '/datasets',
+  component: lazyRouteComponent(() => import('./dashboard/datasets.tsx'), 'DatasetsPanel'),
+});
+const trainingRoute = createRoute({
+  getParentRoute: () => dashboardRoute,
+  path: '/training',
+  component: lazyRouteComponent(() => import('./dashboard/training.tsx'), 'TrainingPanel'),
+});
+/** /dashboard/reports/<id> opens one report. */
+const reportsRoute = createRoute({
+  getParentRoute: () => dashboardRoute,
+  path: '/reports/{-$reportId}',
+  component: lazyRouteComponent(() => import('./dashboard/reports.tsx'), 'ReportsRoute'),
+});
+const queuesRoute = createRoute({
+  getParentRoute: () => dashboardRoute,
+  path: '/queues',
+  component: lazyRouteComponent(() => import('./dashboard/queues.tsx'), 'QueuesPanel'),
+});
+
+const routeTree = rootRoute.addChildren([
+  indexRoute,
+  signInRoute,
+  chatRoute,
+  settingsRoute,
+  moderationRoute.addChildren([correctionsRoute, flagsRoute, ratersRoute]),
+  dashboardRoute.addChildren([overviewRoute, datasetsRoute, trainingRoute, reportsRoute, queuesRoute]),
+]);
+
+export const router = createRouter({ routeTree });
+
+declare module '@tanstack/react-router' {
+  interface Register {
+    router: typeof router;
+  }
 }

@@ -1,10 +1,18 @@
 // Who is signed in, shared by every page; sign-in, sign-up and sign-out over the cookie session routes.
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
-import { ApiError, api, type Role, type User } from './api.ts';
+import { z } from 'zod';
+import {
+  sessionView,
+  signedInView,
+  type CredentialsBody,
+  type Role,
+  type UserView,
+} from '#contract/users.ts';
+import { ApiError, api } from './api.ts';
 
 interface SessionValue {
   /** undefined while the first /me is in flight; null when signed out. */
-  user: User | null | undefined;
+  user: UserView | null | undefined;
   signIn(email: string, password: string, mode: 'login' | 'signup'): Promise<void>;
   signOut(): Promise<void>;
 }
@@ -12,24 +20,26 @@ interface SessionValue {
 const SessionContext = createContext<SessionValue | null>(null);
 
 export function SessionProvider({ children }: { children: ReactNode }) {
-  const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [user, setUser] = useState<UserView | null | undefined>(undefined);
 
   useEffect(() => {
     // /session answers {user: null} when signed out, so a signed-out visit logs no failed request.
-    api<{ user: User | null }>('/v1/auth/session').then(
+    api('/v1/auth/session', sessionView).then(
       (r) => setUser(r.user),
       () => setUser(null),
     );
   }, []);
 
   const signIn = useCallback(async (email: string, password: string, mode: 'login' | 'signup') => {
-    const { user } = await api<{ user: User }>(`/v1/auth/${mode}`, { body: { email, password } });
+    const { user } = await api(`/v1/auth/${mode}`, signedInView, {
+      body: { email, password } satisfies CredentialsBody,
+    });
     setUser(user);
   }, []);
 
   const signOut = useCallback(async () => {
     try {
-      await api('/v1/auth/logout', { method: 'POST' });
+      await api('/v1/auth/logout', z.null(), { method: 'POST' });
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
     }

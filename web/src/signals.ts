@@ -2,17 +2,10 @@
 // in the page and sent to POST /v1/events in batches. When the page is hidden, what is left goes
 // with navigator.sendBeacon so it survives the tab closing. Nothing is collected when the user
 // turned it off in Settings.
+import type { ImplicitEventBody } from '#contract/events.ts';
 import { signalsEnabled } from './settings.ts';
 
-export type SignalType = 'copy' | 'regenerate' | 'dwell' | 'expand' | 'abandon' | 'session_end' | 'follow_up';
-
-interface PendingEvent {
-  id: string;
-  type: SignalType;
-  messageId: string;
-  value: number | null;
-  ts: string;
-}
+type SignalType = ImplicitEventBody['type'];
 
 const FLUSH_EVERY_MS = 5_000;
 const FLUSH_AT = 20;
@@ -26,7 +19,7 @@ function newId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-let queue: PendingEvent[] = [];
+let queue: ImplicitEventBody[] = [];
 let timer: ReturnType<typeof setTimeout> | null = null;
 let lastAnswerId: string | null = null;
 const sessionStart = Date.now();

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../errors/app-error.ts';
 import { commonErrors } from '../../contract/http.ts';
-import { email, password, userView } from '../../contract/users.ts';
+import { credentialsBody, sessionView, signedInView as signedIn } from '../../contract/users.ts';
 import { createUser } from './users.ts';
 import { SESSION_COOKIE, principalOf } from '../auth/plugin.ts';
 import { verifyPassword } from '../auth/passwords.ts';
@@ -12,8 +12,6 @@ import { ROLE_GROUPS } from '../auth/principal.ts';
 import { hashToken, newSessionToken } from '../auth/tokens.ts';
 
 const tags = ['auth'];
-const credentialsBody = z.strictObject({ email, password });
-const signedIn = z.object({ user: userView });
 
 export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
   const { prisma } = app.db;
@@ -83,7 +81,7 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         summary: 'The signed-in user, or null when signed out (never a 401)',
-        response: { 200: z.object({ user: userView.nullable() }), ...commonErrors },
+        response: { 200: sessionView, ...commonErrors },
       },
     },
     async (request) => {

@@ -44,11 +44,16 @@ after(async () => {
   await rm(modelDir, { recursive: true, force: true });
 });
 
-/** The number of points the Loss chart's legend reports for the training loss. */
+/**
+ * The training-loss points on the Loss chart: each legend item carries the number of points uPlot
+ * holds for its series (`data-points`), summed over the training methods.
+ */
 async function lossPoints(page: import('playwright-core').Page): Promise<number> {
-  const legend = await page.getByRole('figure').filter({ hasText: 'Loss' }).locator('.legend').textContent();
-  const match = /training loss \((\d+) points/.exec(legend ?? '');
-  return match ? Number(match[1]) : 0;
+  const counts = await page
+    .getByRole('figure', { name: 'Loss', exact: true })
+    .locator('li[data-series$="training loss"][data-points]')
+    .evaluateAll((items) => items.map((item) => Number(item.getAttribute('data-points'))));
+  return counts.reduce((sum, n) => sum + n, 0);
 }
 
 describe('ops dashboard: the loop', () => {

@@ -2,7 +2,19 @@
 // correction (with the diff before sending), regenerate, paging through earlier answers to the
 // same prompt, and comparing two of them. Model output is always rendered as text.
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { FLAG_CATEGORIES, api, type FlagCategory, type Message } from '../api.ts';
+import { z } from 'zod';
+import { messageDetailView, type TreeMessageView } from '#contract/conversations.ts';
+import {
+  correctionView,
+  flagView,
+  ratingView,
+  type CorrectionBody,
+  type FeedbackSummary,
+  type FlagBody,
+  type FlagCategory,
+  type RatingBody,
+} from '#contract/feedback.ts';
+import { FLAG_CATEGORIES, api } from '../api.ts';
 import { noteAnswerSeen, onBeforeHide, recordSignal } from '../signals.ts';
 import { DiffView } from './diff-view.tsx';
 import { ErrorNote } from './status.tsx';
@@ -13,11 +25,6 @@ const LONG_ANSWER_CHARS = 600;
 /** Dwell shorter than this is scrolling past, not reading. */
 const MIN_DWELL_MS = 500;
 
-interface Mine {
-  thumbs: 'up' | 'down' | null;
-  stars: number | null;
-}
-
 type Panel = 'none' | 'flag' | 'correct' | 'compare';
 
 export function AnswerCard({
@@ -27,13 +34,13 @@ export function AnswerCard({
   onSelectSibling,
   onRegenerate,
 }: {
-  message: Message;
-  siblings: Message[];
+  message: TreeMessageView;
+  siblings: TreeMessageView[];
   busy: boolean;
   onSelectSibling(id: string): void;
   onRegenerate(): void;
 }) {
-  const [mine, setMine] = useState<Mine>({ thumbs: null, stars: null });
+  const [mine, setMine] = useState<FeedbackSummary['mine']>({ thumbs: null, stars: null });
   const [panel, setPanel] = useState<Panel>('none');
   const [notice, setNotice] = useState('');
   const [error, setError] = useState<unknown>(null);
@@ -45,7 +52,7 @@ export function AnswerCard({
 
   useEffect(() => {
     let live = true;
-    api<{ feedback: { mine: Mine } }>(`/v1/messages/${message.id}`).then(
+    api(`/v1/messages/${message.id}`, messageDetailView).then(
       (m) => live && setMine(m.feedback.mine),
       (err) => live && setError(err),
     );
@@ -104,17 +111,23 @@ export function AnswerCard({
   const rateThumbs = (value: 'up' | 'down') =>
     act(async () => {
       if (mine.thumbs === value) {
-        await api(`/v1/messages/${message.id}/rating?kind=thumbs`, { method: 'DELETE' });
+        await api(`/v1/messages/${message.id}/rating?kind=thumbs`, z.null(), { method: 'DELETE' });
         setMine((m) => ({ ...m, thumbs: null }));
       } else {
-        await api(`/v1/messages/${message.id}/rating`, { method: 'PUT', body: { kind: 'thumbs', value } });
+        await api(`/v1/messages/${message.id}/rating`, ratingView, {
+          method: 'PUT',
+          body: { kind: 'thumbs', value } satisfies RatingBody,
+        });
         setMine((m) => ({ ...m, thumbs: value }));
       }
     }, 'Thanks, your rating is saved.');
 
   const rateStars = (value: number) =>
     act(async () => {
-      await api(`/v1/messages/${message.id}/rating`, { method: 'PUT', body: { kind: 'stars', value } });
+      await api(`/v1/messages/${message.id}/rating`, ratingView, {
+        method: 'PUT',
+        body: { kind: 'stars', value } satisfies RatingBody,
+      });
       setMine((m) => ({ ...m, stars: value }));
     }, `Saved: ${value} of 5 stars.`);
 
@@ -295,9 +308,10 @@ function FlagForm({ messageId, onDone, onCancel }: { messageId: string; onDone()
   const [error, setError] = useState<unknown>(null);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    if (!category) return; // the select is required: the browser asks for it first
     try {
-      await api(`/v1/messages/${messageId}/flags`, {
-        body: { category, ...(comment.trim() ? { comment: comment.trim() } : {}) },
+      await api(`/v1/messages/${messageId}/flags`, flagView, {
+        body: { category, ...(comment.trim() ? { comment: comment.trim() } : {}) } satisfies FlagBody,
       });
       onDone();
     } catch (err) {
@@ -339,7 +353,7 @@ function CorrectionEditor({
   onDone,
   onCancel,
 }: {
-  message: Message;
+  message: TreeMessageView;
   onDone(): void;
   onCancel(): void;
 }) {
@@ -349,7 +363,9 @@ function CorrectionEditor({
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     try {
-      await api(`/v1/messages/${message.id}/corrections`, { body: { text } });
+      await api(`/v1/messages/${message.id}/corrections`, correctionView, {
+        body: { text } satisfies CorrectionBody,
+      });
       onDone();
     } catch (err) {
       setError(err);

@@ -1,6 +1,8 @@
 // Two answers to the same message side by side, and a pairwise vote on them (POST /v1/votes).
 import { useState } from 'react';
-import { api, type Message } from '../api.ts';
+import type { TreeMessageView } from '#contract/conversations.ts';
+import { voteView, type VoteBody } from '#contract/feedback.ts';
+import { api } from '../api.ts';
 import { ErrorNote } from './status.tsx';
 
 const CHOICES = [
@@ -15,8 +17,8 @@ export function CompareView({
   siblings,
   onClose,
 }: {
-  current: Message;
-  siblings: Message[];
+  current: TreeMessageView;
+  siblings: TreeMessageView[];
   onClose(): void;
 }) {
   const others = siblings.filter((s) => s.id !== current.id);
@@ -29,7 +31,9 @@ export function CompareView({
   const vote = async (choice: (typeof CHOICES)[number]['value']) => {
     setError(null);
     try {
-      await api('/v1/votes', { body: { messageAId: current.id, messageBId: other.id, choice } });
+      await api('/v1/votes', voteView, {
+        body: { messageAId: current.id, messageBId: other.id, choice } satisfies VoteBody,
+      });
       setVoted(CHOICES.find((c) => c.value === choice)!.label);
     } catch (err) {
       setError(err);

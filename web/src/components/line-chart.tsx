@@ -1,5 +1,11 @@
-// A small SVG line chart: one or more series over a shared x axis, with a legend that states each
-// series's size and last value for screen readers.
+// A line chart on uPlot (canvas, fast with many thousands of points): one or more series over a
+// shared x axis; drag across it to zoom, double-click to zoom out. The legend below states each
+// series's size and last value, or its value under the cursor, for everyone including screen
+// readers; each item carries the number of points uPlot was given (`data-points`).
+import { useEffect, useMemo, useRef, useState } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+
 export interface Series {
   name: string;
   points: { x: number; y: number }[];
@@ -7,35 +13,127 @@ export interface Series {
 
 const COLOURS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#4b5563', '#be185d'];
 
-function ticks(min: number, max: number, count = 4): number[] {
-  if (min === max) return [min];
-  return Array.from({ length: count + 1 }, (_, i) => min + ((max - min) * i) / count);
+const short = (v: number) =>
+  !Number.isFinite(v)
+    ? '—'
+    : Math.abs(v) >= 1000
+      ? `${(v / 1000).toFixed(1)}k`
+      : Math.abs(v) < 0.01 && v !== 0
+        ? v.toExponential(1)
+        : `${+v.toFixed(3)}`;
+
+/** uPlot's layout: the sorted union of every series's x, and each series's y there (null where it has none). */
+function aligned(series: Series[]): uPlot.AlignedData {
+  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p.x)))].sort((a, b) => a - b);
+  const at = new Map(xs.map((x, i) => [x, i]));
+  const ys = series.map((s) => {
+    const column: (number | null)[] = new Array(xs.length).fill(null);
+    for (const p of s.points) if (Number.isFinite(p.y)) column[at.get(p.x)!] = p.y;
+    return column;
+  });
+  return [xs, ...ys];
 }
 
-const short = (v: number) =>
-  Math.abs(v) >= 1000
-    ? `${(v / 1000).toFixed(1)}k`
-    : Math.abs(v) < 0.01 && v !== 0
-      ? v.toExponential(1)
-      : `${+v.toFixed(3)}`;
+/** Tick spacings for an x that counts (steps): whole numbers only. */
+export const COUNT_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000];
+const DAY_MS = 86_400_000;
+/** Tick spacings for an x in epoch milliseconds at whole days. */
+export const DAY_TICKS = [1, 2, 7, 14, 28, 56, 91, 182, 364].map((d) => d * DAY_MS);
+
+function pointCounts(data: uPlot.AlignedData): number[] {
+  return data.slice(1).map((column) => {
+    let n = 0;
+    for (const y of column) if (y != null) n++;
+    return n;
+  });
+}
 
 export function LineChart({
   title,
   series,
   xLabel,
   formatX = short,
-  height = 180,
+  xTicks = COUNT_TICKS,
+  height = 200,
 }: {
   title: string;
   series: Series[];
   xLabel: string;
+  /** How an x value reads (ticks and hover). */
   formatX?: (x: number) => string;
+  /** The spacings ticks on x may have, smallest first (COUNT_TICKS or DAY_TICKS). */
+  xTicks?: number[];
   height?: number;
 }) {
-  const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.y));
-  const width = 520;
-  const pad = { left: 48, right: 12, top: 10, bottom: 28 };
-  if (all.length === 0) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const format = useRef(formatX);
+  format.current = formatX;
+  const data = useMemo(() => aligned(series), [series]);
+  const empty = data[0].length === 0;
+  // A new set of series (or none) builds a new plot; new points only update it.
+  const names = series.map((s) => s.name).join('\n');
+  const [counts, setCounts] = useState<number[] | null>(null);
+  const [hover, setHover] = useState<number | null>(null);
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el || empty) return;
+    const u = new uPlot(
+      {
+        width: Math.max(240, el.clientWidth),
+        height,
+        legend: { show: false },
+        cursor: { drag: { x: true, y: false } },
+        scales: {
+          x: {
+            time: false,
+            // One x value still gets an axis: a tick's width either side.
+            range: (_u, min, max) => (min === max ? [min - xTicks[0]!, max + xTicks[0]!] : [min, max]),
+          },
+        },
+        series: [
+          { label: xLabel },
+          ...names.split('\n').map((label, i) => ({
+            label,
+            stroke: COLOURS[i % COLOURS.length],
+            width: 2,
+            spanGaps: true,
+          })),
+        ],
+        axes: [
+          { label: xLabel, incrs: xTicks, values: (_u, splits) => splits.map((x) => format.current(x)) },
+          { values: (_u, splits) => splits.map(short), size: 56 },
+        ],
+        hooks: { setCursor: [(self) => setHover(self.cursor.idx ?? null)] },
+      },
+      [[]],
+      el,
+    );
+    plot.current = u;
+    const resize = new ResizeObserver(() => u.setSize({ width: Math.max(240, el.clientWidth), height }));
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      u.destroy();
+      plot.current = null;
+      setCounts(null);
+    };
+  }, [names, empty, xTicks, height, xLabel]);
+
+  useEffect(() => {
+    const u = plot.current;
+    if (!u) return;
+    // Zoomed in, new points do not move the view; otherwise it follows the data.
+    const shown = u.data[0];
+    const { min, max } = u.scales.x ?? {};
+    const zoomed =
+      shown.length > 1 && min != null && max != null && (min > shown[0]! || max < shown[shown.length - 1]!);
+    u.setData(data, !zoomed);
+    setCounts(pointCounts(u.data));
+  }, [data, names, empty]);
+
+  if (empty) {
     return (
       <figure className="chart">
         <figcaption>{title}</figcaption>
@@ -43,55 +141,33 @@ export function LineChart({
       </figure>
     );
   }
-  const xs = all.map((p) => p.x);
-  const ys = all.map((p) => p.y);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
-  if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
-  const sx = (x: number) => pad.left + ((x - x0) / (x1 - x0 || 1)) * (width - pad.left - pad.right);
-  const sy = (y: number) => pad.top + (1 - (y - y0) / (y1 - y0)) * (height - pad.top - pad.bottom);
+  const hoverX = hover === null ? undefined : data[0][hover];
   return (
     <figure className="chart">
       <figcaption>{title}</figcaption>
-      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${title}: line chart`}>
-        {ticks(y0, y1).map((t) => (
-          <g key={t}>
-            <line x1={pad.left} x2={width - pad.right} y1={sy(t)} y2={sy(t)} className="grid" />
-            <text x={pad.left - 4} y={sy(t) + 4} textAnchor="end" className="tick">
-              {short(t)}
-            </text>
-          </g>
-        ))}
-        {ticks(x0, x1, 3).map((t) => (
-          <text key={t} x={sx(t)} y={height - 8} textAnchor="middle" className="tick">
-            {formatX(t)}
-          </text>
-        ))}
+      <div ref={box} className="plot" role="img" aria-label={`${title}: line chart, ${xLabel} across`} />
+      <p className="muted hint" aria-hidden="true">
+        {hoverX === undefined
+          ? 'Drag across the chart to zoom in, double-click to zoom out.'
+          : `${xLabel} ${format.current(hoverX)}`}
+      </p>
+      <ul className="legend">
         {series.map((s, i) => {
-          const pts = s.points.filter((p) => Number.isFinite(p.y));
-          const colour = COLOURS[i % COLOURS.length];
+          const y = hover === null ? undefined : data[i + 1]?.[hover];
           return (
-            <g key={s.name}>
-              <polyline
-                fill="none"
-                stroke={colour}
-                strokeWidth={2}
-                points={pts.map((p) => `${sx(p.x)},${sy(p.y)}`).join(' ')}
+            <li key={s.name} data-series={s.name} data-points={counts?.[i]}>
+              <span
+                className="swatch"
+                style={{ background: COLOURS[i % COLOURS.length] }}
+                aria-hidden="true"
               />
-              {pts.length === 1 && <circle cx={sx(pts[0]!.x)} cy={sy(pts[0]!.y)} r={3} fill={colour} />}
-            </g>
+              {hover !== null
+                ? `${s.name}: ${y == null ? '—' : short(y)}`
+                : `${s.name}${counts ? ` (${counts[i]} points, last ${short(s.points.at(-1)?.y ?? NaN)})` : ''}`}
+            </li>
           );
         })}
-      </svg>
-      <ul className="legend">
-        {series.map((s, i) => (
-          <li key={s.name}>
-            <span className="swatch" style={{ background: COLOURS[i % COLOURS.length] }} aria-hidden="true" />
-            {s.name} ({s.points.length} points, last {short(s.points.at(-1)?.y ?? NaN)})
-          </li>
-        ))}
       </ul>
-      <span className="sr-only">{xLabel} on the horizontal axis.</span>
     </figure>
   );
 }

@@ -1,40 +1,23 @@
 // The ops dashboard: feedback and online metrics, datasets, training runs, reports with the gate's
-// decision, and queue health. Every action asks for confirmation.
-import { Link } from '../router.tsx';
-import { OverviewPanel } from './overview.tsx';
-import { DatasetsPanel } from './datasets.tsx';
-import { TrainingPanel } from './training.tsx';
-import { ReportsPanel } from './reports.tsx';
-import { QueuesPanel } from './queues.tsx';
+// decision, and queue health (one tab each, routes in router.tsx). Every action asks for confirmation.
+import { Link, Outlet } from '@tanstack/react-router';
 
-const TABS = [
-  { href: '/dashboard', label: 'Feedback and metrics' },
-  { href: '/dashboard/datasets', label: 'Datasets' },
-  { href: '/dashboard/training', label: 'Training' },
-  { href: '/dashboard/reports', label: 'Reports and versions' },
-  { href: '/dashboard/queues', label: 'Queues' },
-];
-
-export function DashboardPage({ path }: { path: string }) {
-  // /dashboard/reports/<id> opens one report.
-  const tab =
-    [...TABS].reverse().find((t) => path === t.href || path.startsWith(`${t.href}/`))?.href ?? '/dashboard';
-  const reportId = path.startsWith('/dashboard/reports/') ? path.slice('/dashboard/reports/'.length) : null;
+export function DashboardLayout() {
   return (
     <main className="page" id="main">
       <h1>Ops dashboard</h1>
       <nav className="tabs" aria-label="Dashboard sections">
-        {TABS.map((t) => (
-          <Link key={t.href} href={t.href} aria-current={tab === t.href ? 'page' : undefined}>
-            {t.label}
-          </Link>
-        ))}
+        <Link to="/dashboard" activeOptions={{ exact: true }}>
+          Feedback and metrics
+        </Link>
+        <Link to="/dashboard/datasets">Datasets</Link>
+        <Link to="/dashboard/training">Training</Link>
+        <Link to="/dashboard/reports/{-$reportId}" params={{}}>
+          Reports and versions
+        </Link>
+        <Link to="/dashboard/queues">Queues</Link>
       </nav>
-      {tab === '/dashboard' && <OverviewPanel />}
-      {tab === '/dashboard/datasets' && <DatasetsPanel />}
-      {tab === '/dashboard/training' && <TrainingPanel />}
-      {tab === '/dashboard/reports' && <ReportsPanel reportId={reportId} />}
-      {tab === '/dashboard/queues' && <QueuesPanel />}
+      <Outlet />
     </main>
   );
 }

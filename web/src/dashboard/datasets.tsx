@@ -1,24 +1,22 @@
 // Dataset snapshots: versions, sizes by source, JSONL downloads, and building a new one.
 import { useState } from 'react';
+import {
+  buildView,
+  datasetCounts,
+  datasetPage,
+  DATASET_FORMATS,
+  DATASET_SPLITS,
+} from '#contract/datasets.ts';
 import { api } from '../api.ts';
 import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
 import { useLoad } from './use-load.ts';
 
-interface Dataset {
-  id: string;
-  contentHash: string;
-  createdAt: string;
-  windowEnd: string;
-  sizes: Record<string, Record<string, number>>;
-  sizesBySource: Record<string, Record<string, number>>;
-}
-
-const FORMATS = ['sft', 'preference', 'kto'] as const;
-const SPLITS = ['train', 'validation'] as const;
+/** A snapshot's counts per format (stored as JSON; empty when they cannot be read). */
+const counts = (value: unknown) => datasetCounts.safeParse(value).data ?? {};
 
 export function DatasetsPanel() {
-  const list = useLoad(() => api<{ items: Dataset[] }>('/v1/datasets?limit=50'));
+  const list = useLoad(() => api('/v1/datasets?limit=50', datasetPage));
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [notice, setNotice] = useState('');
 
@@ -28,7 +26,7 @@ export function DatasetsPanel() {
       body: 'Builds SFT, preference and KTO snapshots from the feedback approved so far. An unchanged build returns the existing snapshot.',
       confirmLabel: 'Build',
       async run() {
-        const r = await api<{ created: boolean; dataset: Dataset }>('/v1/datasets/builds', { body: {} });
+        const r = await api('/v1/datasets/builds', buildView, { body: {} });
         setNotice(
           r.created
             ? `Built ${r.dataset.contentHash.slice(0, 12)}.`
@@ -72,18 +70,18 @@ export function DatasetsPanel() {
                 </tr>
               </thead>
               <tbody>
-                {FORMATS.map((f) => (
+                {DATASET_FORMATS.map((f) => (
                   <tr key={f}>
                     <th scope="row">{f}</th>
-                    <td>{d.sizes?.[f]?.train ?? 0}</td>
-                    <td>{d.sizes?.[f]?.validation ?? 0}</td>
+                    <td>{counts(d.sizes)[f]?.train ?? 0}</td>
+                    <td>{counts(d.sizes)[f]?.validation ?? 0}</td>
                     <td>
-                      {Object.entries(d.sizesBySource?.[f] ?? {})
+                      {Object.entries(counts(d.sizesBySource)[f] ?? {})
                         .map(([source, n]) => `${source} ${n}`)
                         .join(', ') || '—'}
                     </td>
                     <td>
-                      {SPLITS.map((s) => (
+                      {DATASET_SPLITS.map((s) => (
                         <a
                           key={s}
                           className="download"

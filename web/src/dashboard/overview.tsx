@@ -1,40 +1,19 @@
 // Feedback volume over time by kind and model version, and per-version online metrics with 95%
 // intervals (GET /v1/insights/volume and /metrics).
 import { useMemo, useState } from 'react';
+import { metricsView, volumeView, type EstimateView, type VersionMetricsView } from '#contract/insights.ts';
 import { api } from '../api.ts';
-import { LineChart } from '../components/line-chart.tsx';
+import { DAY_TICKS, LineChart } from '../components/line-chart.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
 import { useLoad } from './use-load.ts';
 
-interface Estimate {
-  value: number | null;
-  low: number | null;
-  high: number | null;
-  n: number;
-}
-interface VersionMetrics {
-  modelVersionId: string;
-  name: string;
-  status: string;
-  answers: number;
-  thumbsUpRate: Estimate;
-  meanStars: Estimate;
-  correctionRate: Estimate;
-  regenerateRate: Estimate;
-  copyRate: Estimate;
-}
-interface Volume {
-  points: { day: string; kind: string; modelVersionId: string | null; count: number }[];
-  versions: { id: string; name: string }[];
-}
-
-const METRICS: { key: keyof VersionMetrics; label: string; rate: boolean }[] = [
+const METRICS = [
   { key: 'thumbsUpRate', label: 'Thumbs-up rate', rate: true },
   { key: 'meanStars', label: 'Mean stars', rate: false },
   { key: 'correctionRate', label: 'Correction rate', rate: true },
   { key: 'regenerateRate', label: 'Regenerate rate', rate: true },
   { key: 'copyRate', label: 'Copy rate', rate: true },
-];
+] as const satisfies readonly { key: keyof VersionMetricsView; label: string; rate: boolean }[];
 
 const KIND_LABELS: Record<string, string> = {
   thumbs_up: 'thumbs up',
@@ -48,7 +27,7 @@ const KIND_LABELS: Record<string, string> = {
   event_session_end: 'session ends',
 };
 
-function formatEstimate(e: Estimate, rate: boolean) {
+function formatEstimate(e: EstimateView, rate: boolean) {
   if (e.value === null) return <span className="muted">no data</span>;
   const f = (v: number) => (rate ? `${(v * 100).toFixed(1)}%` : v.toFixed(2));
   return (
@@ -64,11 +43,8 @@ function formatEstimate(e: Estimate, rate: boolean) {
 export function OverviewPanel() {
   const [days, setDays] = useState(30);
   const [version, setVersion] = useState('');
-  const volume = useLoad(() => api<Volume>(`/v1/insights/volume?days=${days}`), [days]);
-  const metrics = useLoad(
-    () => api<{ versions: VersionMetrics[] }>(`/v1/insights/metrics?days=${days}`),
-    [days],
-  );
+  const volume = useLoad(() => api(`/v1/insights/volume?days=${days}`, volumeView), [days]);
+  const metrics = useLoad(() => api(`/v1/insights/metrics?days=${days}`, metricsView), [days]);
 
   const series = useMemo(() => {
     const byKind = new Map<string, Map<number, number>>();
@@ -118,6 +94,7 @@ export function OverviewPanel() {
             title="Feedback per day by kind"
             xLabel="Day"
             series={series}
+            xTicks={DAY_TICKS}
             formatX={(x) => new Date(x).toISOString().slice(5, 10)}
           />
         )}
@@ -149,7 +126,7 @@ export function OverviewPanel() {
                     </th>
                     <td>{v.answers}</td>
                     {METRICS.map((m) => (
-                      <td key={m.key}>{formatEstimate(v[m.key] as Estimate, m.rate)}</td>
+                      <td key={m.key}>{formatEstimate(v[m.key], m.rate)}</td>
                     ))}
                   </tr>
                 ))}

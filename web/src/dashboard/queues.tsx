@@ -1,24 +1,13 @@
 // Queue health: waiting, active and failed jobs per queue, and retrying a failed job.
 import { useState } from 'react';
+import { queueHealth, retriedView } from '#contract/queues.ts';
 import { api } from '../api.ts';
 import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
 import { useLoad } from './use-load.ts';
 
-interface Queue {
-  name: string;
-  counts: Record<'waiting' | 'active' | 'completed' | 'failed' | 'delayed' | 'paused', number>;
-  failed: {
-    id: string;
-    name: string;
-    failedReason: string;
-    attemptsMade: number;
-    finishedOn: number | null;
-  }[];
-}
-
 export function QueuesPanel() {
-  const queues = useLoad(() => api<{ queues: Queue[] }>('/v1/jobs/queues'));
+  const queues = useLoad(() => api('/v1/jobs/queues', queueHealth));
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [notice, setNotice] = useState('');
   return (
@@ -79,9 +68,8 @@ export function QueuesPanel() {
                         async run() {
                           await api(
                             `/v1/jobs/${encodeURIComponent(q.name)}/${encodeURIComponent(job.id)}/retry`,
-                            {
-                              method: 'POST',
-                            },
+                            retriedView,
+                            { method: 'POST' },
                           );
                           setNotice(`Job ${job.id} is queued again.`);
                           queues.reload();

@@ -1,30 +1,17 @@
 // Evaluation reports: accuracy and bias of a version beside the active version's, the gate's
 // decision with its reasons and checks, and the version actions (promote, reject, roll back).
 import { useMemo, useState } from 'react';
-import { api, listModelVersions, type ModelVersion } from '../api.ts';
+import { useParams } from '@tanstack/react-router';
+import { EstimateSchema, type Estimate } from '#contract/evaluation.ts';
+import { reportList, type ReportRow } from '#contract/evaluation-reports.ts';
+import { versionResponse, type ActivateModelBody, type ModelVersionView } from '#contract/model-versions.ts';
+import { api, listModelVersions } from '../api.ts';
 import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
 import { useLoad } from './use-load.ts';
 
-interface ReportRow {
-  id: string;
-  modelVersionId: string;
-  modelVersionName: string;
-  comparedWithVersionId: string | null;
-  createdAt: string;
-  report: { accuracy?: unknown; bias?: unknown } & Record<string, unknown>;
-  gate: {
-    decision: 'promote' | 'reject';
-    reasons: string[];
-    checks: { name: string; candidate: unknown; active: unknown; passed: boolean; detail: string }[];
-  } | null;
-}
-
-interface Metric {
-  value: number;
-  interval: [number, number] | null;
-  n: number | null;
-}
+/** A measure as the page shows it: the report's `{value, n, interval}`, or a plain number. */
+type Metric = Pick<Estimate, 'value'> & Partial<Estimate>;
 
 const LABELS: Record<string, string> = {
   countryFactExactMatch: 'Country facts, exact match',
@@ -38,17 +25,15 @@ const LABELS: Record<string, string> = {
   sentimentGap: 'Sentiment gap between name groups (0 is ideal)',
 };
 
-/** The section's measures: `{value, n, interval}` objects, or plain numbers. */
+/** The section's measures: estimates and proportions (EstimateSchema reads both), or plain numbers. */
 function metrics(section: unknown): Map<string, Metric> {
   const out = new Map<string, Metric>();
   if (!section || typeof section !== 'object') return out;
   for (const [key, v] of Object.entries(section)) {
-    if (typeof v === 'number') out.set(key, { value: v, interval: null, n: null });
-    else if (v && typeof v === 'object' && typeof (v as { value?: unknown }).value === 'number') {
-      const m = v as { value: number; interval?: unknown; n?: unknown };
-      const interval =
-        Array.isArray(m.interval) && m.interval.length === 2 ? (m.interval as [number, number]) : null;
-      out.set(key, { value: m.value, interval, n: typeof m.n === 'number' ? m.n : null });
+    if (typeof v === 'number') out.set(key, { value: v });
+    else {
+      const estimate = EstimateSchema.safeParse(v);
+      if (estimate.success) out.set(key, estimate.data);
     }
   }
   return out;
@@ -57,14 +42,20 @@ function metrics(section: unknown): Map<string, Metric> {
 const fmt = (m: Metric | undefined) =>
   m === undefined
     ? '—'
-    : `${+m.value.toFixed(4)}${m.interval ? ` [${+m.interval[0].toFixed(3)}, ${+m.interval[1].toFixed(3)}]` : ''}${m.n !== null ? ` n=${m.n}` : ''}`;
+    : `${+m.value.toFixed(4)}${m.interval ? ` [${+m.interval[0].toFixed(3)}, ${+m.interval[1].toFixed(3)}]` : ''}${m.n !== undefined ? ` n=${m.n}` : ''}`;
 
 const show = (v: unknown) =>
   typeof v === 'number' ? +v.toFixed(4) : v === null || v === undefined ? '—' : String(v);
 
+/** The reports tab: /dashboard/reports/<id> opens one report. */
+export function ReportsRoute() {
+  const { reportId } = useParams({ from: '/dashboard/reports/{-$reportId}' });
+  return <ReportsPanel reportId={reportId ?? null} />;
+}
+
 export function ReportsPanel({ reportId }: { reportId: string | null }) {
   const versions = useLoad(listModelVersions);
-  const reports = useLoad(() => api<{ reports: ReportRow[] }>('/v1/reports?limit=20'));
+  const reports = useLoad(() => api('/v1/reports?limit=20', reportList));
   const [selectedId, setSelectedId] = useState<string | null>(reportId);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [notice, setNotice] = useState('');
@@ -72,7 +63,7 @@ export function ReportsPanel({ reportId }: { reportId: string | null }) {
   const activeReports = useLoad(
     () =>
       active
-        ? api<{ reports: ReportRow[] }>(`/v1/reports?modelVersionId=${active.id}&limit=1`)
+        ? api(`/v1/reports?modelVersionId=${active.id}&limit=1`, reportList)
         : Promise.resolve({ reports: [] }),
     [active?.id],
   );
@@ -83,7 +74,7 @@ export function ReportsPanel({ reportId }: { reportId: string | null }) {
     reports.data?.reports[0];
   const baseline = activeReports.data?.reports[0];
 
-  const versionAction = (v: ModelVersion | null, action: 'promote' | 'reject' | 'rollback') =>
+  const versionAction = (v: ModelVersionView | null, action: 'promote' | 'reject' | 'rollback') =>
     setConfirm({
       title:
         action === 'rollback'
@@ -100,7 +91,9 @@ export function ReportsPanel({ reportId }: { reportId: string | null }) {
       async run(reason) {
         const path =
           action === 'rollback' ? '/v1/model-versions/rollback' : `/v1/model-versions/${v!.id}/${action}`;
-        const { version } = await api<{ version: ModelVersion }>(path, { body: { reason } });
+        const { version } = await api(path, versionResponse, {
+          body: { reason } satisfies ActivateModelBody,
+        });
         setNotice(`${version.name} is now ${version.status}.`);
         versions.reload();
         reports.reload();

@@ -1,59 +1,27 @@
 // Training runs: the schedule (pause, resume, change), starting a run, and one run's phase,
 // progress, loss / learning-rate / gradient-norm curves (live over /v1/loop/socket) and logs.
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { Link } from '@tanstack/react-router';
+import {
+  loopServerMessage,
+  runDetail,
+  runList,
+  runResponse,
+  scheduleView,
+  type CreateRunBody,
+  type LoopClientMessage,
+  type ProgressPoint,
+  type RunDetail,
+  type SchedulePatchBody,
+} from '#contract/loop.ts';
 import { api } from '../api.ts';
 import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog.tsx';
-import { LineChart } from '../components/line-chart.tsx';
+import { LineChart, type Series } from '../components/line-chart.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
 import { useLoad } from './use-load.ts';
-import { Link } from '../router.tsx';
-
-export interface LoopRun {
-  id: string;
-  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-  phase: string;
-  trigger: string;
-  reason: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  candidateVersionId: string | null;
-  reportId: string | null;
-  decision: 'promoted' | 'rejected' | null;
-  error: string | null;
-}
-interface ProgressPoint {
-  runId: string;
-  at: string;
-  phase: string;
-  /** The training method of this point (sft, dpo, kto): each counts its own steps. */
-  method?: string;
-  step: number;
-  totalSteps: number;
-  epoch?: number;
-  loss?: number;
-  lr?: number;
-  gradNorm?: number;
-  valLoss?: number;
-}
-interface RunDetail {
-  run: LoopRun;
-  progress: ProgressPoint[];
-  logs: { at: string; level: string; message: string }[];
-}
-interface Schedule {
-  enabled: boolean;
-  training: Record<string, unknown>;
-  cron: string;
-  feedbackThreshold: number;
-  updatedAt: string;
-  updatedBy: string | null;
-  nextRunAt: string | null;
-  newApprovedFeedbackSinceLastRun: number;
-}
 
 export function TrainingPanel() {
-  const runs = useLoad(() => api<{ runs: LoopRun[] }>('/v1/loop/runs?limit=20'));
+  const runs = useLoad(() => api('/v1/loop/runs?limit=20', runList));
   const [selected, setSelected] = useState<string | null>(null);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [notice, setNotice] = useState('');
@@ -66,7 +34,7 @@ export function TrainingPanel() {
       confirmLabel: 'Start run',
       reason: true,
       async run(reason) {
-        const { run } = await api<{ run: LoopRun }>('/v1/loop/runs', { body: { reason } });
+        const { run } = await api('/v1/loop/runs', runResponse, { body: { reason } satisfies CreateRunBody });
         setNotice(`Run ${run.id.slice(0, 8)} is ${run.status}.`);
         setSelected(run.id);
         runs.reload();
@@ -134,7 +102,7 @@ export function TrainingPanel() {
 }
 
 function ScheduleSection({ onConfirm }: { onConfirm(request: ConfirmRequest): void }) {
-  const schedule = useLoad(() => api<Schedule>('/v1/loop/schedule'));
+  const schedule = useLoad(() => api('/v1/loop/schedule', scheduleView));
   const [cron, setCron] = useState('');
   const [threshold, setThreshold] = useState('');
   const s = schedule.data;
@@ -155,7 +123,7 @@ function ScheduleSection({ onConfirm }: { onConfirm(request: ConfirmRequest): vo
       confirmLabel: s.enabled ? 'Pause' : 'Resume',
       async run() {
         schedule.setData(
-          await api<Schedule>(`/v1/loop/schedule/${s.enabled ? 'pause' : 'resume'}`, { method: 'POST' }),
+          await api(`/v1/loop/schedule/${s.enabled ? 'pause' : 'resume'}`, scheduleView, { method: 'POST' }),
         );
       },
     });
@@ -168,9 +136,9 @@ function ScheduleSection({ onConfirm }: { onConfirm(request: ConfirmRequest): vo
       confirmLabel: 'Save schedule',
       async run() {
         schedule.setData(
-          await api<Schedule>('/v1/loop/schedule', {
+          await api('/v1/loop/schedule', scheduleView, {
             method: 'PUT',
-            body: { cron, feedbackThreshold: Number(threshold) },
+            body: { cron, feedbackThreshold: Number(threshold) } satisfies SchedulePatchBody,
           }),
         );
       },
@@ -246,42 +214,45 @@ function RunView({
       );
       ws.onopen = () => {
         setLive(true);
-        ws?.send(JSON.stringify({ type: 'subscribe', runId }));
+        ws?.send(JSON.stringify({ type: 'subscribe', runId } satisfies LoopClientMessage));
       };
       ws.onclose = () => setLive(false);
       ws.onmessage = (event) => {
-        let message: { type: string; point?: ProgressPoint; run?: LoopRun };
+        let data: unknown;
         try {
-          message = JSON.parse(String(event.data));
+          data = JSON.parse(String(event.data));
         } catch {
           return;
         }
-        if (message.type === 'progress' && message.point?.runId === runId) {
+        const parsed = loopServerMessage.safeParse(data);
+        if (!parsed.success) return;
+        const message = parsed.data;
+        if (message.type === 'progress' && message.point.runId === runId) {
           const point = message.point;
           setDetail((d) =>
             d && !d.progress.some((q) => key(q) === key(point))
               ? { ...d, progress: [...d.progress, point] }
               : d,
           );
-        } else if (message.type === 'run' && message.run?.id === runId) {
+        } else if (message.type === 'run' && message.run.id === runId) {
           const run = message.run;
           setDetail((d) => (d ? { ...d, run } : d));
           onRunChanged();
           // Logs are not streamed: a change of status or phase is the moment to fetch them again.
-          api<RunDetail>(`/v1/loop/runs/${runId}`).then(
+          api(`/v1/loop/runs/${runId}`, runDetail).then(
             (again) => !closed && setDetail((prev) => mergeDetail(again, prev)),
             () => {},
           );
         }
       };
     };
-    api<RunDetail>(`/v1/loop/runs/${runId}`).then(
+    api(`/v1/loop/runs/${runId}`, runDetail).then(
       (d) => {
         if (closed) return;
         setDetail(d);
         listen();
         // Points written between the fetch and the subscription: fetch once more to fill the gap.
-        api<RunDetail>(`/v1/loop/runs/${runId}`).then(
+        api(`/v1/loop/runs/${runId}`, runDetail).then(
           (again) => !closed && setDetail((prev) => mergeDetail(again, prev)),
           () => {},
         );
@@ -294,26 +265,7 @@ function RunView({
     };
   }, [runId, onRunChanged]);
 
-  const curves = useMemo(() => {
-    const points = (detail?.progress ?? []).filter((p) => p.phase === 'training');
-    const methods = [...new Set(points.map((p) => p.method ?? ''))];
-    // One line per method and measure; x is the method's own step.
-    const series = (label: string, pick: (p: ProgressPoint) => number | undefined) =>
-      methods
-        .map((method) => ({
-          name: method ? `${method} ${label}` : label,
-          points: points.flatMap((p) => {
-            const y = pick(p);
-            return (p.method ?? '') === method && typeof y === 'number' ? [{ x: p.step, y }] : [];
-          }),
-        }))
-        .filter((s) => s.points.length);
-    return {
-      loss: [...series('training loss', (p) => p.loss), ...series('validation loss', (p) => p.valLoss)],
-      lr: series('learning rate', (p) => p.lr),
-      grad: series('gradient norm', (p) => p.gradNorm),
-    };
-  }, [detail]);
+  const curves = useMemo(() => curvesOf(detail?.progress ?? []), [detail]);
 
   if (error) return <ErrorNote error={error} />;
   if (!detail) return <Loading what="the run" />;
@@ -340,7 +292,7 @@ function RunView({
               confirmLabel: 'Cancel run',
               reason: true,
               async run(reason) {
-                const { run: cancelled } = await api<{ run: LoopRun }>(`/v1/loop/runs/${run.id}/cancel`, {
+                const { run: cancelled } = await api(`/v1/loop/runs/${run.id}/cancel`, runResponse, {
                   body: { reason },
                 });
                 setDetail((d) => (d ? { ...d, run: cancelled } : d));
@@ -364,7 +316,10 @@ function RunView({
           {run.reportId && (
             <>
               {' '}
-              · <Link href={`/dashboard/reports/${run.reportId}`}>Open the report</Link>
+              ·{' '}
+              <Link to="/dashboard/reports/{-$reportId}" params={{ reportId: run.reportId }}>
+                Open the report
+              </Link>
             </>
           )}
         </p>
@@ -373,6 +328,9 @@ function RunView({
         <LineChart title="Loss" xLabel="Step" formatX={step} series={curves.loss} />
         <LineChart title="Learning rate" xLabel="Step" formatX={step} series={curves.lr} />
         <LineChart title="Gradient norm" xLabel="Step" formatX={step} series={curves.grad} />
+        {curves.preference.length > 0 && (
+          <LineChart title="DPO and KTO metrics" xLabel="Step" formatX={step} series={curves.preference} />
+        )}
       </div>
       <h3>Logs</h3>
       {logs.length === 0 ? (
@@ -391,6 +349,59 @@ function RunView({
 }
 
 const step = (x: number) => String(Math.round(x));
+
+const METRIC_LABELS: Record<string, string> = {
+  rewardsChosen: 'reward of chosen',
+  rewardsRejected: 'reward of rejected',
+  margins: 'reward margin',
+  accuracies: 'preference accuracy',
+  kl: 'KL estimate',
+};
+
+/**
+ * The run's curves: one line per method and measure, x the method's own step. The validation loss
+ * before the first step is a `validating` point at step 0.
+ */
+function curvesOf(progress: ProgressPoint[]) {
+  const points = progress.filter((p) => p.phase === 'training' || p.phase === 'validating');
+  const methods = [...new Set(points.map((p) => p.method ?? ''))];
+  const series = (label: string, pick: (p: ProgressPoint) => number | undefined): Series[] =>
+    methods
+      .map((method) => ({
+        name: method ? `${method} ${label}` : label,
+        points: points.flatMap((p) => {
+          const y = pick(p);
+          return (p.method ?? '') === method && typeof y === 'number' ? [{ x: p.step, y }] : [];
+        }),
+      }))
+      .filter((s) => s.points.length);
+  const training = (pick: (p: ProgressPoint) => number | undefined) => (p: ProgressPoint) =>
+    p.phase === 'training' ? pick(p) : undefined;
+  const metricNames = [...new Set(points.flatMap((p) => Object.keys(p.metrics ?? {})))];
+  return {
+    loss: [
+      ...series(
+        'training loss',
+        training((p) => p.loss),
+      ),
+      ...series('validation loss', (p) => p.valLoss),
+    ],
+    lr: series(
+      'learning rate',
+      training((p) => p.lr),
+    ),
+    grad: series(
+      'gradient norm',
+      training((p) => p.gradNorm),
+    ),
+    preference: metricNames.flatMap((name) =>
+      series(
+        METRIC_LABELS[name] ?? name,
+        training((p) => p.metrics?.[name]),
+      ),
+    ),
+  };
+}
 /** A progress point's identity: a method's step within a phase. */
 const key = (p: ProgressPoint) => `${p.phase}:${p.method ?? ''}:${p.step}`;
 

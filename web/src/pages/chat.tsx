@@ -1,11 +1,18 @@
 // The chat: conversations on the left, the selected branch of the current conversation on the
 // right, answers streaming token by token, and feedback on every answer.
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
-import { api, type Conversation, type ConversationSummary, type Message } from '../api.ts';
-import { useChatSocket, type ServerMessage } from '../chat-socket.ts';
+import { Link, useNavigate } from '@tanstack/react-router';
+import {
+  conversationPage,
+  conversationView,
+  type ConversationSummaryView,
+  type ConversationView,
+  type TreeMessageView,
+} from '#contract/conversations.ts';
+import { api } from '../api.ts';
+import { useChatSocket, type ChatServerMessage } from '../chat-socket.ts';
 import { AnswerCard } from '../components/answer-card.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
-import { Link, navigate } from '../router.tsx';
 import { recordSignal } from '../signals.ts';
 
 interface Streaming {
@@ -21,13 +28,13 @@ interface Streaming {
 }
 
 /** The messages along the selected branch: from the root, at each step the chosen (or newest) child. */
-function selectedPath(messages: Message[], selected: Record<string, string>): Message[] {
-  const children = new Map<string, Message[]>();
+function selectedPath(messages: TreeMessageView[], selected: Record<string, string>): TreeMessageView[] {
+  const children = new Map<string, TreeMessageView[]>();
   for (const m of messages) {
     const key = m.parentId ?? 'root';
     children.set(key, [...(children.get(key) ?? []), m]);
   }
-  const path: Message[] = [];
+  const path: TreeMessageView[] = [];
   let key = 'root';
   for (;;) {
     const options = children.get(key);
@@ -39,11 +46,14 @@ function selectedPath(messages: Message[], selected: Record<string, string>): Me
   return path;
 }
 
-export function ChatPage({ path }: { path: string }) {
-  const conversationId = path.startsWith('/chat/') ? path.slice('/chat/'.length) : null;
-  const [list, setList] = useState<ConversationSummary[] | null>(null);
+/** The conversation shown: as loaded, or a new one whose messages are still on their way. */
+type Shown = Pick<ConversationView, 'id' | 'messages'>;
+
+export function ChatPage({ conversationId }: { conversationId: string | null }) {
+  const navigate = useNavigate();
+  const [list, setList] = useState<ConversationSummaryView[] | null>(null);
   const [listError, setListError] = useState<unknown>(null);
-  const [conversation, setConversation] = useState<Conversation | null>(null);
+  const [conversation, setConversation] = useState<Shown | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [selected, setSelected] = useState<Record<string, string>>({});
   const [streaming, setStreaming] = useState<Streaming | null>(null);
@@ -53,7 +63,7 @@ export function ChatPage({ path }: { path: string }) {
   streamingRef.current = streaming;
 
   const loadList = useCallback(() => {
-    api<{ conversations: ConversationSummary[] }>('/v1/conversations?limit=50').then((r) => {
+    api('/v1/conversations?limit=50', conversationPage).then((r) => {
       setList(r.conversations);
       setListError(null);
     }, setListError);
@@ -61,7 +71,7 @@ export function ChatPage({ path }: { path: string }) {
 
   const loadConversation = useCallback(async (id: string) => {
     try {
-      setConversation(await api<Conversation>(`/v1/conversations/${id}`));
+      setConversation(await api(`/v1/conversations/${id}`, conversationView));
       setLoadError(null);
     } catch (err) {
       setLoadError(err);
@@ -79,7 +89,7 @@ export function ChatPage({ path }: { path: string }) {
   }, [conversationId, loadConversation]);
 
   const onServerMessage = useCallback(
-    (message: ServerMessage) => {
+    (message: ChatServerMessage) => {
       const current = streamingRef.current;
       if (
         message.type === 'error' &&
@@ -94,8 +104,11 @@ export function ChatPage({ path }: { path: string }) {
         setStreaming({ ...current, userMessageId: message.userMessageId, messageId: message.messageId });
         if (message.conversationId !== conversationId) {
           // A new conversation: show it in the address bar; its messages arrive with `done`.
-          setConversation({ id: message.conversationId, title: '', messages: [] });
-          navigate(`/chat/${message.conversationId}`);
+          setConversation({ id: message.conversationId, messages: [] });
+          void navigate({
+            to: '/chat/{-$conversationId}',
+            params: { conversationId: message.conversationId },
+          });
         }
       } else if (message.type === 'token') {
         setStreaming({ ...current, text: current.text + message.delta });
@@ -110,14 +123,14 @@ export function ChatPage({ path }: { path: string }) {
         })();
       }
     },
-    [conversationId, loadConversation, loadList],
+    [conversationId, loadConversation, loadList, navigate],
   );
   const socket = useChatSocket(onServerMessage);
 
   const messages = useMemo(() => conversation?.messages ?? [], [conversation]);
   const thread = useMemo(() => selectedPath(messages, selected), [messages, selected]);
   const siblingsOf = useCallback(
-    (m: Message) => messages.filter((o) => o.parentId === m.parentId && o.role === m.role),
+    (m: TreeMessageView) => messages.filter((o) => o.parentId === m.parentId && o.role === m.role),
     [messages],
   );
 
@@ -146,7 +159,7 @@ export function ChatPage({ path }: { path: string }) {
     setStreaming({ requestId, kind: 'generate', prompt: content, text: '' });
   };
 
-  const regenerate = (answer: Message) => {
+  const regenerate = (answer: TreeMessageView) => {
     if (streaming || !answer.parentId) return;
     const requestId = newRequestId();
     if (!socket.send({ type: 'regenerate', requestId, userMessageId: answer.parentId })) {
@@ -181,7 +194,7 @@ export function ChatPage({ path }: { path: string }) {
         <button
           type="button"
           className="primary"
-          onClick={() => navigate('/chat')}
+          onClick={() => void navigate({ to: '/chat/{-$conversationId}', params: {} })}
           title="Start a new conversation"
         >
           + New conversation
@@ -192,7 +205,7 @@ export function ChatPage({ path }: { path: string }) {
         <ul>
           {list?.map((c) => (
             <li key={c.id}>
-              <Link href={`/chat/${c.id}`} aria-current={c.id === conversationId ? 'page' : undefined}>
+              <Link to="/chat/{-$conversationId}" params={{ conversationId: c.id }}>
                 {c.title || 'Untitled'}
                 <span className="muted"> · {c.messageCount} messages</span>
               </Link>

@@ -2,63 +2,43 @@
 // the submitter and their trust; approve, reject or edit-then-approve, each with a reason; keyboard
 // shortcuts; filters; and the raters page.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { FLAG_CATEGORIES, api, listModelVersions, type FlagCategory, type ModelVersion } from '../api.ts';
+import { Link, Outlet } from '@tanstack/react-router';
+import {
+  correctionQueue,
+  correctionReviewView,
+  flagQueue,
+  flagReviewView,
+  type ApproveCorrectionBody,
+  type CorrectionQueueItem,
+  type FlagQueueItem,
+  type SubmitterTrust,
+} from '#contract/moderation.ts';
+import type { ModelVersionView } from '#contract/model-versions.ts';
+import { FLAG_CATEGORIES, api, listModelVersions } from '../api.ts';
 import { DiffView } from '../components/diff-view.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
-import { Link } from '../router.tsx';
-import { RatersPage } from './raters.tsx';
-
-interface Trust {
-  trust: number;
-  status: 'trusted' | 'down_weighted' | 'excluded';
-  reasons: string[];
-}
-interface ReviewItem {
-  id: string;
-  createdAt: string;
-  submitter: { id: string; email: string };
-  submitterTrust: Trust;
-  message: { id: string; content: string; modelVersionId: string | null };
-  prompt: { content: string } | null;
-}
-interface CorrectionItem extends ReviewItem {
-  submittedText: string;
-  correctedText: string;
-}
-interface FlagItem extends ReviewItem {
-  category: FlagCategory;
-  comment: string | null;
-}
 
 const SHORTCUTS =
   'Shortcuts: j / k next and previous item, a approve, r reject, e edit then approve (corrections).';
 
-export function ModerationPage({ path }: { path: string }) {
-  const tab = path.startsWith('/moderation/flags')
-    ? 'flags'
-    : path.startsWith('/moderation/raters')
-      ? 'raters'
-      : 'corrections';
+/** The moderation page: its tabs, and the queue or the raters below them (routes in router.tsx). */
+export function ModerationLayout() {
   return (
     <main className="page" id="main">
       <h1>Moderation</h1>
       <nav className="tabs" aria-label="Moderation sections">
-        <Link href="/moderation" aria-current={tab === 'corrections' ? 'page' : undefined}>
+        <Link to="/moderation" activeOptions={{ exact: true }}>
           Corrections
         </Link>
-        <Link href="/moderation/flags" aria-current={tab === 'flags' ? 'page' : undefined}>
-          Flags
-        </Link>
-        <Link href="/moderation/raters" aria-current={tab === 'raters' ? 'page' : undefined}>
-          Raters
-        </Link>
+        <Link to="/moderation/flags">Flags</Link>
+        <Link to="/moderation/raters">Raters</Link>
       </nav>
-      {tab === 'raters' ? <RatersPage /> : <ReviewQueue kind={tab} />}
+      <Outlet />
     </main>
   );
 }
 
-function TrustBadge({ trust }: { trust: Trust }) {
+function TrustBadge({ trust }: { trust: SubmitterTrust }) {
   const label =
     trust.status === 'trusted'
       ? 'trusted'
@@ -75,10 +55,10 @@ function TrustBadge({ trust }: { trust: Trust }) {
   );
 }
 
-function ReviewQueue({ kind }: { kind: 'corrections' | 'flags' }) {
-  const [items, setItems] = useState<(CorrectionItem | FlagItem)[] | null>(null);
+export function ReviewQueue({ kind }: { kind: 'corrections' | 'flags' }) {
+  const [items, setItems] = useState<(CorrectionQueueItem | FlagQueueItem)[] | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [versions, setVersions] = useState<ModelVersion[]>([]);
+  const [versions, setVersions] = useState<ModelVersionView[]>([]);
   const [modelVersionId, setModelVersionId] = useState('');
   const [category, setCategory] = useState('');
   const [current, setCurrent] = useState(0);
@@ -89,10 +69,11 @@ function ReviewQueue({ kind }: { kind: 'corrections' | 'flags' }) {
     const query = new URLSearchParams({ status: 'pending', limit: '50' });
     if (modelVersionId) query.set('modelVersionId', modelVersionId);
     if (kind === 'flags' && category) query.set('category', category);
-    api<{ corrections?: CorrectionItem[]; flags?: FlagItem[] }>(`/v1/moderation/${kind}?${query}`).then(
-      (r) => setItems((kind === 'corrections' ? r.corrections : r.flags) ?? []),
-      setError,
-    );
+    const loaded =
+      kind === 'corrections'
+        ? api(`/v1/moderation/corrections?${query}`, correctionQueue).then((r) => r.corrections)
+        : api(`/v1/moderation/flags?${query}`, flagQueue).then((r) => r.flags);
+    loaded.then(setItems, setError);
   }, [kind, modelVersionId, category]);
 
   useEffect(() => {
@@ -185,14 +166,14 @@ function ReviewCard({
 }: {
   versionName(id: string): string;
   kind: 'corrections' | 'flags';
-  item: CorrectionItem | FlagItem;
+  item: CorrectionQueueItem | FlagQueueItem;
   active: boolean;
   onFocus(): void;
   onMove(delta: number): void;
   onDecided(id: string, what: string): void;
 }) {
-  const correction = kind === 'corrections' ? (item as CorrectionItem) : null;
-  const flag = kind === 'flags' ? (item as FlagItem) : null;
+  const correction = 'correctedText' in item ? item : null;
+  const flag = 'category' in item ? item : null;
   const [reason, setReason] = useState('');
   const [editing, setEditing] = useState(false);
   const [text, setText] = useState(correction?.correctedText ?? '');
@@ -214,9 +195,13 @@ function ReviewCard({
     setBusy(true);
     setError(null);
     try {
-      const body: Record<string, string> = { reason: reason.trim() };
+      const body: ApproveCorrectionBody = { reason: reason.trim() };
       if (decision === 'approve' && editing && correction) body.text = text;
-      await api(`/v1/moderation/${kind}/${item.id}/${decision}`, { body });
+      await api(
+        `/v1/moderation/${kind}/${item.id}/${decision}`,
+        kind === 'corrections' ? correctionReviewView : flagReviewView,
+        { body },
+      );
       onDecided(item.id, `${decision === 'approve' ? 'Approved' : 'Rejected'}${editing ? ' (edited)' : ''}.`);
     } catch (err) {
       setError(err);

@@ -1,32 +1,19 @@
 // Raters: how much feedback each gave, how often they agree with others and with answers of known
 // quality, and why the datasets trust them less (GET /v1/datasets/raters).
 import { useEffect, useState } from 'react';
+import { raterList, type RaterView } from '#contract/datasets.ts';
 import { api } from '../api.ts';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
-
-interface Rater {
-  userId: string;
-  email: string | null;
-  ratings: number;
-  votes: number;
-  consensusAgreement: number | null;
-  consensusComparisons: number;
-  goldAgreement: number | null;
-  goldComparisons: number;
-  trust: number;
-  status: string;
-  reasons: string[];
-}
 
 const pct = (v: number | null, n: number) => (v === null ? '—' : `${Math.round(v * 100)}% of ${n}`);
 
 export function RatersPage() {
-  const [raters, setRaters] = useState<Rater[] | null>(null);
+  const [raters, setRaters] = useState<RaterView[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [status, setStatus] = useState('');
   useEffect(() => {
     setRaters(null);
-    api<{ items: Rater[] }>(`/v1/datasets/raters${status ? `?status=${status}` : ''}`).then(
+    api(`/v1/datasets/raters${status ? `?status=${status}` : ''}`, raterList).then(
       (r) => setRaters(r.items),
       setError,
     );
