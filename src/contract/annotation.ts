@@ -108,6 +108,8 @@ export const createQueueBody = z
       ctx.addIssue({ code: 'custom', path: ['source', 'to'], message: 'must be after from' });
   });
 export type CreateQueueBody = z.infer<typeof createQueueBody>;
+/** What a client sends (defaults not yet applied). */
+export type CreateQueueInput = z.input<typeof createQueueBody>;
 
 export const queueStatus = z.enum(['open', 'closed']);
 
@@ -158,6 +160,7 @@ export const queueDetail = queueView.extend({
   /** Every rater's progress (moderators, ops and admins only; empty for raters). */
   raters: z.array(raterProgressRow),
 });
+export type QueueDetail = z.infer<typeof queueDetail>;
 
 const shownMessage = z.object({ role: messageRole, content: z.string() });
 const shownAnswer = z.object({ id: z.string(), content: z.string(), modelVersionId: z.string().nullable() });
@@ -175,6 +178,7 @@ export const leasedItem = z.object({
 export type LeasedItem = z.infer<typeof leasedItem>;
 
 export const progressPair = z.object({ queue: queueProgress, mine: raterProgress });
+export type ProgressPair = z.infer<typeof progressPair>;
 
 export const nextItemResponse = z.object({
   /** null when nothing is left for this rater. */
@@ -241,6 +245,9 @@ export const raterAgreement = z.object({
   /** The rater's standing in the datasets (all feedback, this queue included). */
   standing: raterTrust,
 });
+
+export type DimensionAgreement = z.infer<typeof dimensionAgreement>;
+export type RaterAgreement = z.infer<typeof raterAgreement>;
 
 export const agreementView = z.object({
   queueId: z.string(),

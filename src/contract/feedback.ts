@@ -111,9 +111,12 @@ export const feedbackSummaryView = z.object({
   flags: byStatus,
   corrections: byStatus,
   mine: z.object({ thumbs: thumbsValue.nullable(), stars: starsValue.nullable() }),
+  /** The reasons the caller gave with their ratings. */
+  myReasons: z.object({ thumbs: z.string().nullable(), stars: z.string().nullable() }),
 });
 
 export type FlagCategory = z.output<typeof flagCategory>;
+export type PairwiseChoice = z.output<typeof pairwiseChoice>;
 export type RatingBody = z.input<typeof ratingBody>;
 export type VoteBody = z.input<typeof voteBody>;
 export type FlagBody = z.input<typeof flagBody>;

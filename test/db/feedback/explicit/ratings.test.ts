@@ -52,6 +52,10 @@ describe('PUT /v1/messages/:id/rating', () => {
     assert.equal(up.body.reason, 'Names the capital.');
     const stars = await rate(alice, answerId, { kind: 'stars', value: 2, reason: 'Too short' });
     assert.equal(stars.body.reason, 'Too short');
+    assert.deepEqual((await feedbackOn(alice, answerId)).myReasons, {
+      thumbs: 'Names the capital.',
+      stars: 'Too short',
+    });
     const again = await rate(alice, answerId, { kind: 'thumbs', value: 'down' });
     assert.equal(again.body.reason, null);
     const tooLong = await rate(alice, answerId, { kind: 'stars', value: 3, reason: 'x'.repeat(2001) });
