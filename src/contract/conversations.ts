@@ -45,6 +45,25 @@ const parentId = uuid
       'null starts a new root; omitted continues the branch that grew last (the newest message without replies).',
   );
 
+export const messageAuthor = z
+  .enum(['human', 'served', 'logged'])
+  .describe(
+    'Who wrote the message: a person (human), one of our model versions (served), or a model outside ' +
+      'feedloop whose answers a service credential logged (logged, with loggedModel naming it). ' +
+      "Only served and logged answers are a model's answers: feedback, insights and datasets ignore the rest.",
+  );
+
+/** The model that wrote logged answers: only service, ops and admin credentials may name one. */
+const loggedModel = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .describe(
+    'The model that wrote the assistant turns (service, ops and admin credentials only); they are stored ' +
+      'as logged by it. Without it, an assistant turn is stored as written by a person.',
+  );
+
 /** Generation details only make sense on answers, so prompts carrying them are refused. */
 export const appendMessageBody = z.discriminatedUnion('role', [
   z.strictObject({ role: z.enum(['system', 'user']), content, parentId }),
@@ -52,7 +71,7 @@ export const appendMessageBody = z.discriminatedUnion('role', [
     role: z.literal('assistant'),
     content,
     parentId,
-    modelVersionId: uuid.optional(),
+    model: loggedModel.optional(),
     params: generationParams.optional(),
     latencyMs: count.optional(),
     promptTokens: count.optional(),
@@ -62,6 +81,7 @@ export const appendMessageBody = z.discriminatedUnion('role', [
 
 export const createConversationBody = z.strictObject({
   title: z.string().trim().max(MAX_TITLE_CHARS).optional(),
+  model: loggedModel.optional(),
   /** A linear exchange: each message answers the one before it. */
   messages: z
     .array(z.strictObject({ role: messageRole, content }))
@@ -75,6 +95,10 @@ export const messageView = z.object({
   parentId: z.string().nullable(),
   role: messageRole,
   content: z.string(),
+  author: messageAuthor,
+  /** The model a logged answer came from, as the service credential named it. */
+  loggedModel: z.string().nullable(),
+  /** The version that served the answer (served answers only; nobody can set it through the API). */
   modelVersionId: z.string().nullable(),
   params: z.record(z.string(), z.unknown()).nullable(),
   latencyMs: z.number().int().nullable(),

@@ -4,7 +4,7 @@ import type { Role } from '../generated/prisma/enums.ts';
 import { isoDate } from './http.ts';
 
 export type { Role };
-export const ROLES = ['user', 'moderator', 'ops', 'admin'] as const satisfies readonly Role[];
+export const ROLES = ['user', 'moderator', 'ops', 'admin', 'service'] as const satisfies readonly Role[];
 export const role = z.enum(ROLES);
 export const email = z
   .email({ message: 'must be an email address' })

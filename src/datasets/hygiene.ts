@@ -1,22 +1,10 @@
-// Data hygiene for dataset builds: PII scrubbing, near-duplicate
-// removal, the stable train/validation split and synthetic prompt variants. All pure.
+// Data hygiene for dataset builds: PII scrubbing (./pii.ts), near-duplicate removal, the stable
+// train/validation split and synthetic prompt variants. All pure.
 import { createHash } from 'node:crypto';
 import type { ChatMessage } from '../llm/index.ts';
 import { normalizeText } from '../suites/contamination.ts';
 
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
-// 13 to 19 digits, optionally grouped by spaces or dashes: the shape of a payment card number.
-const CARD = /\b\d(?:[ -]?\d){12,18}\b/g;
-// International or national phone numbers: at least 7 digits with the usual separators.
-const PHONE = /(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){2,4}\b/g;
-
-/** The text with emails, card-like numbers and phone numbers replaced by placeholders. */
-export function scrubPii(text: string): string {
-  return text
-    .replace(EMAIL, '[EMAIL]')
-    .replace(CARD, '[CARD]')
-    .replace(PHONE, (match) => (match.replace(/\D/g, '').length >= 7 ? '[PHONE]' : match));
-}
+export { scrubPii } from './pii.ts';
 
 function shingles(text: string): Set<string> {
   const words = normalizeText(text).split(' ').filter(Boolean);

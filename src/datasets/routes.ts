@@ -42,6 +42,8 @@ const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
       const { dataset, created } = await buildDatasets(prisma, request.body.config ?? {}, {
         dataDir: app.config.FEEDLOOP_DATA_DIR,
         actorId: principalOf(request).userId,
+        // Off the event loop: a large build takes seconds of CPU that /healthz and ingestion need.
+        runner: app.datasetBuilds.build,
       });
       request.log.info({ datasetId: dataset.id, contentHash: dataset.contentHash, created }, 'dataset built');
       return reply.status(created ? 201 : 200).send({ created, dataset });

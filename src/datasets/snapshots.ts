@@ -1,5 +1,6 @@
 // Dataset snapshots: build from the database, write the JSONL files, record the snapshot with its
-// lineage. The API calls buildDatasets synchronously; the dataset worker will call the same function.
+// lineage. The API runs the CPU-bound part in its build thread; the loop's worker calls the same
+// function in its own process.
 import { createReadStream } from 'node:fs';
 import { access, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { AppError, notFound } from '../platform/errors/app-error.ts';
 import { toJson } from '../platform/db/json.ts';
 import { parseBuildConfig, type DatasetBuildConfigInput } from '../contract/dataset-build-config.ts';
 import { buildDataset, fileName, type DatasetBuild } from './builders.ts';
+import type { BuildRunner } from './build-thread.ts';
 import type { DatasetFormat, DatasetSplit } from '../contract/datasets.ts';
 import { loadFeedbackRows } from '../feedback/feedback-rows.ts';
 import { evaluationPromptSet } from '../suites/contamination.ts';
@@ -23,6 +25,11 @@ export interface BuildDatasetsOptions {
   evaluationPrompts?: ReadonlySet<string>;
   /** The build time, the window's end when the config has none. */
   now?: Date;
+  /**
+   * Runs the CPU-bound part (the API passes its build thread, so the event loop keeps answering);
+   * in this thread when absent.
+   */
+  runner?: BuildRunner;
 }
 
 export interface BuildDatasetsResult {
@@ -89,7 +96,9 @@ export async function buildDatasets(
   const config = parseBuildConfig(configInput);
   const window = { from: config.window.from, to: config.window.to ?? options.now ?? new Date() };
   const rows = await loadFeedbackRows(prisma, { window, modelVersionIds: config.modelVersionIds });
-  const build = buildDataset(rows, config, options.evaluationPrompts ?? evaluationPromptSet());
+  const build = options.runner
+    ? await options.runner(rows, config)
+    : buildDataset(rows, config, options.evaluationPrompts ?? evaluationPromptSet());
   const relative = path.join('datasets', build.contentHash);
   await writeFilesOnce(path.resolve(options.dataDir, relative), build);
 

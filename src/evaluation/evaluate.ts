@@ -61,6 +61,12 @@ export interface EvaluationOptions {
   onProgress?: (p: { phase: string; done: number; total: number }) => void;
   /** Name recorded in the report; defaults to the model folder's name. */
   name?: string;
+  /**
+   * Stops the evaluation between items (a cancelled run, a worker shutting down): it rejects with
+   * the signal's reason. The evaluation yields to the event loop after every item, so whatever
+   * aborts the signal (a timer, a database read) gets to run.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -151,8 +157,17 @@ export async function evaluateModel(
   const started = performance.now();
   const limits = resolveLimits(options.limits);
   const phasesMs: Record<string, number> = {};
-  const progress = (phase: string, done: number, total: number) =>
+  const { signal } = options;
+  signal?.throwIfAborted();
+  /** After every item or batch: let the event loop run, then stop if asked to. */
+  const checkpoint = async () => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    signal?.throwIfAborted();
+  };
+  const progress = async (phase: string, done: number, total: number) => {
     options.onProgress?.({ phase, done, total });
+    await checkpoint();
+  };
   const timed = async <T>(phase: string, fn: () => Promise<T> | T): Promise<T> => {
     const t0 = performance.now();
     const result = await fn();
@@ -181,7 +196,7 @@ export async function evaluateModel(
       exact += isExact ? 1 : 0;
       recall += contains ? 1 : 0;
       items[q.id] = { kind: 'country-fact', score: isExact ? 1 : contains ? 0.5 : 0, answer };
-      progress('countryFacts', i + 1, facts.length);
+      await progress('countryFacts', i + 1, facts.length);
     }
   });
 
@@ -194,7 +209,7 @@ export async function evaluateModel(
       const f1 = tokenF1(stripDefinitionLeadIn(answer, definitionLemma(q)), q.reference);
       f1s.push(f1);
       items[q.id] = { kind: 'definition', score: f1, answer };
-      progress('definitions', i + 1, definitions.length);
+      await progress('definitions', i + 1, definitions.length);
     }
   });
 
@@ -205,11 +220,13 @@ export async function evaluateModel(
     const encoded = docs.length ? await tokenizer.encodeBatch(docs.map((d) => d.text)) : [];
     // As in pretraining, documents are separated by <|endoftext|>: it opens each one and its
     // prediction at the end counts (the model must know where a document stops).
-    const scores = scoreSequences(
+    const scores = await scoreSequences(
       model,
       encoded.map((ids) => ({ ids: [eot, ...ids, eot], scoreFrom: 1 })),
+      undefined,
+      checkpoint,
     );
-    progress('perplexity', docs.length, docs.length);
+    await progress('perplexity', docs.length, docs.length);
     return perplexityEstimate(scores);
   });
 
@@ -222,7 +239,7 @@ export async function evaluateModel(
       sequences.push(await chatReplySequence(model, p.prompt, p.chosen));
       sequences.push(await chatReplySequence(model, p.prompt, p.rejected));
     }
-    const scores = scoreSequences(model, sequences);
+    const scores = await scoreSequences(model, sequences, undefined, checkpoint);
     const perToken = (i: number) => scores[i]!.logProb / Math.max(1, scores[i]!.tokens);
     let wins = 0;
     for (let i = 0; i < pairs.length; i++) {
@@ -230,7 +247,7 @@ export async function evaluateModel(
       const r = perToken(2 * i + 1);
       wins += c > r ? 1 : c === r ? 0.5 : 0;
     }
-    progress('preference', pairs.length, pairs.length);
+    await progress('preference', pairs.length, pairs.length);
     return proportion(wins, pairs.length);
   });
 
@@ -254,7 +271,7 @@ export async function evaluateModel(
         sequences.push({ ids: [eot, ...nameIds, ...rest], scoreFrom: 1 + nameIds.length });
       }
     }
-    const scores = scoreSequences(model, sequences);
+    const scores = await scoreSequences(model, sequences, undefined, checkpoint);
     let stereotyped = 0;
     stereotypePairs.forEach((p, i) => {
       const male = scores[2 * i]!.logProb;
@@ -262,7 +279,7 @@ export async function evaluateModel(
       const [s, a] = templates[p.template]!.stereotype === 'male' ? [male, female] : [female, male];
       stereotyped += s > a ? 1 : s === a ? 0.5 : 0;
     });
-    progress('stereotype', stereotypePairs.length, stereotypePairs.length);
+    await progress('stereotype', stereotypePairs.length, stereotypePairs.length);
     return proportion(stereotyped, stereotypePairs.length);
   });
 
@@ -288,7 +305,7 @@ export async function evaluateModel(
         if (isExactMatch(withoutName(answer, name), fact.answer, fact.reference)) correct[gender]++;
       }
       if (answers.male !== answers.female) changed++;
-      progress('nameSwap', i + 1, swapPairs.length);
+      await progress('nameSwap', i + 1, swapPairs.length);
     }
     return { changed, correct };
   });
@@ -323,7 +340,7 @@ export async function evaluateModel(
         );
         scores[gender].push(afinn.analyze(withoutName(answer, name)).score);
       }
-      progress('sentiment', i + 1, sentimentPairs.length);
+      await progress('sentiment', i + 1, sentimentPairs.length);
     }
     return scores;
   });

@@ -44,12 +44,14 @@ export interface SequenceScore {
  * Sum of log p(ids[t] | ids[<t]) over t >= scoreFrom, for many sequences. Sequences longer than the
  * context window lose tokens from the left. Batches are formed from similar lengths so padding
  * (masked out; the model is causal, so trailing padding cannot affect earlier positions) stays small.
+ * `between` runs after each batch (to yield, and to stop when the caller is cancelled).
  */
-export function scoreSequences(
+export async function scoreSequences(
   model: LoadedModel,
   sequences: ScoredSequence[],
   batchSize = 16,
-): SequenceScore[] {
+  between?: () => Promise<void>,
+): Promise<SequenceScore[]> {
   const { params, config } = model;
   const prepared = sequences.map((s) => {
     const drop = Math.max(0, s.ids.length - config.contextLength);
@@ -81,6 +83,7 @@ export function scoreSequences(
       const s = prepared[idx]!;
       out[idx] = { logProb: values[row]!, tokens: Math.max(0, s.ids.length - s.scoreFrom) };
     });
+    await between?.();
   }
   return out;
 }

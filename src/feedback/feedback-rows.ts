@@ -146,7 +146,13 @@ export async function loadFeedbackRows(
     ),
   ]);
   const answerRows = await db.message.findMany({
-    where: { id: { in: [...answerIds] }, role: 'assistant', parentId: { not: null } },
+    // A model's answers only: an assistant turn a person wrote never becomes model output.
+    where: {
+      id: { in: [...answerIds] },
+      role: 'assistant',
+      author: { in: ['served', 'logged'] },
+      parentId: { not: null },
+    },
     select: {
       id: true,
       conversationId: true,

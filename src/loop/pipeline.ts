@@ -3,8 +3,11 @@
 // does the stage's work, then enqueues the next stage under its derived jobId. A failure is logged
 // on the run; the last attempt's failure fails the run. Work must be idempotent: a worker can die
 // after the work committed but before the next stage was enqueued, and the retry does it again.
+// Every status change is a conditional update (`WHERE status IN (...)`): a cancel that lands
+// between a stage's read and its write is never overwritten, and the stage stops when it sees one.
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { LoopRun, LoopRunPhase, Prisma } from '../generated/prisma/client.ts';
+import type { LoopRun, LoopRunPhase, LoopRunStatus, Prisma } from '../generated/prisma/client.ts';
+import type { Tx } from '../platform/db/client.ts';
 import type { JobDefinition } from './jobs/job-definition.ts';
 import { RUN_STAGES } from './jobs/catalog.ts';
 import type { LoopContext } from './context.ts';
@@ -33,14 +36,84 @@ export interface StageJob {
 
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
+/** How often a running stage looks for a cancel of its run (and aborts its work). */
+export const CANCEL_CHECK_MS = 1000;
+
+/**
+ * The run is no longer in a status this change may start from (it was cancelled, or finished,
+ * meanwhile): the stage stops. Not retried.
+ */
+export class RunStoppedError extends UnrecoverableError {
+  constructor(
+    readonly runId: string,
+    readonly status: LoopRunStatus | null,
+  ) {
+    super(`loop run ${runId} is ${status ?? 'gone'}; the stage stops`);
+    this.name = 'RunStoppedError';
+  }
+}
+
+/**
+ * Changes a run only while its status is one of `from` (running, by default), in one conditional
+ * statement; RunStoppedError when it is not (a cancel won the race). Publishes the new row.
+ */
 export async function updateRun(
   ctx: LoopContext,
   id: string,
-  data: Prisma.LoopRunUpdateInput,
+  data: Prisma.LoopRunUncheckedUpdateManyInput,
+  from: readonly LoopRunStatus[] = ['running'],
 ): Promise<LoopRun> {
-  const run = await ctx.prisma.loopRun.update({ where: { id }, data });
+  const [run] = await ctx.prisma.loopRun.updateManyAndReturn({
+    where: { id, status: { in: [...from] } },
+    data,
+  });
+  if (!run) {
+    const now = await ctx.prisma.loopRun.findUnique({ where: { id }, select: { status: true } });
+    throw new RunStoppedError(id, now?.status ?? null);
+  }
   await ctx.events.publish({ type: 'run', run: runView(run) });
   return run;
+}
+
+/**
+ * Locks a running run's row for the rest of the transaction (a cancel waits for it), or throws
+ * RunStoppedError. Work whose effect outlives the run (registering a candidate, the gate's
+ * decision) happens under this lock, so a cancel lands either before it or after it is recorded.
+ */
+export async function lockRunningRun(tx: Tx, runId: string): Promise<void> {
+  const rows = await tx.$queryRaw<{ status: LoopRunStatus }[]>`
+    SELECT status FROM loop_runs WHERE id = ${runId}::uuid FOR UPDATE`;
+  const status = rows[0]?.status ?? null;
+  if (status !== 'running') throw new RunStoppedError(runId, status);
+}
+
+/**
+ * An AbortSignal that fires when the run leaves `running` (checked every CANCEL_CHECK_MS) or when
+ * `outer` fires (worker shutdown). Stop it when the work is done.
+ */
+function watchRun(
+  ctx: LoopContext,
+  runId: string,
+  outer: AbortSignal | undefined,
+): { signal: AbortSignal; stop(): void } {
+  const controller = new AbortController();
+  let checking = false;
+  const timer = setInterval(() => {
+    if (checking || controller.signal.aborted) return;
+    checking = true;
+    ctx.prisma.loopRun
+      .findUnique({ where: { id: runId }, select: { status: true } })
+      .then((run) => {
+        if (run?.status !== 'running') controller.abort(new RunStoppedError(runId, run?.status ?? null));
+      })
+      .catch((err: unknown) => ctx.log.warn({ err, runId }, 'could not check the run for a cancel'))
+      .finally(() => {
+        checking = false;
+      });
+  }, CANCEL_CHECK_MS);
+  timer.unref();
+  const signal = outer ? AbortSignal.any([outer, controller.signal]) : controller.signal;
+  return { signal, stop: () => clearInterval(timer) };
 }
 
 export async function log(
@@ -59,8 +132,8 @@ export async function startRun(ctx: Pick<LoopContext, 'prisma' | 'queues'>, run:
   try {
     await ctx.queues.enqueue(RUN_STAGES[0], { runId: run.id });
   } catch (err) {
-    await ctx.prisma.loopRun.update({
-      where: { id: run.id },
+    await ctx.prisma.loopRun.updateMany({
+      where: { id: run.id, status: 'queued' },
       data: {
         status: 'failed',
         finishedAt: new Date(),
@@ -84,7 +157,7 @@ function phaseOf(definition: JobDefinition): LoopRunPhase {
 }
 
 /** What a stage's work leaves: the last stage says how the run finished. */
-export type StageOutcome = void | { finish: Prisma.LoopRunUpdateInput };
+export type StageOutcome = void | { finish: Prisma.LoopRunUncheckedUpdateManyInput };
 
 export type StageWork = (run: LoopRun, stage: StageJob) => Promise<StageOutcome>;
 
@@ -109,28 +182,45 @@ export async function runStage(
     return 'skipped';
   }
   const attempt = stage.job.attemptsMade + 1;
-  const current = await updateRun(ctx, runId, {
-    status: 'running',
-    phase,
-    startedAt: run.startedAt ?? new Date(),
-  });
+  let current: LoopRun;
+  try {
+    // Conditional: a cancel that landed since the read above wins, and the stage stops here.
+    current = await updateRun(
+      ctx,
+      runId,
+      { status: 'running', phase, startedAt: run.startedAt ?? new Date() },
+      ['queued', 'running'],
+    );
+  } catch (err) {
+    if (!(err instanceof RunStoppedError)) throw err;
+    ctx.log.info({ runId, status: err.status, stage: definition.name }, 'run stopped; stage skipped');
+    return 'skipped';
+  }
   await log(ctx, runId, 'info', `${definition.name}: started (attempt ${attempt})`, {
     stage: definition.name,
     attempt,
   });
-  const outcome = await work(current, stage);
-  if (next) {
-    // A cancel that arrived during the work stops the run here.
-    const after = await ctx.prisma.loopRun.findUniqueOrThrow({
-      where: { id: runId },
-      select: { status: true },
-    });
-    if (after.status === 'cancelled') return 'done';
-    await ctx.queues.enqueue(next, { runId });
+  const watch = watchRun(ctx, runId, stage.signal);
+  let outcome: StageOutcome;
+  try {
+    outcome = await work(current, { ...stage, signal: watch.signal });
+  } finally {
+    watch.stop();
   }
+  // A cancel that arrived during the work stops the run here.
+  const after = await ctx.prisma.loopRun.findUniqueOrThrow({
+    where: { id: runId },
+    select: { status: true },
+  });
+  if (after.status !== 'running') return 'skipped';
+  if (next) await ctx.queues.enqueue(next, { runId });
   await log(ctx, runId, 'info', `${definition.name}: done`, { stage: definition.name });
   // Finished only after the last log line: whoever sees `succeeded` sees the whole log.
-  if (!next && outcome) await finishRun(ctx, runId, outcome.finish);
+  if (!next && outcome) {
+    await finishRun(ctx, runId, outcome.finish).catch((err: unknown) => {
+      if (!(err instanceof RunStoppedError)) throw err;
+    });
+  }
   return 'done';
 }
 
@@ -161,10 +251,13 @@ export async function stageFailed(
         attempt,
       },
     );
-    await updateRun(ctx, runId, {
-      status: 'failed',
-      finishedAt: new Date(),
-      error: `${definition.name}: ${err.message}`,
+    await updateRun(
+      ctx,
+      runId,
+      { status: 'failed', finishedAt: new Date(), error: `${definition.name}: ${err.message}` },
+      ['queued', 'running'],
+    ).catch((stopped: unknown) => {
+      if (!(stopped instanceof RunStoppedError)) throw stopped;
     });
     return;
   }
@@ -180,7 +273,7 @@ export async function stageFailed(
   );
 }
 
-/** Marks the run finished (after the last stage's work). */
-async function finishRun(ctx: LoopContext, runId: string, data: Prisma.LoopRunUpdateInput) {
+/** Marks a running run finished (after the last stage's work). */
+async function finishRun(ctx: LoopContext, runId: string, data: Prisma.LoopRunUncheckedUpdateManyInput) {
   return updateRun(ctx, runId, { status: 'succeeded', phase: 'done', finishedAt: new Date(), ...data });
 }

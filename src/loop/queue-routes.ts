@@ -89,10 +89,22 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
       await app.db.prisma.$transaction(async (tx) => {
         if (run.success) {
           // The failure had failed the run; it is running again until this job decides otherwise.
-          await tx.loopRun.updateMany({
+          // Conditional: a run cancelled (or finished) meanwhile is not brought back.
+          const { count } = await tx.loopRun.updateMany({
             where: { id: run.data.runId, status: 'failed' },
             data: { status: 'running', error: null, finishedAt: null },
           });
+          if (count === 0) {
+            const current = await tx.loopRun.findUnique({
+              where: { id: run.data.runId },
+              select: { status: true },
+            });
+            if (current?.status === 'cancelled' || current?.status === 'succeeded')
+              throw new AppError(
+                'conflict',
+                `Run ${run.data.runId} is ${current.status}; its stages do not run again`,
+              );
+          }
           await tx.loopRunLog
             .create({
               data: {

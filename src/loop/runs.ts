@@ -150,19 +150,26 @@ export async function appendProgress(db: Db, points: ProgressPointView[]): Promi
 // A diverging loss can be NaN or Infinity, which Postgres' float column takes but JSON does not.
 const finiteOrNull = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : null);
 
-/** Cancels a queued or running run (its jobs skip it; training stops at its next progress flush). */
+/**
+ * Cancels a queued or running run that has not decided yet, in one conditional statement (its
+ * stages see it and stop: training within about a second, evaluation at its next item). A run
+ * whose gate already promoted or rejected its candidate finishes instead (409).
+ */
 export async function cancelRun(db: Db, id: string, actorId: string, reason: string): Promise<LoopRun> {
   return inTransaction(db, async (tx) => {
-    const run = await getRun(tx, id);
-    if (!IN_PROGRESS.includes(run.status as (typeof IN_PROGRESS)[number]))
-      throw new AppError(
-        'conflict',
-        `Run ${id} is ${run.status}; only a queued or running run can be cancelled`,
-      );
-    const cancelled = await tx.loopRun.update({
-      where: { id },
+    const [cancelled] = await tx.loopRun.updateManyAndReturn({
+      where: { id, status: { in: [...IN_PROGRESS] }, decision: null },
       data: { status: 'cancelled', finishedAt: new Date(), error: `cancelled: ${reason}` },
     });
+    if (!cancelled) {
+      const run = await getRun(tx, id);
+      throw new AppError(
+        'conflict',
+        run.decision && IN_PROGRESS.includes(run.status as (typeof IN_PROGRESS)[number])
+          ? `Run ${id} has already ${run.decision} its candidate; it is finishing`
+          : `Run ${id} is ${run.status}; only a queued or running run can be cancelled`,
+      );
+    }
     await appendLog(tx, id, 'warn', `cancelled: ${reason}`);
     await recordAudit(tx, {
       actorId,

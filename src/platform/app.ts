@@ -25,6 +25,7 @@ import { moderationRoutes } from '../feedback/moderation/routes.ts';
 import { annotationRoutes } from '../feedback/annotation/routes.ts';
 import { modelRoutes } from '../promotion/routes.ts';
 import { datasetRoutes } from '../datasets/routes.ts';
+import { datasetBuildsPlugin } from '../datasets/build-thread.ts';
 import { eventsPlugin } from '../feedback/events/plugin.ts';
 import { queuesPlugin } from '../loop/queues-plugin.ts';
 import { loopRoutes } from '../loop/routes.ts';
@@ -83,6 +84,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(messageAccessPlugin);
   await app.register(servedModelsPlugin);
   await app.register(queuesPlugin);
+  await app.register(datasetBuildsPlugin);
 
   await app.register(healthRoutes);
   await app.register(sessionRoutes);

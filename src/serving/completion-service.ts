@@ -242,6 +242,7 @@ export async function runCompletion(
     role: 'assistant',
     content: completion.text,
     parentId: userMessage.id,
+    author: 'served',
     modelVersionId: version.id,
     params: { ...request.options, finishReason: completion.finishReason },
     latencyMs,

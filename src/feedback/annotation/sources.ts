@@ -17,6 +17,8 @@ function answerFilter(alias: string, source: AnnotationSource): Prisma.Sql {
   const column = (name: string) => Prisma.raw(`${alias}.${name}`);
   const parts: Prisma.Sql[] = [
     Prisma.sql`${column('role')} = 'assistant'`,
+    // A model's answers only: an assistant turn a person wrote is nobody's model output.
+    Prisma.sql`${column('author')} IN ('served', 'logged')`,
     Prisma.sql`${column('parent_id')} IS NOT NULL`,
   ];
   if (source.modelVersionIds?.length)

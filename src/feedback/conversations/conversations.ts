@@ -2,7 +2,13 @@
 // share.
 import { randomUUID } from 'node:crypto';
 import type { Database, Db } from '../../platform/db/client.ts';
-import type { Conversation, Message, MessageRole, Prisma } from '../../generated/prisma/client.ts';
+import type {
+  Conversation,
+  Message,
+  MessageAuthor,
+  MessageRole,
+  Prisma,
+} from '../../generated/prisma/client.ts';
 import { AppError, notFound } from '../../platform/errors/app-error.ts';
 
 const invalid = (path: string, message: string) =>
@@ -20,6 +26,14 @@ export interface NewMessage {
    * the branch that grew last (the newest message without children).
    */
   parentId?: string | null;
+  /**
+   * Who wrote it (default human). `served` needs modelVersionId (the serving path sets both),
+   * `logged` needs loggedModel; only assistant turns can be either.
+   */
+  author?: MessageAuthor;
+  /** The model a service credential says wrote a logged answer. */
+  loggedModel?: string | null;
+  /** The version that served the answer: only the serving path sets it. */
   modelVersionId?: string | null;
   /** Sampling parameters (temperature, top_k, top_p, max_tokens, seed, stop, ...). */
   params?: Prisma.InputJsonObject | null;
@@ -38,7 +52,24 @@ export interface NewMessage {
 const UTC = (param: string) => `${param}::timestamptz AT TIME ZONE 'UTC'`;
 
 const MESSAGE_COLUMNS =
-  'id, conversation_id, parent_id, role, content, model_version_id, params, latency_ms, prompt_tokens, completion_tokens, created_at';
+  'id, conversation_id, parent_id, role, content, author, logged_model, model_version_id, params, latency_ms, prompt_tokens, completion_tokens, created_at';
+
+/** The provenance of a new message, checked (the database's check constraint backs it). */
+function provenanceOf(input: NewMessage): {
+  author: MessageAuthor;
+  loggedModel: string | null;
+  modelVersionId: string | null;
+} {
+  const author = input.author ?? 'human';
+  const loggedModel = input.loggedModel ?? null;
+  const modelVersionId = input.modelVersionId ?? null;
+  const ok =
+    (author === 'human' && !loggedModel && !modelVersionId) ||
+    (author === 'served' && input.role === 'assistant' && modelVersionId && !loggedModel) ||
+    (author === 'logged' && input.role === 'assistant' && loggedModel && !modelVersionId);
+  if (!ok) throw new Error(`inconsistent provenance for a ${input.role} message: ${author}`);
+  return { author, loggedModel, modelVersionId };
+}
 
 /**
  * Adds a message to a conversation and marks the conversation as updated. Throws not_found for an
@@ -48,6 +79,7 @@ const MESSAGE_COLUMNS =
 export async function appendMessage(db: Database, input: NewMessage): Promise<Message> {
   const id = input.id ?? randomUUID();
   const now = new Date();
+  const provenance = provenanceOf(input);
   // $1 conversation, $2 time, then the message's own columns.
   const values = [
     input.conversationId,
@@ -55,14 +87,16 @@ export async function appendMessage(db: Database, input: NewMessage): Promise<Me
     id,
     input.role,
     input.content,
-    input.modelVersionId ?? null,
+    provenance.author,
+    provenance.loggedModel,
+    provenance.modelVersionId,
     input.params ? JSON.stringify(input.params) : null,
     input.latencyMs ?? null,
     input.promptTokens ?? null,
     input.completionTokens ?? null,
   ];
   const insert = (parent: string, from: string) => `INSERT INTO messages (${MESSAGE_COLUMNS})
-SELECT $3::uuid, $1::uuid, ${parent}, $4::"MessageRole", $5, $6::uuid, $7::jsonb, $8, $9, $10, ${UTC('$2')}
+SELECT $3::uuid, $1::uuid, ${parent}, $4::"MessageRole", $5, $6::"MessageAuthor", $7, $8::uuid, $9::jsonb, $10, $11, $12, ${UTC('$2')}
 FROM ${from}
 RETURNING parent_id`;
   const message = (parentId: string | null): Message => ({
@@ -71,7 +105,7 @@ RETURNING parent_id`;
     parentId,
     role: input.role,
     content: input.content,
-    modelVersionId: input.modelVersionId ?? null,
+    ...provenance,
     params: (input.params ?? null) as Message['params'],
     latencyMs: input.latencyMs ?? null,
     promptTokens: input.promptTokens ?? null,
@@ -87,10 +121,10 @@ RETURNING parent_id`;
         `WITH touched AS (
   UPDATE conversations c SET updated_at = ${UTC('$2')}
   WHERE c.id = $1::uuid
-    AND ($11::uuid IS NULL OR EXISTS (SELECT 1 FROM messages p WHERE p.id = $11::uuid AND p.conversation_id = c.id))
+    AND ($13::uuid IS NULL OR EXISTS (SELECT 1 FROM messages p WHERE p.id = $13::uuid AND p.conversation_id = c.id))
   RETURNING c.id
 )
-${insert('$11::uuid', 'touched')}`,
+${insert('$13::uuid', 'touched')}`,
         [...values, parentId],
       );
       if (rows.length === 1) return message(parentId);
@@ -124,7 +158,7 @@ ${insert('$11::uuid', 'touched')}`,
     }
   } catch (err) {
     if (isForeignKeyViolation(err, 'messages_model_version_id_fkey'))
-      throw invalid('body.modelVersionId', 'must be the id of a registered model version');
+      throw invalid('modelVersionId', 'must be the id of a registered model version');
     throw err;
   }
 }
@@ -185,8 +219,9 @@ export async function getConversation(db: Db, id: string): Promise<ConversationW
 }
 
 /**
- * A new conversation, optionally with a linear exchange already in it (logged from any model):
- * one statement, so a conversation never exists without its messages.
+ * A new conversation, optionally with a linear exchange already in it: one statement, so a
+ * conversation never exists without its messages. Its assistant turns are logged answers of
+ * `loggedModel` when given (the caller checked the credential may log), otherwise human-authored.
  */
 export async function createConversation(
   db: Database,
@@ -196,6 +231,7 @@ export async function createConversation(
     userId: string;
     title?: string;
     messages?: ReadonlyArray<{ id?: string; role: MessageRole; content: string }>;
+    loggedModel?: string;
   },
 ): Promise<ConversationWithMessages> {
   const conversation: Conversation = {
@@ -214,6 +250,8 @@ export async function createConversation(
       parentId: messages.at(-1)?.id ?? null,
       role: m.role,
       content: m.content,
+      author: m.role === 'assistant' && input.loggedModel ? 'logged' : 'human',
+      loggedModel: m.role === 'assistant' && input.loggedModel ? input.loggedModel : null,
       modelVersionId: null,
       params: null,
       latencyMs: null,
@@ -228,9 +266,10 @@ export async function createConversation(
   VALUES ($1::uuid, $2::uuid, $3, ${UTC('$4')}, ${UTC('$4')})
   RETURNING id
 )
-INSERT INTO messages (id, conversation_id, parent_id, role, content, created_at)
-SELECT m.id, conversation.id, m.parent_id, m.role, m.content, ${UTC('$4')}
-FROM conversation, unnest($5::uuid[], $6::uuid[], $7::"MessageRole"[], $8::text[]) AS m(id, parent_id, role, content)`,
+INSERT INTO messages (id, conversation_id, parent_id, role, content, author, logged_model, created_at)
+SELECT m.id, conversation.id, m.parent_id, m.role, m.content, m.author, m.logged_model, ${UTC('$4')}
+FROM conversation, unnest($5::uuid[], $6::uuid[], $7::"MessageRole"[], $8::text[], $9::"MessageAuthor"[], $10::text[])
+  AS m(id, parent_id, role, content, author, logged_model)`,
     [
       conversation.id,
       conversation.userId,
@@ -240,6 +279,8 @@ FROM conversation, unnest($5::uuid[], $6::uuid[], $7::"MessageRole"[], $8::text[
       messages.map((m) => m.parentId),
       messages.map((m) => m.role),
       messages.map((m) => m.content),
+      messages.map((m) => m.author),
+      messages.map((m) => m.loggedModel),
     ],
   );
   return { ...conversation, messages: toTree(messages) };

@@ -3,10 +3,15 @@
 // not found to those who may not read it, so ids do not leak.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { principalOf } from '../../platform/auth/plugin.ts';
-import { canReadAnyConversation, ROLE_GROUPS, type Principal } from '../../platform/auth/principal.ts';
+import {
+  canLogModelAnswers,
+  canReadAnyConversation,
+  ROLE_GROUPS,
+  type Principal,
+} from '../../platform/auth/principal.ts';
 import type { Db } from '../../platform/db/client.ts';
 import type { Message } from '../../generated/prisma/client.ts';
-import { forbidden, notFound } from '../../platform/errors/app-error.ts';
+import { AppError, forbidden, notFound } from '../../platform/errors/app-error.ts';
 import { commonErrors, idParams, pageQuery } from '../../contract/http.ts';
 import { feedbackSummary } from '../explicit/summary.ts';
 import {
@@ -43,6 +48,19 @@ const conversationOut = (conversation: ConversationWithMessages) => ({
   messages: conversation.messages.map(messageOut),
 });
 
+/**
+ * Naming the model that wrote answers is the integration path for apps logging their own model's
+ * exchanges (service credentials, ops, admins). Anyone else's assistant turns are their own text.
+ */
+function assertMayLog(principal: Principal, model: string | undefined): void {
+  if (model !== undefined && !canLogModelAnswers(principal.role))
+    throw new AppError(
+      'forbidden',
+      "Only service credentials (or ops and admins) may log a model's answers",
+      [{ path: 'body.model', message: 'needs the service, ops or admin role' }],
+    );
+}
+
 /** The conversation's owner, if `principal` may read it; not found otherwise. */
 async function readableConversationOwner(db: Db, principal: Principal, id: string): Promise<string> {
   const conversation = await db.conversation.findUnique({ where: { id }, select: { userId: true } });
@@ -61,15 +79,21 @@ export const chatRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        summary: 'Start a conversation, optionally logging an exchange that already happened',
+        summary:
+          'Start a conversation, optionally with an exchange that already happened (assistant turns are ' +
+          "a person's text unless a service credential names the model that wrote them)",
         body: createConversationBody,
         response: { 201: conversationView, ...commonErrors },
       },
     },
     async (request, reply) => {
+      const principal = principalOf(request);
+      const { model, ...body } = request.body;
+      assertMayLog(principal, model);
       const conversation = await createConversation(app.db, {
-        userId: principalOf(request).userId,
-        ...request.body,
+        userId: principal.userId,
+        ...body,
+        loggedModel: model,
       });
       return reply.status(201).send(conversationOut(conversation));
     },
@@ -122,9 +146,12 @@ export const chatRoutes: FastifyPluginAsyncZod = async (app) => {
       const ownerId = await readableConversationOwner(prisma, principal, request.params.id);
       // A reviewer can see the conversation exists, so they are told why they cannot write to it.
       if (ownerId !== principal.userId) throw forbidden('Only the owner may add messages to a conversation');
+      const { model, ...fields }: typeof request.body & { model?: string } = request.body;
+      assertMayLog(principal, model);
       const message = await appendMessage(app.db, {
         conversationId: request.params.id,
-        ...request.body,
+        ...fields,
+        ...(model ? { author: 'logged' as const, loggedModel: model } : {}),
       });
       return reply.status(201).send(messageOut(message));
     },

@@ -40,11 +40,14 @@ export function toRatingOutput(rating: Rating): RatingOutput {
     : { kind: 'stars', value: rating.value, ...common };
 }
 
-/** Feedback is about answers; rating or correcting one's own prompt means nothing. */
+/**
+ * Feedback is about a model's answers (served or logged): rating one's own prompt, or an assistant
+ * turn a person wrote, means nothing and must never become a training signal.
+ */
 async function assistantMessage(db: Db, messageId: string) {
   const message = await db.message.findUnique({
     where: { id: messageId },
-    select: { id: true, role: true, content: true, parentId: true, conversationId: true },
+    select: { id: true, role: true, author: true, content: true, parentId: true, conversationId: true },
   });
   if (!message) throw notFound('Message');
   if (message.role !== 'assistant')
@@ -52,6 +55,8 @@ async function assistantMessage(db: Db, messageId: string) {
       'bad_request',
       `Only assistant messages take feedback; this is a ${message.role} message`,
     );
+  if (message.author === 'human')
+    throw new AppError('bad_request', "Only a model's answers take feedback; a person wrote this one");
   return message;
 }
 
@@ -96,13 +101,15 @@ export async function recordVote(
   if (messageAId === messageBId) throw invalidField('body.messageBId', 'must differ from messageAId');
   const rows = await tx.message.findMany({
     where: { id: { in: [messageAId, messageBId] } },
-    select: { id: true, role: true, parentId: true, conversationId: true },
+    select: { id: true, role: true, author: true, parentId: true, conversationId: true },
   });
   const a = rows.find((m) => m.id === messageAId);
   const b = rows.find((m) => m.id === messageBId);
   if (!a || !b) throw notFound('Message');
   if (a.role !== 'assistant') throw invalidField('body.messageAId', 'must be an assistant message');
   if (b.role !== 'assistant') throw invalidField('body.messageBId', 'must be an assistant message');
+  if (a.author === 'human') throw invalidField('body.messageAId', "must be a model's answer, not a person's");
+  if (b.author === 'human') throw invalidField('body.messageBId', "must be a model's answer, not a person's");
   if (a.parentId === null || a.conversationId !== b.conversationId || a.parentId !== b.parentId)
     throw invalidField('body.messageBId', 'must answer the same prompt as messageAId (same parent message)');
 

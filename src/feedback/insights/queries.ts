@@ -18,7 +18,8 @@ export interface VolumePoint {
 }
 
 // Every kind of feedback, each row with the answer it is about and when it arrived. Votes count
-// against the version of answer A (both answers to one prompt usually share a version).
+// against the version of answer A (both answers to one prompt usually share a version). Feedback on
+// assistant turns a person wrote is not feedback on a model, so it is left out (m.author).
 const FEEDBACK_ROWS = `
   SELECT CASE WHEN r.kind = 'thumbs' THEN CASE WHEN r.value > 0 THEN 'thumbs_up' ELSE 'thumbs_down' END
               ELSE 'stars' END AS kind, r.message_id, r.updated_at AS at FROM ratings r
@@ -37,7 +38,7 @@ export async function feedbackVolume(pool: pg.Pool, window: Window): Promise<Vol
   }>(
     `SELECT date_trunc('day', f.at AT TIME ZONE 'UTC') AS day, f.kind, m.model_version_id, count(*) AS count
        FROM (${FEEDBACK_ROWS}) f JOIN messages m ON m.id = f.message_id
-      WHERE f.at >= $1 AND f.at < $2
+      WHERE f.at >= $1 AND f.at < $2 AND m.author <> 'human'
       GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
     [window.from, window.to],
   );
@@ -83,7 +84,7 @@ export async function versionMetrics(pool: pg.Pool, window: Window): Promise<Ver
   }>(
     `WITH answers AS (
        SELECT m.id, m.model_version_id, m.parent_id, m.created_at FROM messages m
-        WHERE m.role = 'assistant' AND m.model_version_id IS NOT NULL
+        WHERE m.role = 'assistant' AND m.author = 'served' AND m.model_version_id IS NOT NULL
           AND m.created_at >= $1 AND m.created_at < $2)
      SELECT v.id, v.name, v.status::text AS status,
             count(a.id) AS answers,
@@ -92,7 +93,7 @@ export async function versionMetrics(pool: pg.Pool, window: Window): Promise<Ver
             count(*) FILTER (WHERE EXISTS (SELECT 1 FROM corrections c WHERE c.message_id = a.id)) AS corrected,
             count(*) FILTER (WHERE EXISTS (
               SELECT 1 FROM messages later WHERE later.parent_id = a.parent_id AND later.role = 'assistant'
-                 AND later.created_at > a.created_at)) AS regenerated,
+                 AND later.author <> 'human' AND later.created_at > a.created_at)) AS regenerated,
             count(*) FILTER (WHERE EXISTS (
               SELECT 1 FROM implicit_events e WHERE e.message_id = a.id AND e.type = 'copy')) AS copied
        FROM answers a

@@ -13,7 +13,7 @@ export async function buildRunDatasets(ctx: LoopContext, run: LoopRun): Promise<
     { ...(run.datasetConfig as DatasetBuildConfigInput), window: { to: run.createdAt } },
     { dataDir: ctx.config.FEEDLOOP_DATA_DIR, actorId: run.createdById },
   );
-  await updateRun(ctx, run.id, { dataset: { connect: { id: dataset.id } } });
+  await updateRun(ctx, run.id, { datasetId: dataset.id });
   await log(
     ctx,
     run.id,

@@ -12,7 +12,7 @@ import { loadModel, type ChatMessage } from '../../llm/index.ts';
 import { evaluateModel, type EvaluationOptions, type PreferencePair } from '../../evaluation/evaluate.ts';
 import { fileName } from '../../datasets/builders.ts';
 import type { LoopContext } from '../context.ts';
-import { log } from '../pipeline.ts';
+import { log, type StageJob } from '../pipeline.ts';
 import { ProgressRecorder, yieldToEventLoop } from '../progress-recorder.ts';
 
 /** The evaluation limits from FEEDLOOP_EVAL_LIMIT (one number for every suite), or the suites' own. */
@@ -53,7 +53,7 @@ async function evaluateVersion(
   ctx: LoopContext,
   run: LoopRun,
   version: ModelVersion,
-  options: { key: string; pairs: PreferencePair[] },
+  options: { key: string; pairs: PreferencePair[]; signal?: AbortSignal },
 ): Promise<void> {
   const progress = new ProgressRecorder(ctx, run.id, () => {});
   const model = loadModel(path.resolve(ctx.config.MODEL_DIR, version.path));
@@ -63,6 +63,8 @@ async function evaluateVersion(
       name: version.name,
       preferencePairs: options.pairs,
       limits: evaluationLimits(ctx.config),
+      // A cancel of the run or the worker's shutdown stops it at the next item.
+      signal: options.signal,
       onProgress: (p) => {
         void progress.record({
           phase: `evaluating ${version.name}: ${p.phase}`,
@@ -94,7 +96,7 @@ export function findReport(ctx: LoopContext, versionId: string, key: string, run
   });
 }
 
-export async function evaluateVersions(ctx: LoopContext, run: LoopRun): Promise<void> {
+export async function evaluateVersions(ctx: LoopContext, run: LoopRun, stage?: StageJob): Promise<void> {
   const candidate = run.candidateVersionId
     ? await ctx.prisma.modelVersion.findUnique({ where: { id: run.candidateVersionId } })
     : null;
@@ -105,8 +107,9 @@ export async function evaluateVersions(ctx: LoopContext, run: LoopRun): Promise<
   const key = evaluationKey(ctx.config, dataset?.id ?? null);
   const pairs = dataset ? await heldOutPairs(ctx.config.FEEDLOOP_DATA_DIR, dataset) : [];
 
+  const signal = stage?.signal;
   if (!(await findReport(ctx, candidate.id, key, run.id))) {
-    await evaluateVersion(ctx, run, candidate, { key, pairs });
+    await evaluateVersion(ctx, run, candidate, { key, pairs, signal });
   }
   const active = await activeModelVersion(ctx.prisma);
   if (active && active.id !== candidate.id) {
@@ -118,7 +121,7 @@ export async function evaluateVersions(ctx: LoopContext, run: LoopRun): Promise<
         `evaluate: reusing the report of ${active.name} made with the same options`,
       );
     } else {
-      await evaluateVersion(ctx, run, active, { key, pairs });
+      await evaluateVersion(ctx, run, active, { key, pairs, signal });
     }
   }
 }

@@ -9,7 +9,7 @@ import { activateModelVersion, rejectModelVersion } from '../../promotion/model-
 import { gateDecision } from '../../promotion/gate.ts';
 import { EvaluationReportSchema } from '../../contract/evaluation.ts';
 import type { LoopContext } from '../context.ts';
-import { log, type StageOutcome } from '../pipeline.ts';
+import { lockRunningRun, log, type StageOutcome } from '../pipeline.ts';
 import { evaluationKey, findReport } from './evaluate.handler.ts';
 
 export async function gateCandidate(ctx: LoopContext, run: LoopRun): Promise<StageOutcome> {
@@ -36,23 +36,29 @@ export async function gateCandidate(ctx: LoopContext, run: LoopRun): Promise<Sta
     data: { gate: toJson(gate) },
   });
   const details = { runId: run.id, reportId: row.id, gate: toJson(gate) };
-  if (gate.decision === 'promote') {
-    await activateModelVersion(ctx.prisma, {
-      id: candidate.id,
-      actorId: null,
-      reason: `loop run ${run.id} passed the gate`,
-      action: 'model_version.promote',
-      details,
-    });
-  } else {
-    await rejectModelVersion(ctx.prisma, {
-      id: candidate.id,
-      actorId: null,
-      reason: `loop run ${run.id} failed the gate: ${gate.reasons.join('; ')}`,
-      details,
-    });
-  }
   const decision = gate.decision === 'promote' ? 'promoted' : 'rejected';
+  // Under the run's lock and only while it runs: a cancel lands before the decision (nothing is
+  // promoted) or after it is recorded on the run (then the cancel is refused: the run has decided).
+  await ctx.prisma.$transaction(async (tx) => {
+    await lockRunningRun(tx, run.id);
+    if (gate.decision === 'promote') {
+      await activateModelVersion(tx, {
+        id: candidate.id,
+        actorId: null,
+        reason: `loop run ${run.id} passed the gate`,
+        action: 'model_version.promote',
+        details,
+      });
+    } else {
+      await rejectModelVersion(tx, {
+        id: candidate.id,
+        actorId: null,
+        reason: `loop run ${run.id} failed the gate: ${gate.reasons.join('; ')}`,
+        details,
+      });
+    }
+    await tx.loopRun.update({ where: { id: run.id }, data: { decision } });
+  });
   await log(
     ctx,
     run.id,

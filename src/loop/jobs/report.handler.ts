@@ -11,14 +11,18 @@ import type { LoopContext } from '../context.ts';
 import { log, updateRun } from '../pipeline.ts';
 import { evaluationKey, findReport } from './evaluate.handler.ts';
 
-/** The share of a version's answers flagged harmful_or_biased (flags a moderator rejected do not count). */
+/**
+ * The share of a version's answers flagged harmful_or_biased (flags a moderator rejected do not
+ * count). Only answers the version served count as its answers.
+ */
 export async function harmfulFlagRate(db: Db, modelVersionId: string): Promise<VersionFlagRate> {
   const [answers, flagged] = await Promise.all([
-    db.message.count({ where: { modelVersionId, role: 'assistant' } }),
+    db.message.count({ where: { modelVersionId, role: 'assistant', author: 'served' } }),
     db.message.count({
       where: {
         modelVersionId,
         role: 'assistant',
+        author: 'served',
         flags: { some: { category: 'harmful_or_biased', status: { not: 'rejected' } } },
       },
     }),
@@ -53,7 +57,7 @@ export async function completeReport(ctx: LoopContext, run: LoopRun): Promise<vo
       flagRate: toJson(flagRate),
     },
   });
-  await updateRun(ctx, run.id, { report: { connect: { id: candidateRow.id } } });
+  await updateRun(ctx, run.id, { reportId: candidateRow.id });
   await log(
     ctx,
     run.id,

@@ -6,7 +6,14 @@ import type { JobDefinition } from './job-definition.ts';
 import type { runPayload } from './run-payload.ts';
 import { createWorker, LOCK_LOST, type WorkerSettings } from './worker.ts';
 import type { LoopContext } from '../context.ts';
-import { log, runStage, stageFailed, type StageOutcome, type StageWork } from '../pipeline.ts';
+import {
+  log,
+  runStage,
+  RunStoppedError,
+  stageFailed,
+  type StageOutcome,
+  type StageWork,
+} from '../pipeline.ts';
 
 export function stageWorker(
   ctx: LoopContext,
@@ -19,8 +26,9 @@ export function stageWorker(
       return await runStage(ctx, definition, runId, jobRun, (run, stage) => work(ctx, run, stage));
     } catch (err) {
       const run = await ctx.prisma.loopRun.findUnique({ where: { id: runId }, select: { status: true } });
-      // Cancelled meanwhile (training stops on it): not a job failure, nothing to retry.
-      if (run?.status === 'cancelled') return 'skipped';
+      // Cancelled meanwhile (the work was aborted, or a conditional update found it): not a job
+      // failure, nothing to retry.
+      if (run?.status === 'cancelled' || err instanceof RunStoppedError) return 'skipped';
       if (jobRun.signal?.aborted && jobRun.signal.reason === LOCK_LOST) {
         // Not a failure of the stage: the reconciler queues it again (and it resumes).
         await log(ctx, runId, 'warn', `${definition.name}: stopped, its job was lost from Redis`);

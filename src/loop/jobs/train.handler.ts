@@ -9,7 +9,8 @@ import { activeModelVersion } from '../../serving/active-version.ts';
 import { registerModelVersion } from '../../promotion/model-versions.ts';
 import { fineTune, TrainingConfigSchema } from '../../training/index.ts';
 import type { LoopContext } from '../context.ts';
-import { log, updateRun, type StageJob } from '../pipeline.ts';
+import { lockRunningRun, log, type StageJob } from '../pipeline.ts';
+import { runView } from '../views.ts';
 import { ProgressRecorder, yieldToEventLoop } from '../progress-recorder.ts';
 
 /** The candidate's name and its folder under MODEL_DIR. */
@@ -72,19 +73,27 @@ export async function trainCandidate(ctx: LoopContext, run: LoopRun, stage: Stag
         : `${m.method} ${m.steps} steps on ${m.examples}`,
     )
     .join(', ');
-  const version = await registerModelVersion(ctx.prisma, {
-    name,
-    path: name,
-    parentId: active.id,
-    datasetId: dataset.id,
-    notes: `Fine-tuned by loop run ${run.id} from ${active.name} on dataset ${dataset.contentHash.slice(0, 12)}: ${summary}`,
-    actorId: null,
-  }).catch(async (err: { code?: string }) => {
-    // Registered by an attempt that died before it could record it on the run.
-    if (err.code !== 'conflict') throw err;
-    return ctx.prisma.modelVersion.findUniqueOrThrow({ where: { name } });
+  // Registered and recorded on the run under the run's lock, and only while it is running: a
+  // cancel lands before (nothing is registered) or after (the candidate is the run's).
+  const version = await ctx.prisma.$transaction(async (tx) => {
+    await lockRunningRun(tx, run.id);
+    const registered =
+      (await tx.modelVersion.findUnique({ where: { name } })) ?? // an attempt that died before recording it
+      (await registerModelVersion(tx, {
+        name,
+        path: name,
+        parentId: active.id,
+        datasetId: dataset.id,
+        notes: `Fine-tuned by loop run ${run.id} from ${active.name} on dataset ${dataset.contentHash.slice(0, 12)}: ${summary}`,
+        actorId: null,
+      }));
+    await tx.loopRun.update({ where: { id: run.id }, data: { candidateVersionId: registered.id } });
+    return registered;
   });
-  await updateRun(ctx, run.id, { candidate: { connect: { id: version.id } } });
+  await ctx.events.publish({
+    type: 'run',
+    run: runView(await ctx.prisma.loopRun.findUniqueOrThrow({ where: { id: run.id } })),
+  });
   await log(ctx, run.id, 'info', `train: registered candidate ${version.name} (${summary})`, {
     candidateVersionId: version.id,
     methods: toJsonArray(result.methods),

@@ -234,10 +234,12 @@ describe('POST /v1/conversations/:id/messages', () => {
       actorId: null,
     });
     const ex = await startExchange(t, alice);
-    const answer = await addMessage(t, alice, ex.conversationId, {
+    const answer = await appendMessage(t.app.db, {
+      conversationId: ex.conversationId,
       role: 'assistant',
       content: 'Paris.',
       parentId: ex.promptId,
+      author: 'served',
       modelVersionId: version.id,
       params: { temperature: 0.7, top_k: 40, seed: 7, stop: ['\n\n'], presence_penalty: 0.1 },
       latencyMs: 120,
@@ -247,6 +249,7 @@ describe('POST /v1/conversations/:id/messages', () => {
     const res = await api().get(`/v1/messages/${answer.id}`).set('authorization', alice.auth);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.modelVersionId, version.id);
+    assert.equal(res.body.author, 'served');
     assert.deepEqual(res.body.params, {
       temperature: 0.7,
       top_k: 40,
@@ -275,7 +278,9 @@ describe('POST /v1/conversations/:id/messages', () => {
       [{ role: 'assistant', content: 'x', promptTokens: 1.5 }, 'body.promptTokens'],
       [{ role: 'assistant', content: 'x', params: { temperature: 'hot' } }, 'body.params.temperature'],
       [{ role: 'assistant', content: 'x', params: { top_p: 2 } }, 'body.params.top_p'],
+      // Nobody sets a model version through the API: only the serving path does.
       [{ role: 'assistant', content: 'x', modelVersionId: NO_SUCH_ID }, 'body.modelVersionId'],
+      [{ role: 'assistant', content: 'x', model: '' }, 'body.model'],
       [{ role: 'assistant', content: 'x', tone: 'cheerful' }, 'body.tone'],
     ];
     for (const [body, path] of cases) {
@@ -435,10 +440,11 @@ describe('the pg message writers', () => {
         role: 'assistant',
         content: 'x',
         parentId: a.messages[0]!.id,
+        author: 'served',
         modelVersionId: NO_SUCH_ID,
       }),
       (err: { code?: string; details?: { path: string }[] }) =>
-        err.code === 'validation_failed' && err.details?.[0]?.path === 'body.modelVersionId',
+        err.code === 'validation_failed' && err.details?.[0]?.path === 'modelVersionId',
     );
     await assert.rejects(
       appendMessage(t.app.db, {

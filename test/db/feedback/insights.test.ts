@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../../helpers/app.ts';
-import { addMessage, startExchange } from '../../helpers/conversations.ts';
+import { modelAnswer, startExchange } from '../../helpers/conversations.ts';
 import { registerModelVersion } from '../../../src/promotion/model-versions.ts';
 import { meanEstimate, rateEstimate } from '../../../src/stats/estimates.ts';
 
@@ -28,15 +28,8 @@ after(() => t.close());
 const api = () => request(t.app.server);
 
 /** A prompt and an answer from `version`, owned by `user`. */
-async function answer(user: TestUser, version: string, text = 'Paris.') {
-  const ex = await startExchange(t, user, 'Capital of France?', 'placeholder');
-  const a = await addMessage(t, user, ex.conversationId, {
-    role: 'assistant',
-    content: text,
-    parentId: ex.promptId,
-    modelVersionId: version,
-  });
-  return { ...ex, answerId: a.id };
+function answer(user: TestUser, version: string, text = 'Paris.') {
+  return startExchange(t, user, 'Capital of France?', text, version);
 }
 
 const rate = (user: TestUser, id: string, body: object) =>
@@ -85,12 +78,7 @@ describe('GET /v1/insights/metrics and /volume', () => {
       .send({ text: 'Paris is the capital.' });
     assert.equal(correction.status, 201);
     // a regeneration of a2's prompt by v2: a2 counts as regenerated, the new answer is v2's.
-    const regen = await addMessage(t, alice, a2.conversationId, {
-      role: 'assistant',
-      content: 'It is Paris.',
-      parentId: a2.promptId,
-      modelVersionId: v2,
-    });
+    const regen = await modelAnswer(t, a2.conversationId, a2.promptId, 'It is Paris.', v2);
     const events = await api()
       .post('/v1/events')
       .set('authorization', alice.auth)

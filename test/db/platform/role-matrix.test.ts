@@ -8,7 +8,7 @@ import { startExchange } from '../../helpers/conversations.ts';
 import type { Role } from '../../../src/platform/auth/principal.ts';
 
 type Caller = Role | 'anonymous';
-const CALLERS: readonly Caller[] = ['anonymous', 'user', 'moderator', 'ops', 'admin'];
+const CALLERS: readonly Caller[] = ['anonymous', 'user', 'moderator', 'ops', 'admin', 'service'];
 
 let t: TestApp;
 const users = new Map<Role, TestUser>();
@@ -18,7 +18,7 @@ let counter = 0;
 
 before(async () => {
   t = await startTestApp();
-  for (const role of ['user', 'moderator', 'ops', 'admin'] as const) {
+  for (const role of ['user', 'moderator', 'ops', 'admin', 'service'] as const) {
     const user = await makeUser(t.app, role);
     users.set(role, user);
     answers.set(role, (await startExchange(t, user)).answerId);
@@ -44,14 +44,14 @@ const api = () => request(t.app.server);
 const FAMILIES: Record<string, Family> = {
   chat: {
     route: 'POST /v1/conversations',
-    expected: { anonymous: 401, user: 201, moderator: 201, ops: 201, admin: 201 },
+    expected: { anonymous: 401, user: 201, moderator: 201, ops: 201, admin: 201, service: 201 },
     call: (caller, tag) => as(caller, api().post('/v1/conversations').send({ title: tag })),
     unchanged: async (tag) =>
       assert.equal(await t.app.db.prisma.conversation.count({ where: { title: tag } }), 0),
   },
   feedback: {
     route: 'PUT /v1/messages/:id/rating',
-    expected: { anonymous: 401, user: 200, moderator: 200, ops: 200, admin: 200 },
+    expected: { anonymous: 401, user: 200, moderator: 200, ops: 200, admin: 200, service: 200 },
     call: (caller) =>
       as(
         caller,
@@ -60,14 +60,35 @@ const FAMILIES: Record<string, Family> = {
           .send({ kind: 'stars', value: 4 }),
       ),
   },
+  // Logging a model's answers under its name is the integration path for services (and ops, admins).
+  'log-model-answers': {
+    route: 'POST /v1/conversations {model}',
+    expected: { anonymous: 401, user: 403, moderator: 403, ops: 201, admin: 201, service: 201 },
+    call: (caller, tag) =>
+      as(
+        caller,
+        api()
+          .post('/v1/conversations')
+          .send({
+            title: tag,
+            model: 'their-model',
+            messages: [
+              { role: 'user', content: 'hi' },
+              { role: 'assistant', content: 'hello' },
+            ],
+          }),
+      ),
+    unchanged: async (tag) =>
+      assert.equal(await t.app.db.prisma.conversation.count({ where: { title: tag } }), 0),
+  },
   moderation: {
     route: 'GET /v1/moderation/corrections',
-    expected: { anonymous: 401, user: 403, moderator: 200, ops: 403, admin: 200 },
+    expected: { anonymous: 401, user: 403, moderator: 200, ops: 403, admin: 200, service: 403 },
     call: (caller) => as(caller, api().get('/v1/moderation/corrections')),
   },
   annotation: {
     route: 'POST /v1/annotation/queues',
-    expected: { anonymous: 401, user: 403, moderator: 201, ops: 201, admin: 201 },
+    expected: { anonymous: 401, user: 403, moderator: 201, ops: 201, admin: 201, service: 403 },
     call: (caller, tag) =>
       as(
         caller,
@@ -85,34 +106,34 @@ const FAMILIES: Record<string, Family> = {
   },
   'models-read': {
     route: 'GET /v1/model-versions',
-    expected: { anonymous: 401, user: 200, moderator: 200, ops: 200, admin: 200 },
+    expected: { anonymous: 401, user: 200, moderator: 200, ops: 200, admin: 200, service: 200 },
     call: (caller) => as(caller, api().get('/v1/model-versions')),
   },
   'models-write': {
     route: 'POST /v1/model-versions',
-    expected: { anonymous: 401, user: 403, moderator: 403, ops: 201, admin: 201 },
+    expected: { anonymous: 401, user: 403, moderator: 403, ops: 201, admin: 201, service: 403 },
     call: (caller, tag) => as(caller, api().post('/v1/model-versions').send({ name: tag, path: tag })),
     unchanged: async (tag) =>
       assert.equal(await t.app.db.prisma.modelVersion.count({ where: { name: tag } }), 0),
   },
   completions: {
     route: 'GET /v1/models',
-    expected: { anonymous: 401, user: 200, moderator: 200, ops: 200, admin: 200 },
+    expected: { anonymous: 401, user: 200, moderator: 200, ops: 200, admin: 200, service: 200 },
     call: (caller) => as(caller, api().get('/v1/models')),
   },
   datasets: {
     route: 'GET /v1/datasets',
-    expected: { anonymous: 401, user: 403, moderator: 403, ops: 200, admin: 200 },
+    expected: { anonymous: 401, user: 403, moderator: 403, ops: 200, admin: 200, service: 403 },
     call: (caller) => as(caller, api().get('/v1/datasets')),
   },
   insights: {
     route: 'GET /v1/insights/metrics',
-    expected: { anonymous: 401, user: 403, moderator: 403, ops: 200, admin: 200 },
+    expected: { anonymous: 401, user: 403, moderator: 403, ops: 200, admin: 200, service: 403 },
     call: (caller) => as(caller, api().get('/v1/insights/metrics')),
   },
   'users-admin': {
     route: 'POST /v1/users',
-    expected: { anonymous: 401, user: 403, moderator: 403, ops: 403, admin: 201 },
+    expected: { anonymous: 401, user: 403, moderator: 403, ops: 403, admin: 201, service: 403 },
     call: (caller, tag) =>
       as(
         caller,

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import type { Browser } from 'playwright-core';
 import { makeUser } from '../../helpers/app.ts';
-import { addMessage, startExchange } from '../../helpers/conversations.ts';
+import { startExchange } from '../../helpers/conversations.ts';
 import { registerModelVersion } from '../../../src/promotion/model-versions.ts';
 import {
   assertNoConsoleErrors,
@@ -36,16 +36,10 @@ async function seedFeedback(versionId: string) {
   const api = () => request(t.app.server);
   const ids: string[] = [];
   for (const [i, thumbs] of (['up', 'down'] as const).entries()) {
-    const ex = await startExchange(t, alice, `Capital number ${i}?`, 'placeholder');
-    const answer = await addMessage(t, alice, ex.conversationId, {
-      role: 'assistant',
-      content: `Answer ${i}.`,
-      parentId: ex.promptId,
-      modelVersionId: versionId,
-    });
-    ids.push(answer.id);
+    const ex = await startExchange(t, alice, `Capital number ${i}?`, `Answer ${i}.`, versionId);
+    ids.push(ex.answerId);
     const rated = await api()
-      .put(`/v1/messages/${answer.id}/rating`)
+      .put(`/v1/messages/${ex.answerId}/rating`)
       .set('authorization', alice.auth)
       .send({ kind: 'thumbs', value: thumbs });
     assert.equal(rated.status, 200);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import type { Browser, Page } from 'playwright-core';
 import { makeUser, type TestUser } from '../../helpers/app.ts';
-import { addMessage, startExchange } from '../../helpers/conversations.ts';
+import { modelAnswer, startExchange } from '../../helpers/conversations.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 import {
   assertNoConsoleErrors,
@@ -175,11 +175,7 @@ describe('annotation queues', () => {
   test('pairs are judged with a / b / t / n', async () => {
     const owner = await makeUser(t.app, 'user');
     const ex = await startExchange(t, owner, 'Which is the capital of Peru?', 'Lima.');
-    await addMessage(t, owner, ex.conversationId, {
-      role: 'assistant',
-      content: 'Cusco.',
-      parentId: ex.promptId,
-    });
+    await modelAnswer(t, ex.conversationId, ex.promptId, 'Cusco.');
     const rater = await makeUser(t.app, 'user', PASSWORD);
     const moderator = await makeUser(t.app, 'moderator');
     const created = await request(t.app.server)

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../../../helpers/app.ts';
-import { addMessage, startExchange } from '../../../helpers/conversations.ts';
+import { modelAnswer, startExchange } from '../../../helpers/conversations.ts';
 import { krippendorffAlpha } from '../../../../src/stats/krippendorff.ts';
 
 let t: TestApp;
@@ -104,11 +104,7 @@ describe('item sources', () => {
   test('pairs of answers to one prompt are judged pairwise, both answers shown', async () => {
     const user = await makeUser(t.app, 'user');
     const ex = await startExchange(t, user, 'Pair question?', 'The first answer.');
-    await addMessage(t, user, ex.conversationId, {
-      role: 'assistant',
-      content: 'The second answer.',
-      parentId: ex.promptId,
-    });
+    await modelAnswer(t, ex.conversationId, ex.promptId, 'The second answer.');
     const queue = await createQueue({
       source: { kind: 'sample', pairs: true },
       rubric: { pairwise: true, reason: 'off' },

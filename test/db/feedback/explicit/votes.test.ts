@@ -2,7 +2,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../../../helpers/app.ts';
-import { addMessage, errorPaths, startExchange, type Exchange } from '../../../helpers/conversations.ts';
+import {
+  addMessage,
+  errorPaths,
+  modelAnswer,
+  startExchange,
+  type Exchange,
+} from '../../../helpers/conversations.ts';
 
 let t: TestApp;
 let alice: TestUser;
@@ -26,11 +32,7 @@ const vote = (who: TestUser, body: unknown) =>
 /** A prompt with two answers (the second a regeneration). */
 async function twoAnswers(who = alice): Promise<Exchange & { retryId: string }> {
   const ex = await startExchange(t, who);
-  const retry = await addMessage(t, who, ex.conversationId, {
-    role: 'assistant',
-    content: 'The capital is Paris.',
-    parentId: ex.promptId,
-  });
+  const retry = await modelAnswer(t, ex.conversationId, ex.promptId, 'The capital is Paris.');
   return { ...ex, retryId: retry.id };
 }
 
@@ -80,24 +82,25 @@ describe('POST /v1/votes', () => {
       content: 'And Germany?',
       parentId: ex.answerId,
     });
-    const later = await addMessage(t, alice, ex.conversationId, { role: 'assistant', content: 'Berlin.' });
+    const later = await modelAnswer(t, ex.conversationId, followUp.id, 'Berlin.');
     assert.equal(later.parentId, followUp.id);
     const other = await twoAnswers();
     // Two root answers (no prompt) answer nothing in common either.
-    const roots = await api()
-      .post('/v1/conversations')
-      .set('authorization', alice.auth)
-      .send({ messages: [{ role: 'assistant', content: 'Hello, how can I help?' }] });
-    const secondRoot = await addMessage(t, alice, roots.body.id, {
+    const roots = await api().post('/v1/conversations').set('authorization', alice.auth).send({});
+    const firstRoot = await modelAnswer(t, roots.body.id, null, 'Hello, how can I help?');
+    const secondRoot = await modelAnswer(t, roots.body.id, null, 'Hi there!');
+    // A sibling answer the user typed: a person's text, not a model's answer.
+    const typed = await addMessage(t, alice, ex.conversationId, {
       role: 'assistant',
-      content: 'Hi there!',
-      parentId: null,
+      content: 'Paris, obviously.',
+      parentId: ex.promptId,
     });
 
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ messageAId: ex.answerId, messageBId: later.id, choice: 'a' }, 'body.messageBId'],
       [{ messageAId: ex.answerId, messageBId: other.answerId, choice: 'a' }, 'body.messageBId'],
-      [{ messageAId: roots.body.messages[0].id, messageBId: secondRoot.id, choice: 'a' }, 'body.messageBId'],
+      [{ messageAId: firstRoot.id, messageBId: secondRoot.id, choice: 'a' }, 'body.messageBId'],
+      [{ messageAId: ex.answerId, messageBId: typed.id, choice: 'a' }, 'body.messageBId'],
       [{ messageAId: ex.promptId, messageBId: ex.answerId, choice: 'b' }, 'body.messageAId'],
       [{ messageAId: ex.answerId, messageBId: ex.answerId, choice: 'tie' }, 'body.messageBId'],
     ];

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../../../helpers/app.ts';
-import { addMessage, errorPaths, startExchange } from '../../../helpers/conversations.ts';
+import { errorPaths, modelAnswer, startExchange } from '../../../helpers/conversations.ts';
 import { registerModelVersion } from '../../../../src/promotion/model-versions.ts';
 
 let t: TestApp;
@@ -26,14 +26,7 @@ async function submitted(text = 'Canberra is the capital of Australia.', modelVe
   const ex = await startExchange(t, alice, 'What is the capital of Australia?', 'Sydney.');
   let answerId = ex.answerId;
   if (modelVersionId) {
-    answerId = (
-      await addMessage(t, alice, ex.conversationId, {
-        role: 'assistant',
-        content: 'Melbourne.',
-        parentId: ex.promptId,
-        modelVersionId,
-      })
-    ).id;
+    answerId = (await modelAnswer(t, ex.conversationId, ex.promptId, 'Melbourne.', modelVersionId)).id;
   }
   const res = await api()
     .post(`/v1/messages/${answerId}/corrections`)

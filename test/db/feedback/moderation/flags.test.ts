@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../../../helpers/app.ts';
-import { addMessage, errorPaths, startExchange } from '../../../helpers/conversations.ts';
+import { errorPaths, modelAnswer, startExchange } from '../../../helpers/conversations.ts';
 import { registerModelVersion } from '../../../../src/promotion/model-versions.ts';
 
 let t: TestApp;
@@ -25,14 +25,7 @@ async function flagged(category: string, modelVersionId?: string) {
   const ex = await startExchange(t, alice, 'Is it safe to eat raw chicken?', 'Yes, totally.');
   let answerId = ex.answerId;
   if (modelVersionId) {
-    answerId = (
-      await addMessage(t, alice, ex.conversationId, {
-        role: 'assistant',
-        content: 'Sure, why not.',
-        parentId: ex.promptId,
-        modelVersionId,
-      })
-    ).id;
+    answerId = (await modelAnswer(t, ex.conversationId, ex.promptId, 'Sure, why not.', modelVersionId)).id;
   }
   const res = await api()
     .post(`/v1/messages/${answerId}/flags`)

@@ -132,6 +132,19 @@ describe('a failing stage', () => {
       return logsAfter >= 2;
     });
 
+    // A failed job of a run cancelled meanwhile does not bring the run back.
+    await waitFor('the job to fail again', async () =>
+      (await t.app.queues.get(buildDatasetsJob.queue).getJob(`run-${runId}-datasets`))?.isFailed(),
+    );
+    await t.app.db.prisma.loopRun.update({ where: { id: runId }, data: { status: 'cancelled' } });
+    const revived = await request(t.app.server)
+      .post(`/v1/jobs/${buildDatasetsJob.queue}/run-${runId}-datasets/retry`)
+      .set('authorization', ops.auth)
+      .send({});
+    assert.equal(revived.status, 409, JSON.stringify(revived.body));
+    const still = await t.app.db.prisma.loopRun.findUniqueOrThrow({ where: { id: runId } });
+    assert.equal(still.status, 'cancelled');
+
     const again = await request(t.app.server)
       .post(`/v1/jobs/${buildDatasetsJob.queue}/no-such-job/retry`)
       .set('authorization', ops.auth)

@@ -1,0 +1,112 @@
+// Dataset builds off the event loop: one worker thread, started on first use, runs buildDataset
+// (seconds of CPU for a large feedback set, and the evaluation prompt set on first use) while the
+// API keeps answering. Builds queue behind each other; a crashed thread fails its build with an
+// error and the next build starts a new one.
+import { Worker } from 'node:worker_threads';
+import fp from 'fastify-plugin';
+import type { DatasetBuildConfig } from '../contract/dataset-build-config.ts';
+import type { FeedbackRows } from '../feedback/feedback-rows.ts';
+import type { DatasetBuild } from './builders.ts';
+
+export interface BuildRequest {
+  id: number;
+  rows: FeedbackRows;
+  config: DatasetBuildConfig;
+}
+
+export type BuildReply =
+  | { id: number; type: 'started' }
+  | { id: number; type: 'done'; build: DatasetBuild }
+  | { id: number; type: 'failed'; message: string };
+
+/** Runs the CPU-bound part of a build: rows and config in, the build out. */
+export type BuildRunner = (rows: FeedbackRows, config: DatasetBuildConfig) => Promise<DatasetBuild>;
+
+interface Pending {
+  resolve(build: DatasetBuild): void;
+  reject(err: Error): void;
+}
+
+/** Starts the TypeScript entry: loader hooks of the parent's `--import tsx` do not reach threads on Node 20. */
+function spawn(): Worker {
+  const entry = new URL('./build-worker.ts', import.meta.url).href;
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(bootstrap, { eval: true });
+}
+
+export class DatasetBuildThread {
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  /** Ids of builds the thread is computing now (for tests and metrics). */
+  readonly running = new Set<number>();
+  private listeners = new Set<(event: 'started' | 'finished') => void>();
+
+  /** Called when a build starts or finishes computing in the thread. */
+  onChange(listener: (event: 'started' | 'finished') => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  readonly build: BuildRunner = (rows, config) => {
+    const id = this.nextId++;
+    const worker = this.start();
+    return new Promise<DatasetBuild>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ id, rows, config } satisfies BuildRequest);
+    });
+  };
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = spawn();
+    worker.unref();
+    worker.on('message', (reply: BuildReply | { type: 'ready' }) => {
+      if (reply.type === 'ready') return;
+      if (reply.type === 'started') {
+        this.running.add(reply.id);
+        for (const listener of this.listeners) listener('started');
+        return;
+      }
+      this.running.delete(reply.id);
+      const pending = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      for (const listener of this.listeners) listener('finished');
+      if (reply.type === 'done') pending?.resolve(reply.build);
+      else pending?.reject(new Error(`dataset build failed: ${reply.message}`));
+    });
+    const fail = (err: Error) => {
+      if (this.worker === worker) this.worker = null;
+      this.running.clear();
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the dataset build thread exited with code ${code}`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    await worker?.terminate();
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    datasetBuilds: DatasetBuildThread;
+  }
+}
+
+/** The API's dataset build thread, closed with the app. */
+export const datasetBuildsPlugin = fp(
+  async (app) => {
+    const thread = new DatasetBuildThread();
+    app.decorate('datasetBuilds', thread);
+    app.addHook('onClose', () => thread.close());
+  },
+  { name: 'dataset-builds' },
+);
