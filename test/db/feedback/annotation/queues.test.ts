@@ -22,6 +22,17 @@ before(async () => {
   for (let i = 0; i < 6; i++) {
     answers.push((await startExchange(t, owner, `Question ${i}?`, `Answer ${i}.`)).answerId);
   }
+  // An imported exchange: its assistant turn is the person's own text, never a queue item.
+  const imported = await request(t.app.server)
+    .post('/v1/conversations')
+    .set('authorization', owner.auth)
+    .send({
+      messages: [
+        { role: 'user', content: 'Imported question?' },
+        { role: 'assistant', content: 'Typed by a person.' },
+      ],
+    });
+  assert.equal(imported.status, 201, JSON.stringify(imported.body));
   db = new pg.Client({ connectionString: t.database.url });
   await db.connect();
 });
@@ -79,9 +90,9 @@ async function claimsPerItem(queueId: string): Promise<Map<string, number>> {
 }
 
 describe('creating queues', () => {
-  test('moderators create a queue from a sample; its items, guidelines and rubric come back', async () => {
+  test("moderators create a queue from a sample of a model's answers; its items, guidelines and rubric come back", async () => {
     const queue = await createQueue();
-    assert.equal(queue.progress.items, 6);
+    assert.equal(queue.progress.items, 6, 'the six answers of a model, not the imported one');
     assert.equal(queue.progress.target, 18);
     const detail = await api().get(`/v1/annotation/queues/${queue.id}`).set('authorization', moderator.auth);
     assert.equal(detail.status, 200, JSON.stringify(detail.body));
