@@ -49,16 +49,39 @@ export function bootstrapInterval<T>(
   statistic: (sample: T[]) => number | null,
   options: BootstrapOptions = {},
 ): BootstrapInterval | null {
+  const sample: T[] = new Array<T>(items.length);
+  return bootstrapCountsInterval(
+    items.length,
+    (counts) => {
+      let next = 0;
+      for (let i = 0; i < counts.length; i++) for (let t = 0; t < counts[i]!; t++) sample[next++] = items[i]!;
+      return statistic(sample);
+    },
+    options,
+  );
+}
+
+/**
+ * The same interval for a statistic that takes how many times each of `n` items was drawn
+ * (counts[i]), for statistics that are sums over items and need not copy a sample. The draws are
+ * the same as bootstrapInterval's for the same seed.
+ */
+export function bootstrapCountsInterval(
+  n: number,
+  statistic: (counts: Uint32Array) => number | null,
+  options: BootstrapOptions = {},
+): BootstrapInterval | null {
   const resamples = options.resamples ?? 1000;
   const confidence = options.confidence ?? 0.95;
   if (!(confidence > 0 && confidence < 1)) throw new RangeError('bootstrapInterval: confidence in (0, 1)');
-  if (items.length === 0) return null;
+  if (n === 0) return null;
   const uniform = seededUniform(options.seed ?? 1);
   const values: number[] = [];
-  const sample: T[] = new Array<T>(items.length);
+  const counts = new Uint32Array(n);
   for (let r = 0; r < resamples; r++) {
-    for (let i = 0; i < items.length; i++) sample[i] = items[Math.floor(uniform() * items.length)]!;
-    const value = statistic(sample);
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[Math.floor(uniform() * n)]! += 1;
+    const value = statistic(counts);
     if (value !== null && Number.isFinite(value)) values.push(value);
   }
   if (values.length === 0) return null;

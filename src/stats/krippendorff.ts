@@ -27,6 +27,19 @@ export function krippendorffAlpha<V extends string | number>(
   units: ReadonlyArray<ReliabilityUnit<V>>,
   level: MeasurementLevel,
 ): AlphaResult {
+  return prepareAlpha(units, level).result;
+}
+
+/**
+ * Alpha prepared for resampling units: `result` is alpha of the units as given, and `ofCounts`
+ * gives alpha when unit i (of the pairable units, in order) is taken counts[i] times, in time
+ * proportional to the units drawn rather than rebuilding the coincidence matrix from values. The
+ * bootstrap over units uses it.
+ */
+export function prepareAlpha<V extends string | number>(
+  units: ReadonlyArray<ReliabilityUnit<V>>,
+  level: MeasurementLevel,
+): { result: AlphaResult; pairableUnits: number; ofCounts(counts: ArrayLike<number>): number | null } {
   const pairable = units
     .map((u) => u.filter((v): v is V => v !== null && v !== undefined))
     .filter((u) => u.length >= 2);
@@ -37,44 +50,76 @@ export function krippendorffAlpha<V extends string | number>(
   const index = new Map(distinct.map((v, i) => [v, i]));
   const size = distinct.length;
 
-  // Coincidence matrix: o[c][k] = sum over units of (ordered c-k pairs from different raters) / (m_u - 1).
-  const o = new Float64Array(size * size);
+  // Each unit's share of the coincidence matrix: (ordered c-k pairs from different raters) / (m_u - 1),
+  // kept as (cell, amount) entries.
+  const cells: Int32Array[] = [];
+  const amounts: Float64Array[] = [];
   for (const unit of pairable) {
-    const counts = new Float64Array(size);
-    for (const v of unit) counts[index.get(v)!]! += 1;
+    const counts = new Map<number, number>();
+    for (const v of unit) {
+      const c = index.get(v)!;
+      counts.set(c, (counts.get(c) ?? 0) + 1);
+    }
     const weight = 1 / (unit.length - 1);
-    for (let c = 0; c < size; c++) {
-      if (counts[c] === 0) continue;
-      for (let k = 0; k < size; k++) {
-        if (counts[k] === 0) continue;
-        const pairs = c === k ? counts[c]! * (counts[c]! - 1) : counts[c]! * counts[k]!;
-        o[c * size + k]! += pairs * weight;
+    const unitCells: number[] = [];
+    const unitAmounts: number[] = [];
+    for (const [c, nc] of counts) {
+      for (const [k, nk] of counts) {
+        const pairs = c === k ? nc * (nc - 1) : nc * nk;
+        if (pairs === 0) continue;
+        unitCells.push(c * size + k);
+        unitAmounts.push(pairs * weight);
       }
     }
+    cells.push(Int32Array.from(unitCells));
+    amounts.push(Float64Array.from(unitAmounts));
   }
-  const marginals = new Float64Array(size);
-  for (let c = 0; c < size; c++) for (let k = 0; k < size; k++) marginals[c]! += o[c * size + k]!;
-  const n = marginals.reduce((s, x) => s + x, 0);
 
-  const delta2 = differenceFunction(level, distinct as V[], marginals);
-  let observed = 0;
-  let expected = 0;
-  for (let c = 0; c < size; c++) {
-    for (let k = 0; k < size; k++) {
-      if (c === k) continue;
-      const d = delta2(c, k);
-      observed += o[c * size + k]! * d;
-      expected += marginals[c]! * marginals[k]! * d;
+  const o = new Float64Array(size * size);
+  const alphaOf = (unitsTaken: number): AlphaResult => {
+    const marginals = new Float64Array(size);
+    for (let c = 0; c < size; c++) for (let k = 0; k < size; k++) marginals[c]! += o[c * size + k]!;
+    const n = marginals.reduce((sum, x) => sum + x, 0);
+    const delta2 = differenceFunction(level, distinct as V[], marginals);
+    let observed = 0;
+    let expected = 0;
+    for (let c = 0; c < size; c++) {
+      for (let k = 0; k < size; k++) {
+        if (c === k) continue;
+        const d = delta2(c, k);
+        observed += o[c * size + k]! * d;
+        expected += marginals[c]! * marginals[k]! * d;
+      }
     }
-  }
-  const observedDisagreement = n > 0 ? observed / n : 0;
-  const expectedDisagreement = n > 1 ? expected / (n * (n - 1)) : 0;
+    const observedDisagreement = n > 0 ? observed / n : 0;
+    const expectedDisagreement = n > 1 ? expected / (n * (n - 1)) : 0;
+    return {
+      alpha: expectedDisagreement > 0 ? 1 - observedDisagreement / expectedDisagreement : null,
+      units: unitsTaken,
+      values: n,
+      observedDisagreement,
+      expectedDisagreement,
+    };
+  };
+  const fill = (times: (i: number) => number): number => {
+    o.fill(0);
+    let taken = 0;
+    for (let i = 0; i < cells.length; i++) {
+      const t = times(i);
+      if (t === 0) continue;
+      taken += t;
+      const unitCells = cells[i]!;
+      const unitAmounts = amounts[i]!;
+      for (let e = 0; e < unitCells.length; e++) o[unitCells[e]!]! += t * unitAmounts[e]!;
+    }
+    return taken;
+  };
+
+  const result = alphaOf(fill(() => 1));
   return {
-    alpha: expectedDisagreement > 0 ? 1 - observedDisagreement / expectedDisagreement : null,
-    units: pairable.length,
-    values: n,
-    observedDisagreement,
-    expectedDisagreement,
+    result,
+    pairableUnits: pairable.length,
+    ofCounts: (counts) => alphaOf(fill((i) => counts[i] ?? 0)).alpha,
   };
 }
 

@@ -3,8 +3,8 @@
 // others, and each item's consensus weighted by rater trust (a tie gives no label).
 import type { AgreementDimension } from '../../contract/annotation.ts';
 import type { AnnotationJudgementRow } from '../feedback-rows.ts';
-import { krippendorffAlpha, type MeasurementLevel } from '../../stats/krippendorff.ts';
-import { bootstrapInterval } from '../../stats/bootstrap.ts';
+import { prepareAlpha, type MeasurementLevel } from '../../stats/krippendorff.ts';
+import { bootstrapCountsInterval } from '../../stats/bootstrap.ts';
 
 export type Judgement = Pick<
   AnnotationJudgementRow,
@@ -86,12 +86,12 @@ export function agreementByDimension(
       .map((js) => js.map((j) => valueOf(j, dimension)).filter((v) => v !== null))
       .filter((u) => u.length > 0);
     if (units.length === 0) continue;
-    const result = krippendorffAlpha(units, level);
-    const pairable = units.filter((u) => u.length >= 2);
+    const prepared = prepareAlpha(units, level);
+    const result = prepared.result;
     const interval =
       result.alpha === null
         ? null
-        : bootstrapInterval(pairable, (sample) => krippendorffAlpha(sample, level).alpha, {
+        : bootstrapCountsInterval(prepared.pairableUnits, prepared.ofCounts, {
             resamples: options.resamples ?? 1000,
             seed: options.seed ?? 1,
           });
