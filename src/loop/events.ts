@@ -46,12 +46,13 @@ export class LoopEventHub {
       subscriber.on('error', () => {});
       subscriber.on('message', (_channel: string, message: string) => {
         // Parsed with the contract: the timestamps that travelled as text are Dates again.
-        let parsed;
+        let data: unknown;
         try {
-          parsed = loopEvent.safeParse(JSON.parse(message));
+          data = JSON.parse(message);
         } catch {
           return;
         }
+        const parsed = loopEvent.safeParse(data);
         if (!parsed.success) return;
         for (const l of this.listeners) l(parsed.data);
       });

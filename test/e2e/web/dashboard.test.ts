@@ -91,7 +91,9 @@ describe('ops dashboard', () => {
     await page.getByRole('button', { name: 'Build datasets now' }).click();
     const dialog = page.getByRole('dialog', { name: 'Build datasets now?' });
     await dialog.getByRole('button', { name: 'Build' }).click();
-    await page.getByText(/^Built [0-9a-f]{12}\.$/).waitFor();
+    // The build's first rater assessment builds the evaluation prompt set (8 s and more when the
+    // cores are shared).
+    await page.getByText(/^Built [0-9a-f]{12}\.$/).waitFor({ timeout: 60_000 });
     const dataset = await t.app.db.prisma.dataset.findFirstOrThrow();
     const sftRow = page.getByRole('row', { name: /^sft/ });
     await sftRow.waitFor();

@@ -99,6 +99,23 @@ describe('ops dashboard: the loop', () => {
     assert.equal(finished.body.run.status, 'succeeded', JSON.stringify(finished.body.logs));
     assert.ok((await lossPoints(page)) >= 12, 'every training step is on the chart');
 
+    // Hovering shows the values under the cursor; dragging across zooms in, double-click zooms out.
+    const loss = page.getByRole('figure', { name: 'Loss', exact: true });
+    await loss.scrollIntoViewIfNeeded();
+    const plot = (await loss.getByRole('img').boundingBox())!;
+    const at = (share: number) => [plot.x + plot.width * share, plot.y + plot.height * 0.3] as const;
+    await page.mouse.move(...at(0.5));
+    await loss.getByText(/^sft training loss: \d/).waitFor();
+    await page.mouse.move(...at(0.35));
+    await page.mouse.down();
+    await page.mouse.move(...at(0.55), { steps: 5 });
+    await page.mouse.up();
+    await page.mouse.move(0, 0);
+    await loss.getByText(/^Showing step \d+ to \d+; double-click to zoom out\.$/).waitFor();
+    await page.mouse.dblclick(...at(0.5));
+    await page.mouse.move(0, 0);
+    await loss.getByText('Drag across the chart to zoom in, double-click to zoom out.').waitFor();
+
     // The report: accuracy and bias, and the gate's decision with its reasons.
     await page.getByRole('link', { name: 'Open the report' }).click();
     assert.match(page.url(), new RegExp(`/dashboard/reports/${finished.body.run.reportId}$`));

@@ -63,7 +63,9 @@ describe('moderation', () => {
     await nav.getByRole('link', { name: 'Moderation' }).click();
 
     const card = page.getByRole('article', { name: `Correction from ${alice.email}` });
-    await card.waitFor();
+    // The queue carries each submitter's trust: the process's first rater assessment builds the
+    // evaluation prompt set (src/suites/contamination.ts), 8 s and more when the cores are shared.
+    await card.waitFor({ timeout: 60_000 });
     await card.getByText('What is the capital of Peru?').waitFor();
     await card.getByText('trust 1.00 (trusted)').waitFor();
     const diff = card.getByRole('group', { name: 'Correction against the answer' });

@@ -75,6 +75,8 @@ export function LineChart({
   const names = series.map((s) => s.name).join('\n');
   const [counts, setCounts] = useState<number[] | null>(null);
   const [hover, setHover] = useState<number | null>(null);
+  /** The x range shown while zoomed in; null when everything is. */
+  const [zoom, setZoom] = useState<[number, number] | null>(null);
 
   useEffect(() => {
     const el = box.current;
@@ -88,8 +90,12 @@ export function LineChart({
         scales: {
           x: {
             time: false,
-            // One x value still gets an axis: a tick's width either side.
-            range: (_u, min, max) => (min === max ? [min - xTicks[0]!, max + xTicks[0]!] : [min, max]),
+            // One x value still gets an axis: a tick's width either side (uPlot's own padding
+            // around a single value is far wider than any tick).
+            range: (self, min, max) => {
+              const xs = self.data[0];
+              return xs.length === 1 ? [xs[0]! - xTicks[0]!, xs[0]! + xTicks[0]!] : [min, max];
+            },
           },
         },
         series: [
@@ -105,7 +111,19 @@ export function LineChart({
           { label: xLabel, incrs: xTicks, values: (_u, splits) => splits.map((x) => format.current(x)) },
           { values: (_u, splits) => splits.map(short), size: 56 },
         ],
-        hooks: { setCursor: [(self) => setHover(self.cursor.idx ?? null)] },
+        hooks: {
+          setCursor: [(self) => setHover(self.cursor.idx ?? null)],
+          setScale: [
+            (self, key) => {
+              if (key !== 'x') return;
+              const xs = self.data[0];
+              const { min, max } = self.scales.x ?? {};
+              const zoomed =
+                xs.length > 1 && min != null && max != null && (min > xs[0]! || max < xs[xs.length - 1]!);
+              setZoom(zoomed ? [min, max] : null);
+            },
+          ],
+        },
       },
       [[]],
       el,
@@ -146,10 +164,12 @@ export function LineChart({
     <figure className="chart">
       <figcaption>{title}</figcaption>
       <div ref={box} className="plot" role="img" aria-label={`${title}: line chart, ${xLabel} across`} />
-      <p className="muted hint" aria-hidden="true">
-        {hoverX === undefined
-          ? 'Drag across the chart to zoom in, double-click to zoom out.'
-          : `${xLabel} ${format.current(hoverX)}`}
+      <p className="muted hint">
+        {hoverX !== undefined
+          ? `${xLabel} ${format.current(hoverX)}`
+          : zoom
+            ? `Showing ${xLabel.toLowerCase()} ${format.current(zoom[0])} to ${format.current(zoom[1])}; double-click to zoom out.`
+            : 'Drag across the chart to zoom in, double-click to zoom out.'}
       </p>
       <ul className="legend">
         {series.map((s, i) => {
