@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { LoopDecision, LoopRunPhase, LoopRunStatus, LoopTrigger } from '../generated/prisma/enums.ts';
 import { isoDate, uuid } from './http.ts';
+import { modelName } from './model-versions.ts';
 
 /** Training config overrides as stored (a partial TrainingConfigInput of src/training). */
 export const trainingOverrides = z.record(z.string(), z.unknown());
@@ -60,6 +61,8 @@ export const runView = z.object({
   finishedAt: isoDate.nullable(),
   datasetId: z.string().nullable(),
   candidateVersionId: z.string().nullable(),
+  /** The run was given its candidate (imported, trained elsewhere): datasets and train skipped. */
+  evaluateOnly: z.boolean(),
   reportId: z.string().nullable(),
   decision: z.enum(LoopDecision).nullable(),
   error: z.string().nullable(),
@@ -95,11 +98,27 @@ export type ProgressPoint = z.output<typeof progressPoint>;
 
 export const runLogLine = z.object({ at: isoDate, level: z.string(), message: z.string() });
 
-export const createRunBody = z.strictObject({
-  reason: reason.optional(),
-  training: trainingOverrides.optional(),
-  datasets: datasetOverrides.optional(),
-});
+export const createRunBody = z
+  .strictObject({
+    reason: reason.optional(),
+    training: trainingOverrides.optional(),
+    datasets: datasetOverrides.optional(),
+    /**
+     * The name of an existing candidate version (imported, trained elsewhere): the run skips the
+     * datasets and train stages and evaluates, reports and gates that version.
+     */
+    candidate: modelName.optional(),
+  })
+  .superRefine((body, ctx) => {
+    if (body.candidate === undefined) return;
+    for (const key of ['training', 'datasets'] as const)
+      if (body[key] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'a run given a candidate builds no dataset and trains nothing',
+        });
+  });
 export type CreateRunBody = z.input<typeof createRunBody>;
 export const cancelRunBody = z.strictObject({ reason });
 export const listRunsQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(20) });

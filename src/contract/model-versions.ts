@@ -39,6 +39,50 @@ export const activateModelBody = z.strictObject({
 
 export const listModelsQuery = pageQuery.extend({ status: modelStatus.optional() });
 
+/** Where an imported version came from (model_versions.provenance). */
+export const modelProvenance = z.object({
+  kind: z.literal('hf-import'),
+  /** The folder under MODEL_DIR/incoming (or the path given to `npm run model:import`). */
+  from: z.string(),
+  /** sha256 over the files the import read, each as name, NUL, bytes, in name order. */
+  sourceSha256: z.string(),
+  files: z.array(z.string()),
+  /** The source's config.json as it was. */
+  sourceConfig: z.record(z.string(), z.unknown()),
+  /** Special tokens the source tokenizer lacked; their embedding rows start as the mean row. */
+  addedTokens: z.array(z.string()),
+  storedAs: z.enum(['F32', 'F16', 'BF16']),
+  parameters: z.number().int(),
+});
+export type ModelProvenance = z.infer<typeof modelProvenance>;
+
+/** A folder under MODEL_DIR/incoming, written relative to it. */
+export const incomingPath = z
+  .string()
+  .trim()
+  .min(1)
+  .max(500)
+  .refine(
+    (p) =>
+      !p.startsWith('/') &&
+      !p.includes('\\') &&
+      p.split('/').every((s) => s !== '' && s !== '..' && s !== '.'),
+    'must be a folder under MODEL_DIR/incoming, written relative to it (no leading "/", no "..")',
+  );
+
+export const importModelBody = z.strictObject({
+  /** The Hugging Face folder to import, relative to MODEL_DIR/incoming. */
+  from: incomingPath,
+  /** The new version's name; its folder is MODEL_DIR/<name>. */
+  name: modelName,
+  reason: z.string().trim().min(1, 'must not be empty').max(2_000),
+});
+
+export const exportModelQuery = z.strictObject({
+  /** How the weights are stored: float32 (what transformers expects by default), float16 or bfloat16. */
+  dtype: z.enum(['float32', 'float16', 'bfloat16']).default('float32'),
+});
+
 export const modelVersionView = z.object({
   id: z.string(),
   name: z.string(),
@@ -47,6 +91,7 @@ export const modelVersionView = z.object({
   parentId: z.string().nullable(),
   datasetId: z.string().nullable(),
   notes: z.string(),
+  provenance: modelProvenance.nullable(),
   createdAt: isoDate,
   promotedAt: isoDate.nullable(),
 });

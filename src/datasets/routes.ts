@@ -1,5 +1,6 @@
 // Dataset snapshots over HTTP for ops and admins (build, list, inspect, download JSONL), and the
 // rater-reliability list moderators use to see whose feedback is down-weighted and why.
+import path from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principalOf } from '../platform/auth/plugin.ts';
@@ -20,6 +21,8 @@ import {
   ratersQuery,
 } from '../contract/datasets.ts';
 import { buildDatasets, getDataset, listDatasets, openDatasetFile } from './snapshots.ts';
+import { exportDatasetFolder } from './hf-export.ts';
+import { scratchDir, sendFolderArchive } from '../platform/archive.ts';
 
 const tags = ['datasets'];
 
@@ -74,6 +77,36 @@ const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => getDataset(prisma, request.params.id),
+  );
+
+  app.get(
+    '/v1/datasets/:id/export',
+    {
+      schema: {
+        tags,
+        summary:
+          'The snapshot as a Hugging Face dataset folder (.tar.gz with Content-Length): sft, sft_prompt_completion, preference and kto JSONL per split, and a card whose configs: block load_dataset reads',
+        params: idParams,
+        response: { 200: z.any(), ...commonErrors },
+      },
+    },
+    async (request, reply) => {
+      const dataset = await getDataset(prisma, request.params.id);
+      const root = `feedloop-dataset-${dataset.contentHash.slice(0, 12)}`;
+      const scratch = await scratchDir('dataset-export');
+      try {
+        const folder = path.join(scratch.dir, root);
+        await exportDatasetFolder(app.config.FEEDLOOP_DATA_DIR, dataset, folder);
+        return await sendFolderArchive(reply, folder, {
+          root,
+          archive: path.join(scratch.dir, `${root}.tar.gz`),
+          cleanup: scratch.cleanup,
+        });
+      } catch (err) {
+        await scratch.cleanup();
+        throw err;
+      }
+    },
   );
 
   app.get(

@@ -54,9 +54,20 @@ export const MODEL_SIZES = {
     layerNormEps: 1e-5,
     initStd: 0.02,
   },
+  // OpenAI's GPT-2 small (124M parameters with its 50,257-token vocabulary): what an imported
+  // `gpt2` or `distilgpt2`-width model is. The same shape as `large`, named for what it is.
+  'gpt2-small': {
+    contextLength: 1024,
+    dModel: 768,
+    nLayers: 12,
+    nHeads: 12,
+    dFf: 3072,
+    layerNormEps: 1e-5,
+    initStd: 0.02,
+  },
 } as const satisfies Record<string, ModelShape>;
 export type ModelSize = keyof typeof MODEL_SIZES;
-export const ModelSizeSchema = z.enum(['tiny', 'small', 'medium', 'large']);
+export const ModelSizeSchema = z.enum(['tiny', 'small', 'medium', 'large', 'gpt2-small']);
 
 export function modelConfigFor(size: ModelSize, vocabSize: number): ModelConfig {
   return ModelConfigSchema.parse({ ...MODEL_SIZES[size], vocabSize });

@@ -50,3 +50,24 @@ export function halfToFloats(bits: Uint16Array): Float32Array {
   for (let i = 0; i < bits.length; i++) out[i] = fromHalfBits(bits[i]!);
   return out;
 }
+
+/**
+ * bfloat16 is the top half of a float32, so widening is exact; narrowing rounds to nearest even
+ * (NaN stays a quiet NaN). Hugging Face checkpoints are often stored this way.
+ */
+export function floatsToBfloat16(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const x = bits[i]!;
+    if ((x & 0x7fffffff) > 0x7f800000) out[i] = (x >>> 16) | 0x40;
+    else out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
+export function bfloat16ToFloats(half: Uint16Array): Float32Array {
+  const bits = new Uint32Array(half.length);
+  for (let i = 0; i < half.length; i++) bits[i] = half[i]! << 16;
+  return new Float32Array(bits.buffer);
+}

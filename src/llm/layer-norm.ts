@@ -10,11 +10,13 @@ export function layerNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D, 
     const centered = tf.sub(input, mean);
     const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), -1, true), eps));
     const normed = tf.mul(centered, rstd);
-    (save as tf.GradSaveFunc)([normed, rstd, gi as tf.Tensor]);
+    // The gain is a parameter that outlives the step: read directly, not copied by save.
+    (save as tf.GradSaveFunc)([normed, rstd]);
     return {
       value: tf.add(tf.mul(normed, gi as tf.Tensor1D), bi as tf.Tensor1D),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [xhat, r, g] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+        const [xhat, r] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const g = gain;
         const d = dy as tf.Tensor2D;
         const dxhat = tf.mul(d, g);
         // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))

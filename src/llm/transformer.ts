@@ -33,11 +33,38 @@ function param(params: ParamTensors, name: string): tf.Tensor {
 }
 
 const GELU_C = Math.sqrt(2 / Math.PI);
-/** tanh approximation of GELU (as in GPT-2); x*x*x avoids pow's gradient w.r.t. the exponent. */
-export function gelu(x: tf.Tensor): tf.Tensor {
+
+/** tanh(sqrt(2/pi) * (x + 0.044715 x^3)), the inner term of GELU's tanh approximation. */
+function geluTanh(x: tf.Tensor): tf.Tensor {
   const cube = tf.mul(tf.mul(x, x), x);
-  const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), GELU_C);
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+  return tf.tanh(tf.mul(tf.add(x, tf.mul(cube, 0.044715)), GELU_C));
+}
+
+/**
+ * tanh approximation of GELU (GPT-2's gelu_new) with a closed-form gradient. Autodiff of the
+ * composition records nine element-wise kernels, each keeping copies of its inputs for the backward
+ * pass: at gpt2-small's 3,072-wide MLP that was the largest share of a training step's memory.
+ * Here only x is kept, and tanh is recomputed from it in the backward pass.
+ */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  const f = tf.customGrad((xi, save) => {
+    const input = xi as tf.Tensor;
+    (save as tf.GradSaveFunc)([input]);
+    return {
+      value: tf.mul(tf.mul(input, 0.5), tf.add(geluTanh(input), 1)),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [sx] = saved as [tf.Tensor];
+          const t = geluTanh(sx);
+          // d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+          const outer = tf.mul(tf.add(t, 1), 0.5);
+          const slope = tf.mul(tf.add(tf.mul(tf.mul(sx, sx), 3 * 0.044715), 1), GELU_C);
+          const inner = tf.mul(tf.mul(tf.mul(sx, 0.5), tf.sub(1, tf.mul(t, t))), slope);
+          return tf.mul(dy as tf.Tensor, tf.add(outer, inner));
+        }),
+    };
+  });
+  return f(x) as tf.Tensor;
 }
 
 /** Additive mask [T, past+T]: query i (at absolute position past+i) sees keys 0..past+i. */

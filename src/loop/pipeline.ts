@@ -10,6 +10,7 @@ import type { LoopRun, LoopRunPhase, LoopRunStatus, Prisma } from '../generated/
 import type { Tx } from '../platform/db/client.ts';
 import type { JobDefinition } from './jobs/job-definition.ts';
 import { RUN_STAGES } from './jobs/catalog.ts';
+import { evaluateJob } from './jobs/evaluate.job.ts';
 import type { LoopContext } from './context.ts';
 import { appendLog } from './runs.ts';
 import { runView } from './views.ts';
@@ -127,10 +128,19 @@ export async function log(
   await appendLog(ctx.prisma, runId, level, message, details);
 }
 
+/** A run given its candidate starts at the evaluate stage; every other run at the first stage. */
+export function firstStage(run: Pick<LoopRun, 'evaluateOnly'>): JobDefinition {
+  return run.evaluateOnly ? evaluateJob : RUN_STAGES[0];
+}
+
+/** Where `definition` is in RUN_STAGES (-1 when it is not a run stage). */
+export const stageIndex = (definition: JobDefinition) =>
+  RUN_STAGES.findIndex((s) => s.queue === definition.queue);
+
 /** Enqueues the first stage of a new run; if Redis refuses, the run fails at once (nothing would run it). */
 export async function startRun(ctx: Pick<LoopContext, 'prisma' | 'queues'>, run: LoopRun): Promise<void> {
   try {
-    await ctx.queues.enqueue(RUN_STAGES[0], { runId: run.id });
+    await ctx.queues.enqueue(firstStage(run), { runId: run.id });
   } catch (err) {
     await ctx.prisma.loopRun.updateMany({
       where: { id: run.id, status: 'queued' },
@@ -173,6 +183,11 @@ export async function runStage(
   if (!run) throw new UnrecoverableError(`loop run ${runId} does not exist`);
   if (TERMINAL.has(run.status)) {
     ctx.log.info({ runId, status: run.status, stage: definition.name }, 'run is finished; stage skipped');
+    return 'skipped';
+  }
+  if (stageIndex(definition) < stageIndex(firstStage(run))) {
+    // A stage this run skips (it was given its candidate): nothing to do, nothing to enqueue.
+    ctx.log.info({ runId, stage: definition.name }, 'the run was given its candidate; stage skipped');
     return 'skipped';
   }
   const next = nextStage(definition);

@@ -23,7 +23,7 @@ import {
   schedulerTickJob,
 } from './jobs/scheduler-tick.job.ts';
 import type { LoopContext } from './context.ts';
-import { log } from './pipeline.ts';
+import { firstStage, log, stageIndex } from './pipeline.ts';
 import { IN_PROGRESS } from './runs.ts';
 import { getSchedule, scheduleDefaults, syncSchedulers } from './schedule.ts';
 import { runView } from './views.ts';
@@ -96,7 +96,8 @@ export class Reconciler {
   }
 
   private async checkRun(run: LoopRun): Promise<RunCheck> {
-    const index = STAGE_OF_PHASE[run.phase];
+    // A queued run waits for its first stage, which is evaluate for a run given its candidate.
+    const index = run.phase === 'queued' ? stageIndex(firstStage(run)) : STAGE_OF_PHASE[run.phase];
     if (index === undefined) {
       // 'done' while still in progress: the last stage finished its work but not the run.
       return this.fail(run, `the run reached phase ${run.phase} but was never finished`);

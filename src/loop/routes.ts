@@ -10,7 +10,7 @@ import { commonErrors, errorBody } from '../contract/http.ts';
 import type { LoopSchedule } from '../generated/prisma/client.ts';
 import { RedisLoopEvents } from './events.ts';
 import { startRun } from './pipeline.ts';
-import { cancelRun, createRun, getRunDetail, listRuns } from './runs.ts';
+import { cancelRun, createCandidateRun, createRun, getRunDetail, listRuns } from './runs.ts';
 import {
   countNewFeedback,
   getSchedule,
@@ -155,19 +155,19 @@ const opsRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        summary: 'Start a run now (409 while another run is queued or running)',
+        summary:
+          'Start a run now, or with `candidate` evaluate, report and gate an existing candidate version (409 while another run is queued or running)',
         body: createRunBody,
         response: { 202: runResponse, 409: errorBody, ...commonErrors },
       },
     },
     async (request, reply) => {
-      const run = await createRun(prisma, defaults, {
-        trigger: 'manual',
-        reason: request.body.reason,
-        training: request.body.training,
-        datasets: request.body.datasets,
-        actorId: principalOf(request).userId,
-      });
+      const { candidate, reason, training, datasets } = request.body;
+      const actorId = principalOf(request).userId;
+      const run =
+        candidate !== undefined
+          ? await createCandidateRun(prisma, { candidate, reason, actorId })
+          : await createRun(prisma, defaults, { trigger: 'manual', reason, training, datasets, actorId });
       await startRun({ prisma, queues: app.queues }, run);
       await events.publish({ type: 'run', run: runView(run) });
       return reply.status(202).send({ run: runView(run) });

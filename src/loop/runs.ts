@@ -41,12 +41,7 @@ export interface CreateRunInput {
 export async function createRun(db: Db, defaults: ScheduleDefaults, input: CreateRunInput): Promise<LoopRun> {
   try {
     return await inTransaction(db, async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('feedloop:loop_runs:create'))`;
-      const running = await tx.loopRun.findFirst({
-        where: { status: { in: [...IN_PROGRESS] } },
-        select: { id: true },
-      });
-      if (running) throw new RunInProgressError(running.id);
+      await lockNoRunInProgress(tx);
       const schedule = await getSchedule(tx, defaults);
       const config = mergeOverrides(trainingOverrides.parse(schedule.training), input.training);
       const datasetConfig = mergeOverrides(datasetOverrides.parse(schedule.datasets), input.datasets);
@@ -87,6 +82,74 @@ export async function createRun(db: Db, defaults: ScheduleDefaults, input: Creat
     });
   } catch (err) {
     // The partial unique index caught a race the lock did not (another database client).
+    if ((err as { code?: string }).code === 'P2002') throw new AppError('conflict', 'A run is in progress');
+    throw err;
+  }
+}
+
+/** Takes the run-creation lock, then refuses (409) while a run is queued or running. */
+async function lockNoRunInProgress(tx: Db): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('feedloop:loop_runs:create'))`;
+  const running = await tx.loopRun.findFirst({
+    where: { status: { in: [...IN_PROGRESS] } },
+    select: { id: true },
+  });
+  if (running) throw new RunInProgressError(running.id);
+}
+
+/**
+ * Creates a queued run that evaluates, reports and gates an existing candidate version (imported,
+ * trained elsewhere) against the active one: it builds no dataset and trains nothing. 400 naming
+ * body.candidate when no version has that name, 409 unless it is a candidate, 409 while a run is
+ * in progress. The schedule's feedback cursor stays: the run consumes no feedback. Audited as
+ * `loop.run.create` with the candidate.
+ */
+export async function createCandidateRun(
+  db: Db,
+  input: { candidate: string; reason?: string | null; actorId: string | null },
+): Promise<LoopRun> {
+  try {
+    return await inTransaction(db, async (tx) => {
+      await lockNoRunInProgress(tx);
+      const version = await tx.modelVersion.findUnique({ where: { name: input.candidate } });
+      if (!version) {
+        const message = `no model version is named ${input.candidate}`;
+        throw new AppError('validation_failed', `Invalid body.candidate: ${message}`, [
+          { path: 'body.candidate', message },
+        ]);
+      }
+      if (version.status !== 'candidate')
+        throw new AppError(
+          'conflict',
+          `Model version ${version.name} is ${version.status}; only a candidate can be evaluated and gated`,
+          { status: version.status },
+        );
+      const run = await tx.loopRun.create({
+        data: {
+          trigger: 'manual',
+          reason: input.reason ?? null,
+          candidateVersionId: version.id,
+          evaluateOnly: true,
+          createdById: input.actorId,
+        },
+      });
+      await appendLog(tx, run.id, 'info', `datasets and train skipped: the run evaluates ${version.name}`, {
+        candidateVersionId: version.id,
+      });
+      await recordAudit(tx, {
+        actorId: input.actorId,
+        action: 'loop.run.create',
+        target: `loop_run:${run.id}`,
+        details: {
+          trigger: run.trigger,
+          reason: run.reason,
+          candidate: version.name,
+          candidateVersionId: version.id,
+        },
+      });
+      return run;
+    });
+  } catch (err) {
     if ((err as { code?: string }).code === 'P2002') throw new AppError('conflict', 'A run is in progress');
     throw err;
   }

@@ -25,6 +25,7 @@ export function runView(run: LoopRun): LoopRunView {
     finishedAt: run.finishedAt,
     datasetId: run.datasetId,
     candidateVersionId: run.candidateVersionId,
+    evaluateOnly: run.evaluateOnly,
     reportId: run.reportId,
     decision: run.decision,
     error: run.error,

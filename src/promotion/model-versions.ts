@@ -5,14 +5,23 @@ import { inTransaction, type Db } from '../platform/db/client.ts';
 import type { ModelStatus, ModelVersion, Prisma } from '../generated/prisma/client.ts';
 import { recordAudit } from '../platform/audit/audit-log.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
+import { toJson } from '../platform/db/json.ts';
 import { z } from 'zod';
 import { activeModelVersion } from '../serving/active-version.ts';
+import { modelProvenance, type ModelProvenance } from '../contract/model-versions.ts';
 
 /** What an activation's audit entry records about the version it replaced. */
 const activationDetails = z.object({ previousActiveId: z.string().nullable().optional() });
 
 const invalid = (path: string, message: string) =>
   new AppError('validation_failed', `Invalid ${path}: ${message}`, [{ path, message }]);
+
+/** A version as the API shows it, its provenance read back through its schema. */
+export function versionView(version: ModelVersion): Omit<ModelVersion, 'provenance'> & {
+  provenance: ModelProvenance | null;
+} {
+  return { ...version, provenance: modelProvenance.nullable().parse(version.provenance) };
+}
 
 /** Versions, newest first; `before` is the id of the last one on the previous page. */
 export async function listModelVersions(
@@ -53,6 +62,8 @@ export async function registerModelVersion(
     parentId?: string | null;
     datasetId?: string | null;
     notes?: string;
+    /** An imported version's source. */
+    provenance?: ModelProvenance;
     actorId: string | null;
   },
 ): Promise<ModelVersion> {
@@ -74,6 +85,7 @@ export async function registerModelVersion(
           parentId: input.parentId ?? null,
           datasetId: input.datasetId ?? null,
           notes: input.notes ?? '',
+          ...(input.provenance ? { provenance: toJson(input.provenance) } : {}),
         },
       })
       .catch((err: unknown) => {

@@ -1,6 +1,9 @@
 // The model-version registry over HTTP: everyone signed in may see which versions exist and which
 // one is active; ops and admins register candidates and activate one.
+import path from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { scratchDir, sendFolderArchive } from '../platform/archive.ts';
 import { principalOf } from '../platform/auth/plugin.ts';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { commonErrors, errorBody, idParams } from '../contract/http.ts';
@@ -10,10 +13,20 @@ import {
   registerModelVersion,
   rejectModelVersion,
   rollbackModelVersion,
+  versionView,
 } from './model-versions.ts';
+import {
+  exportModelVersion,
+  findVersion,
+  FLOATS_OF_DTYPE,
+  importModelVersion,
+  resolveIncoming,
+} from './hf-models.ts';
 import {
   activateModelBody,
   activationView,
+  exportModelQuery,
+  importModelBody,
   listModelsQuery,
   modelVersionPage,
   modelVersionView,
@@ -36,7 +49,10 @@ const readRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: modelVersionPage, ...commonErrors },
       },
     },
-    async (request) => listModelVersions(app.db.prisma, request.query),
+    async (request) => {
+      const page = await listModelVersions(app.db.prisma, request.query);
+      return { ...page, modelVersions: page.modelVersions.map(versionView) };
+    },
   );
 };
 
@@ -58,7 +74,72 @@ const writeRoutes: FastifyPluginAsyncZod = async (app) => {
         ...request.body,
         actorId: principalOf(request).userId,
       });
-      return reply.status(201).send(version);
+      return reply.status(201).send(versionView(version));
+    },
+  );
+
+  app.post(
+    '/v1/model-versions/import',
+    {
+      schema: {
+        tags,
+        summary:
+          'Import a GPT-2-family Hugging Face folder from MODEL_DIR/incoming as a candidate (400 naming the field feedloop cannot reproduce)',
+        body: importModelBody,
+        response: { 201: modelVersionView, 409: errorBody, ...commonErrors },
+      },
+    },
+    async (request, reply) => {
+      const { from, name, reason } = request.body;
+      const { dir, root } = await resolveIncoming(app.config.MODEL_DIR, from);
+      const version = await importModelVersion(app.db.prisma, {
+        modelDir: app.config.MODEL_DIR,
+        source: dir,
+        confineTo: root,
+        from,
+        name,
+        reason,
+        actorId: principalOf(request).userId,
+      });
+      request.log.info({ modelVersionId: version.id, from }, 'model imported');
+      return reply.status(201).send(versionView(version));
+    },
+  );
+
+  app.get(
+    '/v1/model-versions/:id/export',
+    {
+      schema: {
+        tags,
+        summary:
+          'The version as a Hugging Face folder (.tar.gz with Content-Length): config.json, model.safetensors, tokenizer files, generation_config.json, model card',
+        params: idParams,
+        querystring: exportModelQuery,
+        response: { 200: z.any(), ...commonErrors },
+      },
+    },
+    async (request, reply) => {
+      const version = await findVersion(app.db.prisma, request.params.id);
+      const scratch = await scratchDir('export');
+      try {
+        const folder = path.join(scratch.dir, version.name);
+        await exportModelVersion(app.db.prisma, {
+          modelDir: app.config.MODEL_DIR,
+          version,
+          outDir: folder,
+          floats: FLOATS_OF_DTYPE[request.query.dtype],
+        });
+        // Weights barely compress: the fastest level keeps the wait short.
+        return await sendFolderArchive(reply, folder, {
+          root: version.name,
+          archive: path.join(scratch.dir, `${version.name}.tar.gz`),
+          level: 1,
+          cleanup: scratch.cleanup,
+        });
+      } catch (err) {
+        await scratch.cleanup();
+        throw err;
+      }
     },
   );
 
@@ -73,12 +154,14 @@ const writeRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: activationView, 409: errorBody, ...commonErrors },
       },
     },
-    async (request) =>
-      activateModelVersion(app.db.prisma, {
+    async (request) => {
+      const { active, retired } = await activateModelVersion(app.db.prisma, {
         id: request.params.id,
         actorId: principalOf(request).userId,
         reason: request.body.reason,
-      }),
+      });
+      return { active: versionView(active), retired: retired && versionView(retired) };
+    },
   );
 
   // Registered before /:id/promote so "rollback" is never read as an id.
@@ -97,7 +180,7 @@ const writeRoutes: FastifyPluginAsyncZod = async (app) => {
         actorId: principalOf(request).userId,
         reason: request.body.reason,
       });
-      return { version: active };
+      return { version: versionView(active) };
     },
   );
 
@@ -120,7 +203,7 @@ const writeRoutes: FastifyPluginAsyncZod = async (app) => {
         action: 'model_version.promote',
         from: ['candidate'],
       });
-      return { version: active };
+      return { version: versionView(active) };
     },
   );
 
@@ -136,11 +219,13 @@ const writeRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => ({
-      version: await rejectModelVersion(app.db.prisma, {
-        id: request.params.id,
-        actorId: principalOf(request).userId,
-        reason: request.body.reason,
-      }),
+      version: versionView(
+        await rejectModelVersion(app.db.prisma, {
+          id: request.params.id,
+          actorId: principalOf(request).userId,
+          reason: request.body.reason,
+        }),
+      ),
     }),
   );
 };

@@ -24,34 +24,37 @@ export interface ValidationDocument {
 }
 
 interface Sources {
-  countryFacts: QuestionItem[];
-  definitions: QuestionItem[];
+  questions: QuestionItem[];
   documents: ValidationDocument[];
 }
 
-let sources: Sources | undefined;
+const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+const byKey = (a: { key: string }, b: { key: string }) => a.key.localeCompare(b.key);
+const validationOnly = (documents: readonly { key: string; text: string }[]): ValidationDocument[] =>
+  documents.filter((d) => isValidationDocument(d.key)).map((d) => ({ key: d.key, text: d.text }));
+
+let countrySources: Sources | undefined;
+let wordSources: Sources | undefined;
+
+/** The country part of the corpus sources, read once per process (fast). */
+function loadCountries(): Sources {
+  if (countrySources) return countrySources;
+  const countries = countryDocuments(readCountries());
+  countrySources = { questions: countries.questions, documents: validationOnly(countries.documents) };
+  return countrySources;
+}
 
 /**
- * Reads the corpus sources once per process (about 4 s: WordNet is parsed in full) and keeps only
- * what evaluation needs; the 44M-character training corpus is never assembled here.
+ * The WordNet part, read once per process (about 4 s: WordNet is parsed in full), keeping only what
+ * evaluation needs; the 44M-character training corpus is never assembled here.
  */
-function load(): Sources {
-  if (sources) return sources;
-  const countries = countryDocuments(readCountries());
+function loadWords(): Sources {
+  if (wordSources) return wordSources;
   const synsets = PARTS_OF_SPEECH.flatMap((pos) => readSynsets(pos));
   const senses = PARTS_OF_SPEECH.flatMap((pos) => readPrimarySenses(pos));
   const words = wordnetDocuments(synsets, senses);
-  const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
-  const byKey = (a: { key: string }, b: { key: string }) => a.key.localeCompare(b.key);
-  sources = {
-    countryFacts: countries.questions.filter((q) => q.id.endsWith(':q1')).sort(byId),
-    definitions: words.questions.filter((q) => q.kind === 'definition').sort(byId),
-    documents: [...countries.documents, ...words.documents]
-      .filter((d) => isValidationDocument(d.key))
-      .map((d) => ({ key: d.key, text: d.text }))
-      .sort(byKey),
-  };
-  return sources;
+  wordSources = { questions: words.questions, documents: validationOnly(words.documents) };
+  return wordSources;
 }
 
 /**
@@ -75,12 +78,16 @@ export function deterministicSample<T>(
 
 /** Held-out country questions in their second phrasing (ids ending ':q1'), sorted by id. */
 export function countryFactItems(): QuestionItem[] {
-  return load().countryFacts;
+  return loadCountries()
+    .questions.filter((q) => q.id.endsWith(':q1'))
+    .sort(byId);
 }
 
 /** Held-out definition questions, sorted by id. */
 export function definitionItems(): QuestionItem[] {
-  return load().definitions;
+  return loadWords()
+    .questions.filter((q) => q.kind === 'definition')
+    .sort(byId);
 }
 
 /** The lemma a definition item asks about (ids are `definition:<pos>:<lemma>`). */
@@ -90,7 +97,7 @@ export function definitionLemma(item: QuestionItem): string {
 
 /** Corpus validation documents (never trained on), sorted by key. */
 export function validationDocuments(): ValidationDocument[] {
-  return load().documents;
+  return [...loadCountries().documents, ...loadWords().documents].sort(byKey);
 }
 
 /**
@@ -99,6 +106,14 @@ export function validationDocuments(): ValidationDocument[] {
  * feedback on any of these out of training.
  */
 export function evaluationPrompts(): ChatMessage[][] {
-  const questions = [...countryFactItems(), ...definitionItems()].map((q) => q.messages);
-  return [...questions, ...biasProbePrompts()];
+  return [...countryEvaluationPrompts(), ...definitionItems().map((q) => q.messages)];
+}
+
+/**
+ * The evaluation prompts about countries: the q1 country questions and every bias probe (whose
+ * questions are country facts too). Without WordNet, so callers that only compare country
+ * questions (gold questions) need not parse it.
+ */
+export function countryEvaluationPrompts(): ChatMessage[][] {
+  return [...countryFactItems().map((q) => q.messages), ...biasProbePrompts()];
 }

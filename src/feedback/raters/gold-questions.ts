@@ -8,7 +8,7 @@
 import { fnv1a } from '../../llm/rng.ts';
 import { countryQuestionSuite, type ChatMessage, type QuestionItem } from '../../llm/index.ts';
 import { isExactMatch } from '../../suites/text-scoring.ts';
-import { evaluationPromptSet, normalizeText } from '../../suites/contamination.ts';
+import { countryEvaluationPromptSet, normalizeText } from '../../suites/contamination.ts';
 
 const byPercent = new Map<number, Map<string, QuestionItem>>();
 
@@ -16,7 +16,7 @@ const byPercent = new Map<number, Map<string, QuestionItem>>();
 export function goldQuestions(percent: number): Map<string, QuestionItem> {
   let gold = byPercent.get(percent);
   if (!gold) {
-    const evaluation = evaluationPromptSet();
+    const evaluation = countryEvaluationPromptSet();
     gold = new Map();
     for (const item of countryQuestionSuite()) {
       const question = item.messages.findLast((m) => m.role === 'user')?.content;

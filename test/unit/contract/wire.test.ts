@@ -36,6 +36,7 @@ describe('the loop socket', () => {
     finishedAt: null,
     datasetId: null,
     candidateVersionId: null,
+    evaluateOnly: false,
     reportId: null,
     decision: null,
     error: null,

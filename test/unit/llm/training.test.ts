@@ -136,3 +136,29 @@ test('asking for mixed precision fails with a clear message', () => {
   const cfg = PretrainConfigSchema.parse({ precision: 'mixed' });
   assert.throws(() => assertPrecisionSupported(cfg.precision), /float16/);
 });
+
+test('a training step holds at most a few parameter-sized sets of tensors beyond weights and moments', async () => {
+  // A model whose bytes are almost all parameters (large vocabulary, a few tokens a step), so the
+  // step's peak is dominated by what it allocates per parameter: gradients, clipping, AdamW. Each
+  // parameter's AdamW temporaries must be freed before the next one, or a 124M-parameter model
+  // (gpt2-small) cannot train inside the wasm backend's 4 GiB heap.
+  await useBackend('wasm');
+  const config = { ...tinyConfig(), vocabSize: 8000, contextLength: 8, nLayers: 1 };
+  const init = initParams(config, 5);
+  const paramBytes = Object.values(init).reduce((s, t) => s + t.size * 4, 0);
+  const state = createTrainState(config, init);
+  tf.dispose(Object.values(init));
+  const ids = Int32Array.from({ length: 8 }, (_, i) => (i * 997) % config.vocabSize);
+  const step = () => {
+    const batch = batchTensors(ids, ids, 1, 8);
+    trainStep(state, batch, { lr: 1e-3, clipNorm: 1 });
+    disposeBatch(batch);
+  };
+  step(); // allocates the AdamW moments
+  const resident = tf.memory().numBytes;
+  const profile = await tf.profile(() => step());
+  const extra = (profile.peakBytes - resident) / paramBytes;
+  assert.ok(extra < 6, `a step peaked at ${extra.toFixed(2)} parameter sets above weights and moments`);
+  assert.equal(tf.memory().numBytes, resident, 'nothing outlives the step');
+  disposeTrainState(state);
+});

@@ -7,8 +7,12 @@ import { createRequire } from 'node:module';
 import { parseBuildConfig } from '../../../src/contract/dataset-build-config.ts';
 import { buildDataset } from '../../../src/datasets/builders.ts';
 import type { FeedbackRows } from '../../../src/feedback/feedback-rows.ts';
-import { evaluationPromptSet, normalizeText } from '../../../src/suites/contamination.ts';
-import { heldOutQuestions, isValidationDocument } from '../../../src/llm/index.ts';
+import {
+  countryEvaluationPromptSet,
+  evaluationPromptSet,
+  normalizeText,
+} from '../../../src/suites/contamination.ts';
+import { countryQuestionSuite, heldOutQuestions, isValidationDocument } from '../../../src/llm/index.ts';
 import {
   countryFactItems,
   definitionItems,
@@ -101,6 +105,15 @@ describe('evaluation prompts and the datasets guard', () => {
     assert.ok(q0.every((q) => !guarded.has(normalizeText(q.messages[0]!.content))));
     assert.ok(prompts.some((p) => /asks: What is the capital of/.test(p[0]!.content)));
     assert.ok(prompts.some((p) => /worked as a nurse\.$/.test(p[0]!.content)));
+  });
+
+  test('the country part of the guard judges every country question exactly as the whole guard', () => {
+    const whole = evaluationPromptSet();
+    const countries = countryEvaluationPromptSet();
+    assert.ok([...countries].every((p) => whole.has(p)));
+    const questions = countryQuestionSuite().map((q) => normalizeText(q.messages.at(-1)!.content));
+    assert.ok(questions.some((q) => countries.has(q)));
+    for (const q of questions) assert.equal(countries.has(q), whole.has(q), q);
   });
 
   test('feedback on evaluation prompts never reaches a dataset, feedback on q0 does', () => {

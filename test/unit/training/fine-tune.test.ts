@@ -269,11 +269,11 @@ test('mixed precision is refused before any work with a clear error', async () =
   );
 });
 
-test('the manifest records the dataset hash from the snapshot manifest', async () => {
+test('the manifest (feedloop.json) records the dataset hash from the snapshot manifest', async () => {
   await useBackend('wasm');
   const dataset = writeTinyDataset();
   const { outDir } = await run(quick({ methods: ['sft'], sft: { epochs: 0.25 } }), { dataset });
-  const m = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8')) as {
+  const m = JSON.parse(readFileSync(join(outDir, 'feedloop.json'), 'utf8')) as {
     dataset: { contentHash: string };
   };
   const ds = JSON.parse(readFileSync(join(dataset, 'manifest.json'), 'utf8')) as { contentHash: string };

@@ -1,0 +1,274 @@
+// `npm run bench:import [-- --smoke]`: a randomly initialised model the size of gpt2-small (124M
+// parameters, 1,024 context, 50,257-token vocabulary), written as a hub folder would be (bare
+// tensor names, F32, mask buffers, a tokenizer without chat tokens), imported, loaded, and run:
+// import and load time, RSS, single-stream generation with the KV cache, training tokens/s and MFU
+// against the measured matmul peak. Prints the CPU model and progress lines, then one JSON line.
+// `--smoke` runs the same path on a small model in seconds (for CI-style checks, not figures).
+import * as tf from '@tensorflow/tfjs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { byteLevelAlphabet } from 'tokenizers';
+import { selectBackend } from '../src/llm/backend.ts';
+import { SPECIAL_TOKENS } from '../src/llm/chat-format.ts';
+import { loadModel } from '../src/llm/checkpoint.ts';
+import { releaseInferenceCache } from '../src/llm/generate.ts';
+import { MODEL_SIZES, type ModelConfig } from '../src/llm/config.ts';
+import { hfTensorName } from '../src/llm/hf-format.ts';
+import { runHfTask } from '../src/llm/hf-thread.ts';
+import { countParams, paramSpecs } from '../src/llm/params.ts';
+import { mulberry32, normal } from '../src/llm/rng.ts';
+import { encodeSafetensors, type HostTensor } from '../src/llm/safetensors.ts';
+import {
+  batchTensors,
+  createTrainState,
+  disposeBatch,
+  disposeTrainState,
+  trainStep,
+} from '../src/llm/train-step.ts';
+import { trainFlopsPerToken } from '../src/llm/transformer.ts';
+import { generationThroughput, matmulRates, modelMatmulShapes } from './model.ts';
+
+const GPT2_VOCAB = 50257;
+
+/**
+ * A byte-level BPE tokenizer.json with exactly `vocab` entries in GPT-2's layout (the 256 byte
+ * symbols, merges, `<|endoftext|>` last) and no chat tokens. Its merges are synthetic; only its size
+ * matters here.
+ */
+function syntheticGpt2Tokenizer(vocab: number): string {
+  const symbols = [...byteLevelAlphabet()].sort();
+  const ids: Record<string, number> = {};
+  const tokens: string[] = [];
+  for (const s of symbols) {
+    ids[s] = tokens.length;
+    tokens.push(s);
+  }
+  const merges: [string, string][] = [];
+  for (let i = 0; tokens.length < vocab - 1; i++) {
+    for (let j = 0; j < symbols.length && tokens.length < vocab - 1; j++) {
+      const joined = tokens[i]! + symbols[j]!;
+      if (joined in ids) continue;
+      ids[joined] = tokens.length;
+      tokens.push(joined);
+      merges.push([tokens[i]!, symbols[j]!]);
+    }
+  }
+  ids[SPECIAL_TOKENS.endOfText] = tokens.length;
+  const byteLevel = { add_prefix_space: false, trim_offsets: true, use_regex: true };
+  return JSON.stringify({
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [
+      {
+        id: tokens.length,
+        content: SPECIAL_TOKENS.endOfText,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: true,
+        special: true,
+      },
+    ],
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', ...byteLevel },
+    post_processor: { type: 'ByteLevel', ...byteLevel, trim_offsets: false },
+    decoder: { type: 'ByteLevel', ...byteLevel },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab: ids,
+      merges,
+    },
+  });
+}
+
+/** Writes a hub-style GPT-2 folder with random weights (no TF.js tensors: host memory only). */
+function writeHubFolder(dir: string, config: ModelConfig): void {
+  const rng = mulberry32(1);
+  const tensors: Record<string, HostTensor> = {};
+  for (const spec of paramSpecs(config)) {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(size);
+    if (spec.init.kind === 'ones') data.fill(1);
+    else if (spec.init.kind === 'normal')
+      for (let i = 0; i < size; i++) data[i] = normal(rng) * spec.init.std;
+    tensors[hfTensorName(spec.name).slice('transformer.'.length)] = { dtype: 'F32', shape: spec.shape, data };
+  }
+  const n = config.contextLength;
+  const tril = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) tril[i * n + j] = 1;
+  for (let l = 0; l < config.nLayers; l++) {
+    tensors[`h.${l}.attn.bias`] = { dtype: 'F32', shape: [1, 1, n, n], data: tril };
+    tensors[`h.${l}.attn.masked_bias`] = { dtype: 'F32', shape: [], data: Float32Array.of(-1e4) };
+  }
+  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      activation_function: 'gelu_new',
+      architectures: ['GPT2LMHeadModel'],
+      bos_token_id: config.vocabSize - 1,
+      eos_token_id: config.vocabSize - 1,
+      layer_norm_epsilon: 1e-5,
+      model_type: 'gpt2',
+      n_ctx: n,
+      n_embd: config.dModel,
+      n_head: config.nHeads,
+      n_inner: null,
+      n_layer: config.nLayers,
+      n_positions: n,
+      vocab_size: config.vocabSize,
+    }),
+  );
+  writeFileSync(join(dir, 'tokenizer.json'), syntheticGpt2Tokenizer(config.vocabSize));
+}
+
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+const mb = (bytes: number) => round(bytes / 2 ** 20);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: 'boolean', default: false },
+      'batch-size': { type: 'string' },
+      'seq-len': { type: 'string' },
+      steps: { type: 'string' },
+      'new-tokens': { type: 'string' },
+    },
+  });
+  const smoke = values.smoke!;
+  const log = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
+  const cpu = cpus()[0]?.model ?? 'unknown';
+  log({ stage: 'machine', cpu, cores: cpus().length });
+  const backend = await selectBackend();
+  log({ stage: 'backend', ...backend });
+
+  // gpt2-small; the smoke run keeps the path and shrinks every dimension.
+  const config: ModelConfig = smoke
+    ? {
+        contextLength: 64,
+        dModel: 64,
+        nLayers: 2,
+        nHeads: 2,
+        dFf: 256,
+        layerNormEps: 1e-5,
+        initStd: 0.02,
+        vocabSize: 1024,
+      }
+    : { ...MODEL_SIZES['gpt2-small'], vocabSize: GPT2_VOCAB };
+  // Fine-tuning batches are short chat exchanges. One sequence of 128 tokens a step keeps the
+  // weights, AdamW moments, gradients and activations of a 124M model inside the wasm backend's
+  // 4 GiB heap (2 x 128 measured past it: about 209 MB per layer at the step's peak).
+  const batchSize = Number(values['batch-size'] ?? (smoke ? 2 : 1));
+  const seqLen = Number(values['seq-len'] ?? (smoke ? 32 : 128));
+  const steps = Number(values.steps ?? (smoke ? 2 : 4));
+  const newTokens = Number(values['new-tokens'] ?? (smoke ? 16 : 128));
+
+  const work = mkdtempSync(join(tmpdir(), 'feedloop-bench-import-'));
+  try {
+    const source = join(work, 'hub');
+    const dest = join(work, 'imported');
+    mkdirSync(source);
+    let t0 = performance.now();
+    writeHubFolder(source, config);
+    log({
+      stage: 'hub-folder',
+      parameters: countParams(config),
+      seconds: round((performance.now() - t0) / 1000, 2),
+    });
+
+    t0 = performance.now();
+    const imported = await runHfTask({ kind: 'import', src: source, dest });
+    const importSeconds = (performance.now() - t0) / 1000;
+    log({
+      stage: 'import',
+      seconds: round(importSeconds, 2),
+      addedTokens: imported.addedTokens,
+      storedAs: imported.storedAs,
+    });
+
+    const rssBefore = process.memoryUsage().rss;
+    t0 = performance.now();
+    const model = loadModel(dest);
+    const loadSeconds = (performance.now() - t0) / 1000;
+    const rssLoaded = process.memoryUsage().rss;
+    log({
+      stage: 'load',
+      seconds: round(loadSeconds, 2),
+      rssMb: mb(rssLoaded),
+      rssDeltaMb: mb(rssLoaded - rssBefore),
+    });
+
+    const generation = await generationThroughput(model, newTokens, true);
+    log({ stage: 'generate', newTokens, ...generation });
+
+    const tokens = batchSize * seqLen;
+    const rates = matmulRates(modelMatmulShapes(model.config, tokens), smoke ? 2 : 3);
+    log({ stage: 'matmul', peakGflops: round(rates.peak), shapes: rates.shapes });
+
+    // Training starts from the loaded weights; the generation cache (the transposed embedding) goes.
+    releaseInferenceCache(model.params);
+    const state = createTrainState(model.config, model.params);
+    tf.dispose(Object.values(model.params));
+    const inputs = Int32Array.from({ length: tokens }, (_, i) => (i * 7919) % model.config.vocabSize);
+    const targets = Int32Array.from({ length: tokens }, (_, i) => (i * 104729 + 3) % model.config.vocabSize);
+    const step = () => {
+      const batch = batchTensors(inputs, targets, batchSize, seqLen);
+      const r = trainStep(state, batch, { lr: 1e-5, clipNorm: 1 });
+      disposeBatch(batch);
+      return r;
+    };
+    step(); // warm-up: kernels and AdamW moments allocated
+    t0 = performance.now();
+    for (let i = 0; i < steps; i++) step();
+    const secondsPerStep = (performance.now() - t0) / 1000 / steps;
+    const trainTokensPerSecond = tokens / secondsPerStep;
+    const flopsPerToken = trainFlopsPerToken(model.config, seqLen);
+    const mfu = (trainTokensPerSecond * flopsPerToken) / (rates.peak * 1e9);
+    const rssTrained = process.memoryUsage().rss;
+    log({
+      stage: 'train',
+      batchSize,
+      seqLen,
+      steps,
+      secondsPerStep: round(secondsPerStep, 3),
+      trainTokensPerSecond: round(trainTokensPerSecond),
+      mfu: round(mfu, 3),
+      rssMb: mb(rssTrained),
+    });
+    disposeTrainState(state);
+
+    log({
+      bench: 'import',
+      smoke,
+      cpu,
+      backend: backend.backend,
+      parameters: countParams(model.config),
+      context: model.config.contextLength,
+      vocab: model.config.vocabSize,
+      import_s: round(importSeconds, 2),
+      load_s: round(loadSeconds, 2),
+      rss_after_load_mb: mb(rssLoaded),
+      gen_tokens_per_s: round(generation.tokensPerSecond),
+      first_token_ms: round(generation.firstTokenMs),
+      peak_gflops: round(rates.peak),
+      train_batch: `${batchSize}x${seqLen}`,
+      train_tokens_per_s: round(trainTokensPerSecond),
+      mfu: round(mfu, 3),
+      rss_after_training_mb: mb(rssTrained),
+    });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
