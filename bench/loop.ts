@@ -1,4 +1,4 @@
-// `npm run bench:loop [-- --noise 0.2 --rounds 3 --questions 700 --users 10]`: the whole loop, end to
+// `npm run bench:loop [-- --noise 0.2 --rounds 3 --questions 700 --users 10 --review-overlap 3]`: the whole loop, end to
 // end, on this machine. A simulated population chats with the served model through the real API
 // and rates it against the ground truth; a moderator reviews corrections; then the workers (a real
 // `workers/main.ts` process on Redis) build datasets, fine-tune, evaluate and gate. After each round
@@ -7,11 +7,19 @@
 // join them until they make up that share of all raters, asking the same questions as honest users
 // do. Honest feedback is then the same at every noise level, and the runs compare what bad
 // feedback does to the loop (replacing honest users instead would also remove their corrections,
-// which no filter can give back).
+// which no filter can give back). Bad raters join in turn as noisy, adversarial and gold-honest
+// (honest on gold questions, inverted everywhere else).
+// With `--review-overlap N`, a share (`--review-share`) of each round's answers also goes through an
+// annotation queue that every simulated rater works through, N raters per answer; the line then
+// reports Krippendorff's alpha among honest raters and the queue's own, per round, and whether
+// the gold-honest raters were kept out of SFT.
+// `--smoke` runs one tiny round (3 users, 24 questions, a few training steps, 8 evaluation items)
+// to check the whole path in a few minutes; its figures mean nothing and are not saved. Other runs
+// append their last line to `--results-dir` (bench/results), which `npm run bench:loop:summary` reads.
 // Last line: {"bench":"loop","rounds":…,"noise":…,"accuracy_by_round":[…],…}.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,15 +30,20 @@ import { questionSuite, type QuestionItem } from '../src/llm/index.ts';
 import { mulberry32, shuffleInPlace } from '../src/llm/rng.ts';
 import { ensureBaseModel } from '../src/promotion/base-model.ts';
 import { evaluationPromptSet, isContaminated } from '../src/suites/contamination.ts';
+import { parseBuildConfig, type DatasetBuildConfigInput } from '../src/contract/dataset-build-config.ts';
+import { loadFeedbackRows } from '../src/feedback/feedback-rows.ts';
+import { assessRaters } from '../src/feedback/raters/raters.ts';
 import { createUser, issueApiKey } from '../src/platform/users/users.ts';
 import { ApiClient } from './loop/api-client.ts';
 import {
+  BAD_KINDS,
   moderate,
   SimulatedSession,
   type RaterKind,
   type RoundActivity,
   type SimulatedUser,
 } from './loop/population.ts';
+import { honestAlpha, reviewRound } from './loop/review.ts';
 import { scratchDatabase } from './scratch-database.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -46,17 +59,28 @@ const { values: args } = parseArgs({
     /** Synthetic prompt variants per training example (the dataset builder's augmentation). */
     augment: { type: 'string', default: '1' },
     'sft-epochs': { type: 'string', default: '3' },
+    /** Raters per answer in each round's annotation queue (0: no queue). */
+    'review-overlap': { type: 'string', default: '0' },
+    /** Share of each round's answers that go through the queue. */
+    'review-share': { type: 'string', default: '0.2' },
+    smoke: { type: 'boolean', default: false },
+    'results-dir': { type: 'string', default: fileURLToPath(new URL('results', import.meta.url)) },
   },
 });
+const smoke = args.smoke;
 const noise = Number(args.noise);
-const rounds = Number(args.rounds);
-const questionsPerRound = Number(args.questions);
-const userCount = Number(args.users);
+const rounds = smoke ? 1 : Number(args.rounds);
+const questionsPerRound = smoke ? 24 : Number(args.questions);
+const userCount = smoke ? 3 : Number(args.users);
 const seed = Number(args.seed);
 const definitionShare = Number(args['definition-share']);
+const reviewOverlap = Number(args['review-overlap']);
+const reviewShare = Number(args['review-share']);
 /** The overrides every run of the bench uses (recorded in the last line). */
 const runOverrides = {
-  training: { sft: { epochs: Number(args['sft-epochs']) } },
+  training: {
+    sft: smoke ? { epochs: 1, maxSteps: 4, minExamples: 1 } : { epochs: Number(args['sft-epochs']) },
+  },
   datasets: {
     // Simulated users act at machine speed, so the "impossibly fast" rater check is off here;
     // every other rater check stays on.
@@ -66,6 +90,8 @@ const runOverrides = {
 };
 if (!(noise >= 0 && noise < 1) || !(rounds >= 1) || !(questionsPerRound >= 1) || !(userCount >= 2))
   throw new Error('bench:loop: --noise in [0,1), --rounds >= 1, --questions >= 1, --users >= 2');
+if (!(reviewOverlap >= 0 && Number.isInteger(reviewOverlap)) || !(reviewShare > 0 && reviewShare <= 1))
+  throw new Error('bench:loop: --review-overlap a whole number >= 0, --review-share in (0, 1]');
 
 const log = (message: string) =>
   process.stderr.write(`[bench:loop ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -147,6 +173,7 @@ async function main(): Promise<void> {
     FEEDLOOP_WORKERS: 'false',
     FEEDLOOP_RATE_LIMIT_PER_MINUTE: '1000000',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ...(smoke ? { FEEDLOOP_EVAL_LIMIT: '8' } : {}),
   };
   const config = loadConfig(env);
   let workers: ChildProcess | undefined;
@@ -164,11 +191,13 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
 
-    const client = async (email: string, role: 'user' | 'moderator' | 'ops') => {
+    const account = async (email: string, role: 'user' | 'moderator' | 'ops') => {
       const user = await createUser(database.prisma, { email, role });
       const key = await issueApiKey(database.prisma, user.id, 'bench');
-      return new ApiClient(baseUrl, key.key);
+      return { id: user.id, api: new ApiClient(baseUrl, key.key) };
     };
+    const client = async (email: string, role: 'user' | 'moderator' | 'ops') =>
+      (await account(email, role)).api;
     const ops = await client('ops@bench.example', 'ops');
     const moderator = await client('moderator@bench.example', 'moderator');
     // The bench starts every run itself; the schedule must not start its own.
@@ -178,16 +207,32 @@ async function main(): Promise<void> {
     const bad = Math.ceil((userCount * noise) / (1 - noise) - 1e-9);
     const users: SimulatedUser[] = [];
     for (let i = 0; i < userCount + bad; i++) {
-      const kind: RaterKind = i < userCount ? 'honest' : (i - userCount) % 2 === 0 ? 'noisy' : 'adversarial';
+      const kind: RaterKind = i < userCount ? 'honest' : BAD_KINDS[(i - userCount) % BAD_KINDS.length]!;
       const email = `${kind}-${i}@bench.example`;
-      users.push({ email, kind, api: await client(email, 'user') });
+      users.push({ email, kind, ...(await account(email, 'user')) });
     }
     log(
-      `${userCount} honest users and ${bad} noisy or adversarial (${Math.round((100 * bad) / (userCount + bad))}% of raters), ` +
-        `${questionsPerRound} questions a round, ${rounds} rounds`,
+      `${userCount} honest users and ${bad} noisy, adversarial or gold-honest (${Math.round((100 * bad) / (userCount + bad))}% of raters), ` +
+        `${questionsPerRound} questions a round, ${rounds} rounds` +
+        (reviewOverlap > 0
+          ? `, ${Math.round(reviewShare * 100)}% of answers reviewed by ${reviewOverlap}`
+          : ''),
     );
 
     const questions = askedQuestions();
+    const byQuestion = new Map(
+      questionSuite().map((q) => [q.messages.find((m) => m.role === 'user')!.content, q]),
+    );
+    const review: {
+      items: number[];
+      judgements: number[];
+      alpha_honest: { thumbs: number | null; stars: number | null }[];
+      alpha_all: Record<string, { alpha: number | null; interval: [number, number] | null }>[];
+    } = { items: [], judgements: [], alpha_honest: [], alpha_all: [] };
+    /** Per round, each kind's trust as the round's dataset build weighed it: [lowest, highest]. */
+    const trustByKind: Partial<Record<RaterKind, [number, number]>>[] = [];
+    /** Per round: were all gold-honest raters below SFT's trust bar (null without any)? */
+    const goldHonestOutOfSft: (boolean | null)[] = [];
     const accuracyByRound: number[] = [];
     /** Each round's candidate, promoted or not. */
     const candidateAccuracyByRound: number[] = [];
@@ -214,6 +259,7 @@ async function main(): Promise<void> {
         implicitEvents: 0,
       };
       const known = new Map<string, QuestionItem>();
+      const roundStart = new Date();
       await Promise.all(
         users.map(async (user, i) => {
           const session = await SimulatedSession.open(user, questionSuite(), seed * 1000 + round * 100 + i);
@@ -229,12 +275,47 @@ async function main(): Promise<void> {
           }
         }),
       );
-      const review = await moderate(moderator, known);
+      const decisions = await moderate(moderator, known);
       activity.push(act);
       log(
         `round ${round}: ${act.answers} answers (${act.correctAnswers} right), ${act.thumbs} thumbs, ${act.stars} stars, ` +
-          `${act.votes} votes, ${act.corrections} corrections (${review.approved} approved), ${act.implicitEvents} events`,
+          `${act.votes} votes, ${act.corrections} corrections (${decisions.approved} approved), ${act.implicitEvents} events`,
       );
+      if (reviewOverlap > 0) {
+        const reviewed = await reviewRound({
+          moderator,
+          users,
+          since: roundStart,
+          answers: act.answers,
+          share: reviewShare,
+          overlap: reviewOverlap,
+          round,
+          seed,
+          questions: byQuestion,
+        });
+        const agreement = await moderator.get<{
+          dimensions: { dimension: string; alpha: number | null; interval: [number, number] | null }[];
+        }>(`/v1/annotation/queues/${reviewed.queueId}/agreement`);
+        const round3 = (x: number | null) => (x === null ? null : Math.round(x * 1000) / 1000);
+        review.items.push(reviewed.items);
+        review.judgements.push(reviewed.judgements.length);
+        review.alpha_honest.push(honestAlpha(reviewed.judgements));
+        review.alpha_all.push(
+          Object.fromEntries(
+            agreement.dimensions.map((d) => [
+              d.dimension,
+              {
+                alpha: round3(d.alpha),
+                interval: d.interval ? [round3(d.interval[0])!, round3(d.interval[1])!] : null,
+              },
+            ]),
+          ),
+        );
+        log(
+          `round ${round}: review queue of ${reviewed.items} answers, ${reviewed.judgements.length} judgements; ` +
+            `alpha among honest raters ${JSON.stringify(review.alpha_honest.at(-1))}, among all ${JSON.stringify(review.alpha_all.at(-1))}`,
+        );
+      }
 
       const { run } = await ops.post<{ run: LoopRun }>('/v1/loop/runs', {
         reason: `bench:loop round ${round}`,
@@ -245,6 +326,27 @@ async function main(): Promise<void> {
         return ['succeeded', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
       });
       if (done.status !== 'succeeded') throw new Error(`round ${round}: run ${done.status}: ${done.error}`);
+      // The raters as this run's dataset build weighed them: same rows, same settings.
+      const stored = await database.prisma.loopRun.findUniqueOrThrow({ where: { id: run.id } });
+      const buildConfig = parseBuildConfig(stored.datasetConfig as DatasetBuildConfigInput);
+      const assessed = assessRaters(
+        await loadFeedbackRows(database.prisma, { window: { to: stored.createdAt } }),
+        buildConfig,
+      );
+      const trustOf = new Map(assessed.map((a) => [a.userId, a.trust]));
+      const kinds: Partial<Record<RaterKind, [number, number]>> = {};
+      const goldHonestTrust: number[] = [];
+      for (const user of users) {
+        const trust = trustOf.get(user.id) ?? 1;
+        const [lo, hi] = kinds[user.kind] ?? [trust, trust];
+        kinds[user.kind] = [Math.min(lo, trust), Math.max(hi, trust)];
+        if (user.kind === 'gold_honest') goldHonestTrust.push(trust);
+      }
+      trustByKind.push(kinds);
+      goldHonestOutOfSft.push(
+        goldHonestTrust.length ? goldHonestTrust.every((t) => t < buildConfig.sft.minRaterTrust) : null,
+      );
+      log(`round ${round}: trust by kind [lowest, highest] ${JSON.stringify(kinds)}`);
       if (done.datasetId) {
         const dataset = await ops.get<{
           contentHash: string;
@@ -293,22 +395,38 @@ async function main(): Promise<void> {
     process.stderr.write(
       ['| round | served exact match % | candidate |', '|---|---|---|', ...rows].join('\n') + '\n',
     );
-    process.stdout.write(
-      JSON.stringify({
-        bench: 'loop',
-        rounds,
-        noise,
-        raters: { honest: userCount, noisy_or_adversarial: bad },
-        accuracy_by_round: accuracyByRound.map((a) => Math.round(a * 1000) / 1000),
-        candidate_accuracy_by_round: candidateAccuracyByRound.map((a) => Math.round(a * 1000) / 1000),
-        bias_by_round: biasByRound,
-        promoted_by_round: promotedByRound,
-        dataset_sizes: datasetSizes,
-        activity,
-        overrides: runOverrides,
-        minutes: Math.round(minutes * 10) / 10,
-      }) + '\n',
-    );
+    const line = JSON.stringify({
+      bench: 'loop',
+      ...(smoke ? { smoke: true } : {}),
+      seed,
+      rounds,
+      noise,
+      raters: {
+        honest: userCount,
+        noisy_or_adversarial: bad,
+        by_kind: Object.fromEntries(
+          ['honest', ...BAD_KINDS].map((k) => [k, users.filter((u) => u.kind === k).length]),
+        ),
+      },
+      accuracy_by_round: accuracyByRound.map((a) => Math.round(a * 1000) / 1000),
+      candidate_accuracy_by_round: candidateAccuracyByRound.map((a) => Math.round(a * 1000) / 1000),
+      bias_by_round: biasByRound,
+      promoted_by_round: promotedByRound,
+      dataset_sizes: datasetSizes,
+      activity,
+      overrides: runOverrides,
+      trust_by_kind_by_round: trustByKind,
+      gold_honest_out_of_sft_by_round: goldHonestOutOfSft,
+      ...(reviewOverlap > 0 ? { review: { overlap: reviewOverlap, share: reviewShare, ...review } } : {}),
+      minutes: Math.round(minutes * 10) / 10,
+    });
+    if (!smoke) {
+      mkdirSync(args['results-dir'], { recursive: true });
+      const name = `loop-${new Date().toISOString().replace(/[:.]/g, '-')}-noise${noise}-seed${seed}.json`;
+      writeFileSync(path.join(args['results-dir'], name), `${line}\n`);
+      log(`saved ${path.join(args['results-dir'], name)}`);
+    }
+    process.stdout.write(`${line}\n`);
   } finally {
     workers?.kill('SIGTERM');
     await new Promise((resolve) =>

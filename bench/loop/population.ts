@@ -1,16 +1,30 @@
 // A simulated population of chat users who ask questions from the task suite and react the way
 // people do, judged against the ground truth: thumbs, stars, regenerations with a pairwise choice,
 // corrections with the right answer some of the time, and implicit signals. A share of them is
-// noisy (random reactions) or adversarial (inverted reactions, wrong corrections). A moderator
-// reviews the corrections against the facts.
+// noisy (random reactions), adversarial (inverted reactions, wrong corrections) or gold-honest
+// (honest on gold questions, which it recognises, adversarial everywhere else). A moderator reviews
+// the corrections against the facts.
 import { randomUUID } from 'node:crypto';
 import type { QuestionItem } from '../../src/llm/index.ts';
 import { fnv1a, mulberry32, type Rng } from '../../src/llm/rng.ts';
 import { isExactMatch, stripDefinitionLeadIn, tokenF1 } from '../../src/suites/text-scoring.ts';
+import { goldQuestions } from '../../src/feedback/raters/gold-questions.ts';
+import { parseBuildConfig } from '../../src/contract/dataset-build-config.ts';
+import { normalizeText } from '../../src/suites/contamination.ts';
 import type { ApiClient } from './api-client.ts';
 import { ChatSocketClient, type SocketAnswer } from './chat-socket-client.ts';
 
-export type RaterKind = 'honest' | 'noisy' | 'adversarial';
+export type RaterKind = 'honest' | 'noisy' | 'adversarial' | 'gold_honest';
+
+/** The kinds of bad raters, in the order they join the honest users. */
+export const BAD_KINDS = ['noisy', 'adversarial', 'gold_honest'] as const satisfies readonly RaterKind[];
+
+const GOLD_PERCENT = parseBuildConfig({}).raters.goldQuestionsPercent;
+
+/** Whether feedloop checks raters on this question (a gold-honest rater recognises these). */
+export function isGoldQuestion(question: string): boolean {
+  return goldQuestions(GOLD_PERCENT).has(normalizeText(question));
+}
 
 /** How often a user does each thing; the same for every kind of user (kinds differ in what they say). */
 export const BEHAVIOUR = {
@@ -28,6 +42,7 @@ export const BEHAVIOUR = {
 export const ANSWER_OPTIONS = { temperature: 0.7, maxTokens: 48 } as const;
 
 export interface SimulatedUser {
+  id: string;
   email: string;
   kind: RaterKind;
   api: ApiClient;
@@ -73,11 +88,22 @@ export function wrongAnswer(item: QuestionItem, suite: readonly QuestionItem[], 
   return item.answer.replace(item.reference, other.reference);
 }
 
+/** How a rater of this kind behaves on this question: gold-honest raters are honest on gold only. */
+export function actsAs(kind: RaterKind, question: string): Exclude<RaterKind, 'gold_honest'> {
+  if (kind !== 'gold_honest') return kind;
+  return isGoldQuestion(question) ? 'honest' : 'adversarial';
+}
+
 /** What this user thinks of an answer: true good, false bad. Noisy users toss a coin. */
-function verdict(kind: RaterKind, correct: boolean, rng: Rng): boolean {
+export function verdict(kind: Exclude<RaterKind, 'gold_honest'>, correct: boolean, rng: Rng): boolean {
   if (kind === 'noisy') return chance(rng, 0.5);
   if (kind === 'adversarial') return !correct;
   return correct;
+}
+
+/** Stars for a verdict: 4-5 for good, 1-2 for bad. */
+export function starsFor(good: boolean, rng: Rng): number {
+  return good ? between(rng, 4, 5) : between(rng, 1, 2);
 }
 
 export class SimulatedSession {
@@ -144,15 +170,16 @@ export class SimulatedSession {
       activity.thumbs++;
     }
     if (chance(this.rng, BEHAVIOUR.stars)) {
-      const value = good ? between(this.rng, 4, 5) : between(this.rng, 1, 2);
+      const value = starsFor(good, this.rng);
       await api.put(`/v1/messages/${answer.messageId}/rating`, { kind: 'stars', value });
       activity.stars++;
     }
   }
 
   private async ask(item: QuestionItem, activity: RoundActivity): Promise<void> {
-    const { kind, api } = this.user;
+    const { api } = this.user;
     const question = item.messages.find((m) => m.role === 'user')!.content;
+    const kind = actsAs(this.user.kind, question);
     activity.questions++;
     const first = await this.socket.ask(question, this.answerOptions(item, 'first'));
     activity.answers++;
@@ -174,7 +201,7 @@ export class SimulatedSession {
       const secondCorrect = scoreAnswer(item, second.text).correct;
       if (secondCorrect) activity.correctAnswers++;
       await this.rate(second, verdict(kind, secondCorrect, this.rng), activity);
-      const choice = this.choose(firstCorrect, secondCorrect);
+      const choice = this.choose(kind, firstCorrect, secondCorrect);
       await api.post('/v1/votes', { messageAId: first.messageId, messageBId: second.messageId, choice });
       activity.votes++;
       if (secondCorrect || !firstCorrect) {
@@ -199,8 +226,11 @@ export class SimulatedSession {
     }
   }
 
-  private choose(aCorrect: boolean, bCorrect: boolean): 'a' | 'b' | 'tie' | 'both_bad' {
-    const { kind } = this.user;
+  private choose(
+    kind: Exclude<RaterKind, 'gold_honest'>,
+    aCorrect: boolean,
+    bCorrect: boolean,
+  ): 'a' | 'b' | 'tie' | 'both_bad' {
     if (kind === 'noisy') return (['a', 'b', 'tie', 'both_bad'] as const)[between(this.rng, 0, 3)]!;
     const [a, b] = kind === 'adversarial' ? [!aCorrect, !bCorrect] : [aCorrect, bCorrect];
     if (a && b) return 'tie';

@@ -32,7 +32,7 @@ export const datasetView = z.object({
 
 export const datasetDetail = datasetView.extend({
   lineage: z.object({
-    /** Feedback rows used, by kind (rating, pairwise_vote, correction, implicit_event). */
+    /** Feedback rows used, by kind (rating, pairwise_vote, correction, implicit_event, annotation_item). */
     feedbackCounts: z.record(z.string(), z.number()),
     modelVersionIds: z.array(z.string()),
   }),
@@ -60,6 +60,9 @@ export const raterView = z.object({
   consensusComparisons: z.number(),
   goldAgreement: z.number().nullable(),
   goldComparisons: z.number(),
+  /** Agreement with the majority of the other raters on annotation queue items. */
+  queueAgreement: z.number().nullable(),
+  queueComparisons: z.number(),
   trust: z.number(),
   status: z.enum(['trusted', 'down_weighted', 'excluded']),
   reasons: z.array(z.string()),

@@ -4,6 +4,7 @@ import { isoDate, uuid } from './http.ts';
 
 export const MAX_CORRECTION_CHARS = 20_000;
 export const MAX_FLAG_COMMENT_CHARS = 2_000;
+export const MAX_RATING_REASON_CHARS = 2_000;
 
 export const ratingKind = z.enum(['thumbs', 'stars']);
 export const thumbsValue = z.enum(['up', 'down']);
@@ -12,9 +13,12 @@ export const pairwiseChoice = z.enum(['a', 'b', 'tie', 'both_bad']);
 export const flagCategory = z.enum(['inaccurate', 'harmful_or_biased', 'irrelevant', 'unsafe', 'other']);
 export const reviewStatus = z.enum(['pending', 'approved', 'rejected']);
 
+/** Why, in the rater's words; optional. Rating again without one clears the earlier reason. */
+const ratingReason = z.string().trim().max(MAX_RATING_REASON_CHARS).optional();
+
 export const ratingBody = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('thumbs'), value: thumbsValue }),
-  z.strictObject({ kind: z.literal('stars'), value: starsValue }),
+  z.strictObject({ kind: z.literal('thumbs'), value: thumbsValue, reason: ratingReason }),
+  z.strictObject({ kind: z.literal('stars'), value: starsValue, reason: ratingReason }),
 ]);
 
 export const deleteRatingQuery = z.strictObject({
@@ -22,7 +26,12 @@ export const deleteRatingQuery = z.strictObject({
   kind: ratingKind.optional(),
 });
 
-const ratingTimes = { messageId: z.string(), createdAt: isoDate, updatedAt: isoDate };
+const ratingTimes = {
+  messageId: z.string(),
+  reason: z.string().nullable(),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+};
 export const ratingView = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('thumbs'), value: thumbsValue, ...ratingTimes }),
   z.object({ kind: z.literal('stars'), value: starsValue, ...ratingTimes }),
@@ -102,9 +111,12 @@ export const feedbackSummaryView = z.object({
   flags: byStatus,
   corrections: byStatus,
   mine: z.object({ thumbs: thumbsValue.nullable(), stars: starsValue.nullable() }),
+  /** The reasons the caller gave with their ratings. */
+  myReasons: z.object({ thumbs: z.string().nullable(), stars: z.string().nullable() }),
 });
 
 export type FlagCategory = z.output<typeof flagCategory>;
+export type PairwiseChoice = z.output<typeof pairwiseChoice>;
 export type RatingBody = z.input<typeof ratingBody>;
 export type VoteBody = z.input<typeof voteBody>;
 export type FlagBody = z.input<typeof flagBody>;

@@ -8,6 +8,8 @@ import type { AnswerRow, FeedbackRows, RatingRow } from '../feedback/feedback-ro
 import { dropNearDuplicates, promptVariants, scrubPii, splitOf } from './hygiene.ts';
 import { isContaminated } from '../suites/contamination.ts';
 import { assessRaters, ratingPolarity, trustOf, type RaterAssessment } from '../feedback/raters/raters.ts';
+import { consensusLabels, verdictOf, type ItemConsensus } from '../feedback/annotation/judgements.ts';
+import type { AnnotationJudgementRow } from '../feedback/feedback-rows.ts';
 
 /** Bumped when the export layout changes, so old and new snapshots never share a hash. */
 export const DATASET_FORMAT_VERSION = 1;
@@ -18,12 +20,25 @@ import {
   type DatasetSplit,
 } from '../contract/datasets.ts';
 
-/** Where an example's label came from. `implicit` is weak (behaviour, not a judgement). */
-export type ExampleSource = 'correction' | 'rating' | 'vote' | 'thumbs' | 'stars' | 'implicit';
+/**
+ * Where an example's label came from. `implicit` is weak (behaviour, not a judgement); `consensus`
+ * is the trust-weighted majority of several raters on an annotation queue item.
+ */
+export type ExampleSource = 'correction' | 'rating' | 'vote' | 'thumbs' | 'stars' | 'implicit' | 'consensus';
 export type FeedbackKind = 'rating' | 'pairwise_vote' | 'correction' | 'implicit_event';
 export interface FeedbackRef {
   kind: FeedbackKind;
   id: string;
+}
+
+/** The annotation queue item a consensus example came from, as lineage records it. */
+export interface AnnotationRef {
+  itemId: string;
+  consensus: { verdict?: 'good' | 'bad'; choice?: 'a' | 'b' | 'tie' | 'both_bad'; label?: string };
+  weight: number;
+  /** Share of agreeing pairs of raters on the item; null with one rater. */
+  agreement: number | null;
+  raters: number;
 }
 
 interface ExampleBase {
@@ -35,6 +50,8 @@ interface ExampleBase {
   synthetic: boolean;
   feedback: FeedbackRef[];
   answerIds: string[];
+  /** For `consensus` examples: the queue item and its agreement. */
+  annotation?: AnnotationRef;
 }
 export type SftExample = ExampleBase & { format: 'sft'; completion: string };
 export type PreferenceExample = ExampleBase & { format: 'preference'; chosen: string; rejected: string };
@@ -93,6 +110,37 @@ function starMeans(
   return out;
 }
 
+type Consensus = ItemConsensus<AnnotationJudgementRow>;
+
+/** Consensus labels of the annotation queue items in `rows`, under the raters' trust. */
+function itemConsensus(rows: FeedbackRows, config: DatasetBuildConfig, trust: Trust): Consensus[] {
+  return consensusLabels(rows.annotations ?? [], trust, config.stars);
+}
+
+function annotationRef(c: Consensus, weight: number): AnnotationRef {
+  return {
+    itemId: c.itemId,
+    consensus: {
+      ...(c.verdict ? { verdict: c.verdict.value } : {}),
+      ...(c.choice ? { choice: c.choice.value } : {}),
+      ...(c.label ? { label: c.label.value } : {}),
+    },
+    weight: round(weight),
+    agreement: c.agreement === null ? null : round(c.agreement),
+    raters: c.raters,
+  };
+}
+
+/** Single answers whose queue consensus is `value`. */
+function consensusVerdicts(consensus: Consensus[], value: 'good' | 'bad'): Map<string, Consensus> {
+  const out = new Map<string, Consensus>();
+  for (const c of consensus) {
+    const j = c.judgements[0]!;
+    if (j.messageBId === null && c.verdict?.value === value) out.set(j.messageId, c);
+  }
+  return out;
+}
+
 /** Sibling answers (same prompt), each group sorted by id. */
 function siblings(answers: AnswerRow[]): AnswerRow[][] {
   const groups = new Map<string, AnswerRow[]>();
@@ -103,11 +151,14 @@ function siblings(answers: AnswerRow[]): AnswerRow[][] {
 /**
  * SFT: approved corrections (the corrected text), and answers with a top rating (thumbs up or
  * `sft.minStars`) from a rater trusted at least `sft.minRaterTrust`, unless the trust-weighted
- * ratings on the answer lean negative or a moderator judged it bad.
+ * ratings on the answer lean negative, a moderator judged it bad or an annotation queue's consensus
+ * found it bad. Answers a queue's consensus found good enter too, when the consensus weight reaches
+ * `sft.minRaterTrust` and a rater trusted that much gave them a top rating.
  */
 export function buildSft(rows: FeedbackRows, config: DatasetBuildConfig, trust: Trust): SftExample[] {
   const answers = new Map(rows.answers.map((a) => [a.id, a]));
-  const bad = badAnswers(rows);
+  const consensus = itemConsensus(rows, config, trust);
+  const bad = new Set([...badAnswers(rows), ...consensusVerdicts(consensus, 'bad').keys()]);
   const ratingsOf = new Map<string, RatingRow[]>();
   for (const r of rows.ratings) ratingsOf.set(r.messageId, [...(ratingsOf.get(r.messageId) ?? []), r]);
   const out: SftExample[] = [];
@@ -144,6 +195,28 @@ export function buildSft(rows: FeedbackRows, config: DatasetBuildConfig, trust: 
       synthetic: false,
       feedback: top.map(ratingRef),
       answerIds: [a.id],
+    });
+  }
+  for (const [answerId, c] of consensusVerdicts(consensus, 'good')) {
+    const a = answers.get(answerId);
+    if (!a || bad.has(a.id) || c.verdict!.weight < config.sft.minRaterTrust) continue;
+    const top = c.judgements.some(
+      (j) =>
+        trust(j.raterId) >= config.sft.minRaterTrust &&
+        verdictOf(j, config.stars) === 1 &&
+        ((j.thumbs ?? 0) > 0 || (j.stars ?? 0) >= config.sft.minStars),
+    );
+    if (!top) continue;
+    out.push({
+      format: 'sft',
+      prompt: a.context,
+      completion: a.content,
+      source: 'consensus',
+      weight: round(c.verdict!.weight),
+      synthetic: false,
+      feedback: [],
+      answerIds: [a.id],
+      annotation: annotationRef(c, c.verdict!.weight),
     });
   }
   return out;
@@ -218,6 +291,29 @@ export function buildPreference(
     else pair(high, low, 'vote', -t.score, t.refs);
   }
 
+  // Pairs judged in annotation queues: the trust-weighted majority choice, when it is a or b.
+  for (const c of itemConsensus(rows, config, trust)) {
+    const j = c.judgements[0]!;
+    if (j.messageBId === null || (c.choice?.value !== 'a' && c.choice?.value !== 'b')) continue;
+    const a = answers.get(j.messageId);
+    const b = answers.get(j.messageBId);
+    if (!a || !b) continue;
+    const [chosen, rejected] = c.choice.value === 'a' ? [a, b] : [b, a];
+    if (bad.has(chosen.id)) continue;
+    out.push({
+      format: 'preference',
+      prompt: chosen.context,
+      chosen: chosen.content,
+      rejected: rejected.content,
+      source: 'consensus',
+      weight: round(c.choice.weight),
+      synthetic: false,
+      feedback: [],
+      answerIds: [chosen.id, rejected.id],
+      annotation: annotationRef(c, c.choice.weight),
+    });
+  }
+
   const thumbs = thumbsScores(rows, trust);
   const stars = starMeans(rows, trust);
   for (const group of siblings(rows.answers)) {
@@ -248,7 +344,8 @@ export function buildPreference(
 /**
  * Unpaired (KTO) labels: trust-weighted thumbs; mean stars at or above `stars.positiveMin` (good)
  * or at or below `stars.negativeMax` (bad); approved corrections (original bad, correction good);
- * and, only for answers with no explicit label, weak labels from implicit events.
+ * annotation queue consensus (good or bad, with its weight); and, only for answers with no
+ * explicit label, weak labels from implicit events.
  */
 export function buildKto(rows: FeedbackRows, config: DatasetBuildConfig, trust: Trust): KtoExample[] {
   const answers = new Map(rows.answers.map((a) => [a.id, a]));
@@ -260,6 +357,7 @@ export function buildKto(rows: FeedbackRows, config: DatasetBuildConfig, trust: 
     source: ExampleSource,
     weight: number,
     feedback: FeedbackRef[],
+    annotation?: AnnotationRef,
   ) =>
     out.push({
       format: 'kto',
@@ -271,6 +369,7 @@ export function buildKto(rows: FeedbackRows, config: DatasetBuildConfig, trust: 
       synthetic: false,
       feedback,
       answerIds: [a.id],
+      ...(annotation ? { annotation } : {}),
     });
 
   const explicit = new Set<string>();
@@ -293,6 +392,16 @@ export function buildKto(rows: FeedbackRows, config: DatasetBuildConfig, trust: 
     if (s && (s.mean >= config.stars.positiveMin || s.mean <= config.stars.negativeMax)) {
       explicit.add(a.id);
       label(a, a.content, s.mean >= config.stars.positiveMin, 'stars', s.support, s.ratings.map(ratingRef));
+    }
+  }
+  const consensus = itemConsensus(rows, config, trust);
+  for (const value of ['good', 'bad'] as const) {
+    for (const [answerId, c] of consensusVerdicts(consensus, value)) {
+      const a = answers.get(answerId);
+      if (!a || c.verdict!.weight <= 0) continue;
+      explicit.add(a.id);
+      const weight = c.verdict!.weight;
+      label(a, a.content, value === 'good', 'consensus', weight, [], annotationRef(c, weight));
     }
   }
 
@@ -382,7 +491,8 @@ export interface DatasetBuild {
   sizesBySource: Record<DatasetFormat, Record<string, number>>;
   stats: DatasetStats;
   raters: RaterAssessment[];
-  lineage: { feedback: FeedbackRef[]; modelVersionIds: string[] };
+  /** Feedback rows, annotation queue items (with their consensus and agreement) and versions used. */
+  lineage: { feedback: FeedbackRef[]; annotations: AnnotationRef[]; modelVersionIds: string[] };
   /** sha256 over the format version, the config (minus the window) and every file. */
   contentHash: string;
 }
@@ -469,6 +579,7 @@ export function buildDataset(
   const sizes = {} as DatasetBuild['sizes'];
   const sizesBySource = {} as DatasetBuild['sizesBySource'];
   const feedback = new Map<string, FeedbackRef>();
+  const annotations = new Map<string, AnnotationRef>();
   const answerIds = new Set<string>();
   for (const format of DATASET_FORMATS) {
     sizes[format] = { train: 0, validation: 0 };
@@ -486,6 +597,7 @@ export function buildDataset(
         const key = e.synthetic ? 'synthetic' : e.source;
         sizesBySource[format][key] = (sizesBySource[format][key] ?? 0) + 1;
         for (const ref of e.feedback) feedback.set(`${ref.kind}:${ref.id}`, ref);
+        if (e.annotation) annotations.set(e.annotation.itemId, e.annotation);
         for (const id of e.answerIds) answerIds.add(id);
       }
     }
@@ -514,6 +626,7 @@ export function buildDataset(
       feedback: [...feedback.values()].sort((a, b) =>
         a.kind + a.id < b.kind + b.id ? -1 : a.kind + a.id > b.kind + b.id ? 1 : 0,
       ),
+      annotations: [...annotations.values()].sort((a, b) => (a.itemId < b.itemId ? -1 : 1)),
       modelVersionIds,
     },
     contentHash,

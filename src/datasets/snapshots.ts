@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Db, PrismaClient } from '../platform/db/client.ts';
 import type { Dataset } from '../generated/prisma/client.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
+import { toJson } from '../platform/db/json.ts';
 import { parseBuildConfig, type DatasetBuildConfigInput } from '../contract/dataset-build-config.ts';
 import { buildDataset, fileName, type DatasetBuild } from './builders.ts';
 import type { BuildRunner } from './build-thread.ts';
@@ -123,6 +124,16 @@ export async function buildDatasets(
     await tx.datasetFeedback.createMany({
       data: build.lineage.feedback.map((f) => ({ datasetId: dataset.id, kind: f.kind, feedbackId: f.id })),
     });
+    await tx.datasetAnnotation.createMany({
+      data: build.lineage.annotations.map((a) => ({
+        datasetId: dataset.id,
+        itemId: a.itemId,
+        consensus: toJson(a.consensus),
+        weight: a.weight,
+        agreement: a.agreement,
+        raters: a.raters,
+      })),
+    });
     return { dataset, created: true, build };
   });
 }
@@ -145,17 +156,24 @@ export async function listDatasets(db: Db, page: { limit: number; before?: strin
   return { items };
 }
 
-/** A snapshot with its lineage counted by feedback kind. */
+/** A snapshot with its lineage counted by feedback kind (annotation queue items as `annotation_item`). */
 export async function getDataset(db: Db, id: string) {
   const dataset = await db.dataset.findUnique({ where: { id } });
   if (!dataset) throw notFound('Dataset');
-  const groups = await db.datasetFeedback.groupBy({
-    by: ['kind'],
-    where: { datasetId: id },
-    _count: { _all: true },
-  });
-  const feedbackCounts = Object.fromEntries(groups.map((g) => [g.kind, g._count._all]));
+  const [groups, annotationItems] = await Promise.all([
+    db.datasetFeedback.groupBy({ by: ['kind'], where: { datasetId: id }, _count: { _all: true } }),
+    db.datasetAnnotation.count({ where: { datasetId: id } }),
+  ]);
+  const feedbackCounts: Record<string, number> = Object.fromEntries(
+    groups.map((g) => [g.kind, g._count._all]),
+  );
+  if (annotationItems > 0) feedbackCounts.annotation_item = annotationItems;
   return { ...dataset, lineage: { feedbackCounts, modelVersionIds: dataset.modelVersionIds } };
+}
+
+/** The annotation queue items a snapshot used, with their consensus, weight and agreement. */
+export async function datasetAnnotations(db: Db, id: string) {
+  return db.datasetAnnotation.findMany({ where: { datasetId: id }, orderBy: { itemId: 'asc' } });
 }
 
 /** The ids of the feedback rows a snapshot used (for the training worker, and for erasure requests). */

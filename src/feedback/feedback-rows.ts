@@ -57,6 +57,24 @@ export interface ImplicitEventRow {
   value: number | null;
 }
 
+/** A rater's judgement of an annotation queue item (src/feedback/annotation). */
+export interface AnnotationJudgementRow {
+  /** The assignment's id. */
+  id: string;
+  itemId: string;
+  queueId: string;
+  raterId: string;
+  messageId: string;
+  /** The second answer of a pairwise item. */
+  messageBId: string | null;
+  /** -1 or 1. */
+  thumbs: number | null;
+  stars: number | null;
+  choice: 'a' | 'b' | 'tie' | 'both_bad' | null;
+  label: string | null;
+  at: Date;
+}
+
 export interface FeedbackRows {
   answers: AnswerRow[];
   ratings: RatingRow[];
@@ -64,6 +82,8 @@ export interface FeedbackRows {
   corrections: CorrectionRow[];
   flags: FlagRow[];
   implicitEvents: ImplicitEventRow[];
+  /** Judgements from annotation queues (none when absent). */
+  annotations?: AnnotationJudgementRow[];
 }
 
 export interface FeedbackWindow {
@@ -87,7 +107,7 @@ export async function loadFeedbackRows(
   const onAnswers = filter.modelVersionIds
     ? { message: { modelVersionId: { in: filter.modelVersionIds } } }
     : {};
-  const [ratings, votes, corrections, flags, implicitEvents] = await Promise.all([
+  const [ratings, votes, corrections, flags, implicitEvents, judgements] = await Promise.all([
     db.rating.findMany({ where: { updatedAt: range, ...onAnswers } }),
     db.pairwiseVote.findMany({
       where: {
@@ -107,6 +127,16 @@ export async function loadFeedbackRows(
       where: { receivedAt: range, ...onAnswers },
       select: { id: true, messageId: true, userId: true, type: true, value: true },
     }),
+    db.annotationAssignment.findMany({
+      where: {
+        status: 'done',
+        submittedAt: range,
+        ...(filter.modelVersionIds
+          ? { item: { message: { modelVersionId: { in: filter.modelVersionIds } } } }
+          : {}),
+      },
+      include: { item: { select: { messageId: true, messageBId: true } } },
+    }),
   ]);
 
   const answerIds = new Set<string>([
@@ -115,6 +145,9 @@ export async function loadFeedbackRows(
     ...corrections.map((c) => c.messageId),
     ...flags.map((f) => f.messageId),
     ...implicitEvents.map((e) => e.messageId),
+    ...judgements.flatMap((j) =>
+      j.item.messageBId ? [j.item.messageId, j.item.messageBId] : [j.item.messageId],
+    ),
   ]);
   const answerRows = await db.message.findMany({
     // A model's answers only: an assistant turn a person wrote never becomes model output.
@@ -192,6 +225,23 @@ export async function loadFeedbackRows(
       implicitEvents
         .filter((e) => known.has(e.messageId))
         .map((e) => ({ id: e.id, messageId: e.messageId, userId: e.userId, type: e.type, value: e.value })),
+    ),
+    annotations: byId(
+      judgements
+        .filter((j) => known.has(j.item.messageId) && (!j.item.messageBId || known.has(j.item.messageBId)))
+        .map((j) => ({
+          id: j.id,
+          itemId: j.itemId,
+          queueId: j.queueId,
+          raterId: j.raterId,
+          messageId: j.item.messageId,
+          messageBId: j.item.messageBId,
+          thumbs: j.thumbs,
+          stars: j.stars,
+          choice: j.choice,
+          label: j.label,
+          at: j.submittedAt!,
+        })),
     ),
   };
 }

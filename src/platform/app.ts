@@ -22,6 +22,7 @@ import { chatSocketRoutes } from '../serving/chat-socket.ts';
 import { chatRoutes } from '../feedback/conversations/routes.ts';
 import { feedbackRoutes } from '../feedback/explicit/routes.ts';
 import { moderationRoutes } from '../feedback/moderation/routes.ts';
+import { annotationRoutes } from '../feedback/annotation/routes.ts';
 import { modelRoutes } from '../promotion/routes.ts';
 import { datasetRoutes } from '../datasets/routes.ts';
 import { datasetBuildsPlugin } from '../datasets/build-thread.ts';
@@ -91,6 +92,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(chatRoutes);
   await app.register(feedbackRoutes);
   await app.register(moderationRoutes);
+  await app.register(annotationRoutes);
   await app.register(modelRoutes);
   await app.register(datasetRoutes);
   await app.register(completionRoutes);

@@ -16,6 +16,8 @@ import { ChatPage } from './pages/chat.tsx';
 import { SettingsPage } from './pages/settings.tsx';
 import { ModerationLayout, ReviewQueue } from './pages/moderation.tsx';
 import { RatersPage } from './pages/raters.tsx';
+import { AnnotationQueuePage, AnnotationQueuesPage } from './pages/annotation-queues.tsx';
+import { ReviewListPage, ReviewPage } from './pages/review.tsx';
 import { DashboardLayout } from './dashboard/dashboard.tsx';
 
 const rootRoute = createRootRoute({ component: Shell, notFoundComponent: NotFound });
@@ -66,6 +68,34 @@ const ratersRoute = createRoute({
   path: '/raters',
   component: RatersPage,
 });
+const annotationQueuesRoute = createRoute({
+  getParentRoute: () => moderationRoute,
+  path: '/queues',
+  component: AnnotationQueuesPage,
+});
+const annotationQueueRoute = createRoute({
+  getParentRoute: () => moderationRoute,
+  path: '/queues/$queueId',
+  component: function AnnotationQueueRoute(): ReactNode {
+    const { queueId } = annotationQueueRoute.useParams();
+    return <AnnotationQueuePage queueId={queueId} />;
+  },
+});
+
+// Review: the annotation queues a rater works on (anyone signed in; the API says which queues).
+const reviewListRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/review',
+  component: ReviewListPage,
+});
+const reviewRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/review/$queueId',
+  component: function ReviewRoute(): ReactNode {
+    const { queueId } = reviewRoute.useParams();
+    return <ReviewPage queueId={queueId} />;
+  },
+});
 
 const dashboardRoute = createRoute({
   getParentRoute: () => rootRoute,
@@ -109,7 +139,15 @@ const routeTree = rootRoute.addChildren([
   signInRoute,
   chatRoute,
   settingsRoute,
-  moderationRoute.addChildren([correctionsRoute, flagsRoute, ratersRoute]),
+  reviewListRoute,
+  reviewRoute,
+  moderationRoute.addChildren([
+    correctionsRoute,
+    flagsRoute,
+    ratersRoute,
+    annotationQueuesRoute,
+    annotationQueueRoute,
+  ]),
   dashboardRoute.addChildren([overviewRoute, datasetsRoute, trainingRoute, reportsRoute, queuesRoute]),
 ]);
 

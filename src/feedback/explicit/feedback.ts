@@ -16,14 +16,25 @@ import { AppError, notFound } from '../../platform/errors/app-error.ts';
 export const invalidField = (path: string, message: string) =>
   new AppError('validation_failed', `Invalid ${path}: ${message}`, [{ path, message }]);
 
-export type RatingInput = { kind: 'thumbs'; value: 'up' | 'down' } | { kind: 'stars'; value: number };
-export type RatingOutput = RatingInput & { messageId: string; createdAt: Date; updatedAt: Date };
+type RatingValue = { kind: 'thumbs'; value: 'up' | 'down' } | { kind: 'stars'; value: number };
+export type RatingInput = RatingValue & { reason?: string };
+export type RatingOutput = RatingValue & {
+  messageId: string;
+  reason: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+};
 
 const THUMBS_TO_INT = { up: 1, down: -1 } as const;
 
 /** The wire form of a stored rating: thumbs as 'up' | 'down', stars as 1..5. */
 export function toRatingOutput(rating: Rating): RatingOutput {
-  const common = { messageId: rating.messageId, createdAt: rating.createdAt, updatedAt: rating.updatedAt };
+  const common = {
+    messageId: rating.messageId,
+    reason: rating.reason,
+    createdAt: rating.createdAt,
+    updatedAt: rating.updatedAt,
+  };
   return rating.kind === 'thumbs'
     ? { kind: 'thumbs', value: rating.value > 0 ? 'up' : 'down', ...common }
     : { kind: 'stars', value: rating.value, ...common };
@@ -49,7 +60,7 @@ async function assistantMessage(db: Db, messageId: string) {
   return message;
 }
 
-/** Sets the user's rating of this kind on the message, replacing an earlier one. */
+/** Sets the user's rating of this kind on the message (with its reason), replacing an earlier one. */
 export async function rateMessage(
   db: Db,
   input: { messageId: string; userId: string; rating: RatingInput },
@@ -57,10 +68,11 @@ export async function rateMessage(
   await assistantMessage(db, input.messageId);
   const { kind } = input.rating;
   const value = input.rating.kind === 'thumbs' ? THUMBS_TO_INT[input.rating.value] : input.rating.value;
+  const reason = input.rating.reason ? input.rating.reason : null;
   return db.rating.upsert({
     where: { messageId_userId_kind: { messageId: input.messageId, userId: input.userId, kind } },
-    create: { messageId: input.messageId, userId: input.userId, kind, value },
-    update: { value },
+    create: { messageId: input.messageId, userId: input.userId, kind, value, reason },
+    update: { value, reason },
   });
 }
 

@@ -10,6 +10,8 @@ export interface FeedbackSummary {
   flags: Record<ReviewStatus, number>;
   corrections: Record<ReviewStatus, number>;
   mine: { thumbs: 'up' | 'down' | null; stars: number | null };
+  /** The reasons the viewer gave with their ratings. */
+  myReasons: { thumbs: string | null; stars: string | null };
 }
 
 const byStatus = (groups: Array<{ status: ReviewStatus; _count: { _all: number } }>) => {
@@ -65,5 +67,6 @@ export async function feedbackSummary(db: Db, messageId: string, viewerId: strin
       thumbs: myThumbs ? (myThumbs.value > 0 ? 'up' : 'down') : null,
       stars: myStars ? myStars.value : null,
     },
+    myReasons: { thumbs: myThumbs?.reason ?? null, stars: myStars?.reason ?? null },
   };
 }

@@ -5,10 +5,14 @@
 // trust rests on the lower confidence bound of that agreement, not on the share itself: a rater
 // who tosses a coin agrees on 12 of 17 answers now and then (71%), but the bound (51% at 95%)
 // shows that chance explains it, while 16 of 17 (bound 78%) earns full trust.
+// Annotation queues add a third check: on queue items several raters judge the same answer, so a
+// rater who answers gold questions honestly and lies elsewhere disagrees with the majority of the
+// others there and loses trust.
 import { normalQuantile, wilsonInterval } from '../../stats/statistics.ts';
 import type { DatasetBuildConfig } from '../../contract/dataset-build-config.ts';
 import type { FeedbackRows, RatingRow } from '../feedback-rows.ts';
 import { goldVerdict } from './gold-questions.ts';
+import { agreementWithOthers, verdictOf } from '../annotation/judgements.ts';
 
 export type RaterStatus = 'trusted' | 'down_weighted' | 'excluded';
 
@@ -22,6 +26,12 @@ export interface RaterAssessment {
   /** Share of rated gold answers where this rater's verdict matches the known one; null when none. */
   goldAgreement: number | null;
   goldComparisons: number;
+  /**
+   * Share of annotation queue items (of unknown quality) where this rater sided with the majority
+   * of the other raters; null when never compared.
+   */
+  queueAgreement: number | null;
+  queueComparisons: number;
   /** 0 (ignored) to 1 (full weight): the weight of this rater's feedback in every dataset. */
   trust: number;
   status: RaterStatus;
@@ -78,7 +88,26 @@ export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): Ra
   }
   const votes = new Map<string, number>();
   for (const v of rows.votes) votes.set(v.userId, (votes.get(v.userId) ?? 0) + 1);
-  const userIds = [...new Set([...byRater.keys(), ...votes.keys()])].sort();
+  const annotations = rows.annotations ?? [];
+  // Agreement with the others is judged on answers of unknown quality: gold already checks the
+  // rest, and an adversary who recognises gold questions behaves only there.
+  const queue = agreementWithOthers(
+    annotations.filter((j) => j.messageBId !== null || !gold.has(j.messageId)),
+    config.stars,
+  );
+  // Queue verdicts on answers of known quality check raters as their chat ratings do.
+  const queueGold = new Map<string, { agreed: number; comparisons: number }>();
+  for (const j of annotations) {
+    const known = j.messageBId === null ? gold.get(j.messageId) : undefined;
+    const verdict = verdictOf(j, config.stars);
+    if (known === undefined || !verdict) continue;
+    const entry = queueGold.get(j.raterId) ?? { agreed: 0, comparisons: 0 };
+    entry.comparisons++;
+    if (verdict === known) entry.agreed++;
+    queueGold.set(j.raterId, entry);
+  }
+  const judged = new Set(annotations.map((j) => j.raterId));
+  const userIds = [...new Set([...byRater.keys(), ...votes.keys(), ...judged])].sort();
   const z = normalQuantile(rc.agreementConfidence);
   const confidence = percent(rc.agreementConfidence);
 
@@ -106,8 +135,15 @@ export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): Ra
         if (known === verdict) goldAgree++;
       }
     }
+    goldAgree += queueGold.get(userId)?.agreed ?? 0;
+    goldComparisons += queueGold.get(userId)?.comparisons ?? 0;
+    const { agreed: queueAgree, comparisons: queueComparisons } = queue.get(userId) ?? {
+      agreed: 0,
+      comparisons: 0,
+    };
     const consensusAgreement = consensusComparisons ? consensusAgree / consensusComparisons : null;
     const goldAgreement = goldComparisons ? goldAgree / goldComparisons : null;
+    const queueAgreement = queueComparisons ? queueAgree / queueComparisons : null;
 
     const reasons: string[] = [];
     let spam = false;
@@ -144,13 +180,18 @@ export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): Ra
       trust = Math.min(trust, Math.round(lowerBound * 1e4) / 1e4);
       if (agreement < rc.excludeBelowAgreement) unreliable = true;
       reasons.push(
-        `agrees with ${against} on ${agreed} of ${comparisons} answers (${percent(agreement)}); ` +
+        `agrees with ${against} on ${Math.round(agreed * 10) / 10} of ${comparisons} answers (${percent(agreement)}); ` +
           `at ${confidence} confidence at least ${percent(lowerBound)}, ` +
           `below the ${percent(rc.fullTrustAgreement)} for full trust`,
       );
     };
     judge(consensusAgree, consensusComparisons, 'other raters');
     judge(goldAgree, goldComparisons, 'answers of known quality');
+    judge(
+      queueAgree,
+      queueComparisons,
+      'the majority of the other raters in annotation queues (answers of unknown quality)',
+    );
 
     let status: RaterStatus = trust < 1 ? 'down_weighted' : 'trusted';
     if (spam || unreliable) {
@@ -165,6 +206,8 @@ export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): Ra
       consensusComparisons,
       goldAgreement,
       goldComparisons,
+      queueAgreement,
+      queueComparisons,
       trust,
       status,
       reasons,

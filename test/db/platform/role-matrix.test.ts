@@ -86,6 +86,24 @@ const FAMILIES: Record<string, Family> = {
     expected: { anonymous: 401, user: 403, moderator: 200, ops: 403, admin: 200, service: 403 },
     call: (caller) => as(caller, api().get('/v1/moderation/corrections')),
   },
+  annotation: {
+    route: 'POST /v1/annotation/queues',
+    expected: { anonymous: 401, user: 403, moderator: 201, ops: 201, admin: 201, service: 403 },
+    call: (caller, tag) =>
+      as(
+        caller,
+        api()
+          .post('/v1/annotation/queues')
+          .send({
+            name: tag,
+            rubric: { thumbs: true },
+            source: { kind: 'sample', limit: 1 },
+            annotators: { roles: ['user'] },
+          }),
+      ),
+    unchanged: async (tag) =>
+      assert.equal(await t.app.db.prisma.annotationQueue.count({ where: { name: tag } }), 0),
+  },
   'models-read': {
     route: 'GET /v1/model-versions',
     expected: { anonymous: 401, user: 200, moderator: 200, ops: 200, admin: 200, service: 200 },

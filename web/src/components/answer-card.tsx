@@ -1,4 +1,5 @@
-// One answer with everything a user can say about it: thumbs, stars, flag, a suggested
+// One answer with everything a user can say about it: thumbs and stars (each with an optional
+// reason), flag, a suggested
 // correction (with the diff before sending), regenerate, paging through earlier answers to the
 // same prompt, and comparing two of them. Model output is always rendered as text.
 import { useEffect, useRef, useState, type FormEvent } from 'react';
@@ -25,7 +26,7 @@ const LONG_ANSWER_CHARS = 600;
 /** Dwell shorter than this is scrolling past, not reading. */
 const MIN_DWELL_MS = 500;
 
-type Panel = 'none' | 'flag' | 'correct' | 'compare';
+type Panel = 'none' | 'flag' | 'correct' | 'compare' | 'reason';
 
 export function AnswerCard({
   message,
@@ -41,6 +42,9 @@ export function AnswerCard({
   onRegenerate(): void;
 }) {
   const [mine, setMine] = useState<FeedbackSummary['mine']>({ thumbs: null, stars: null });
+  const [reasons, setReasons] = useState<FeedbackSummary['myReasons']>({ thumbs: null, stars: null });
+  /** The rating the reason box is about: the one given last. */
+  const [reasonKind, setReasonKind] = useState<'thumbs' | 'stars'>('thumbs');
   const [panel, setPanel] = useState<Panel>('none');
   const [notice, setNotice] = useState('');
   const [error, setError] = useState<unknown>(null);
@@ -53,7 +57,11 @@ export function AnswerCard({
   useEffect(() => {
     let live = true;
     api(`/v1/messages/${message.id}`, messageDetailView).then(
-      (m) => live && setMine(m.feedback.mine),
+      (m) => {
+        if (!live) return;
+        setMine(m.feedback.mine);
+        setReasons(m.feedback.myReasons);
+      },
       (err) => live && setError(err),
     );
     return () => {
@@ -113,12 +121,16 @@ export function AnswerCard({
       if (mine.thumbs === value) {
         await api(`/v1/messages/${message.id}/rating?kind=thumbs`, z.null(), { method: 'DELETE' });
         setMine((m) => ({ ...m, thumbs: null }));
+        if (panel === 'reason' && reasonKind === 'thumbs') setPanel('none');
       } else {
         await api(`/v1/messages/${message.id}/rating`, ratingView, {
           method: 'PUT',
           body: { kind: 'thumbs', value } satisfies RatingBody,
         });
         setMine((m) => ({ ...m, thumbs: value }));
+        setReasons((r) => ({ ...r, thumbs: null }));
+        setReasonKind('thumbs');
+        setPanel('reason');
       }
     }, 'Thanks, your rating is saved.');
 
@@ -129,7 +141,21 @@ export function AnswerCard({
         body: { kind: 'stars', value } satisfies RatingBody,
       });
       setMine((m) => ({ ...m, stars: value }));
+      setReasons((r) => ({ ...r, stars: null }));
+      setReasonKind('stars');
+      setPanel('reason');
     }, `Saved: ${value} of 5 stars.`);
+
+  const saveReason = (reason: string) =>
+    act(async () => {
+      const body: RatingBody =
+        reasonKind === 'thumbs'
+          ? { kind: 'thumbs', value: mine.thumbs!, reason }
+          : { kind: 'stars', value: mine.stars!, reason };
+      const saved = await api(`/v1/messages/${message.id}/rating`, ratingView, { method: 'PUT', body });
+      setReasons((r) => ({ ...r, [reasonKind]: saved.reason }));
+      setPanel('none');
+    }, 'Thanks, your reason is saved.');
 
   const copy = async () => {
     try {
@@ -275,6 +301,19 @@ export function AnswerCard({
       </p>
       <ErrorNote error={error} />
 
+      {panel === 'reason' && (reasonKind === 'thumbs' ? mine.thumbs : mine.stars) !== null && (
+        <ReasonForm
+          key={`${reasonKind}:${reasonKind === 'thumbs' ? mine.thumbs : mine.stars}`}
+          what={
+            reasonKind === 'thumbs'
+              ? `your ${mine.thumbs === 'up' ? 'thumbs up' : 'thumbs down'}`
+              : `your ${mine.stars} stars`
+          }
+          initial={reasons[reasonKind] ?? ''}
+          onSave={saveReason}
+          onCancel={() => setPanel('none')}
+        />
+      )}
       {panel === 'flag' && (
         <FlagForm
           messageId={message.id}
@@ -299,6 +338,40 @@ export function AnswerCard({
         <CompareView current={message} siblings={siblings} onClose={() => setPanel('none')} />
       )}
     </article>
+  );
+}
+
+function ReasonForm({
+  what,
+  initial,
+  onSave,
+  onCancel,
+}: {
+  what: string;
+  initial: string;
+  onSave(reason: string): Promise<void>;
+  onCancel(): void;
+}) {
+  const [reason, setReason] = useState(initial);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    void onSave(reason.trim());
+  };
+  return (
+    <form className="panel reason" onSubmit={submit} aria-label="Why you rated it so">
+      <label>
+        Why {what}? (optional)
+        <input value={reason} onChange={(e) => setReason(e.target.value)} maxLength={2000} />
+      </label>
+      <div className="row">
+        <button type="submit" className="primary" disabled={!reason.trim()}>
+          Save reason
+        </button>
+        <button type="button" onClick={onCancel}>
+          No thanks
+        </button>
+      </div>
+    </form>
   );
 }
 

@@ -32,6 +32,7 @@ export function ModerationLayout() {
         </Link>
         <Link to="/moderation/flags">Flags</Link>
         <Link to="/moderation/raters">Raters</Link>
+        <Link to="/moderation/queues">Annotation queues</Link>
       </nav>
       <Outlet />
     </main>

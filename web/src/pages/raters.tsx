@@ -45,6 +45,7 @@ export function RatersPage() {
                 <th scope="col">Votes</th>
                 <th scope="col">Agreement with others</th>
                 <th scope="col">Agreement with known answers</th>
+                <th scope="col">Agreement in annotation queues</th>
                 <th scope="col">Trust</th>
                 <th scope="col">Why</th>
               </tr>
@@ -57,6 +58,7 @@ export function RatersPage() {
                   <td>{r.votes}</td>
                   <td>{pct(r.consensusAgreement, r.consensusComparisons)}</td>
                   <td>{pct(r.goldAgreement, r.goldComparisons)}</td>
+                  <td>{pct(r.queueAgreement, r.queueComparisons)}</td>
                   <td>
                     <span className={`badge ${r.status}`}>
                       {r.trust.toFixed(2)} {r.status.replace('_', '-')}

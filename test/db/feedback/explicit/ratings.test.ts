@@ -45,6 +45,35 @@ describe('PUT /v1/messages/:id/rating', () => {
     assert.equal(feedback.mine.thumbs, 'down');
   });
 
+  test('thumbs and stars take an optional reason; rating again without one clears it', async () => {
+    const { answerId } = await startExchange(t, alice);
+    const up = await rate(alice, answerId, { kind: 'thumbs', value: 'up', reason: '  Names the capital.  ' });
+    assert.equal(up.status, 200, JSON.stringify(up.body));
+    assert.equal(up.body.reason, 'Names the capital.');
+    const stars = await rate(alice, answerId, { kind: 'stars', value: 2, reason: 'Too short' });
+    assert.equal(stars.body.reason, 'Too short');
+    assert.deepEqual((await feedbackOn(alice, answerId)).myReasons, {
+      thumbs: 'Names the capital.',
+      stars: 'Too short',
+    });
+    const again = await rate(alice, answerId, { kind: 'thumbs', value: 'down' });
+    assert.equal(again.body.reason, null);
+    const tooLong = await rate(alice, answerId, { kind: 'stars', value: 3, reason: 'x'.repeat(2001) });
+    assert.equal(tooLong.status, 400);
+    assert.deepEqual(errorPaths(tooLong.body), ['body.reason']);
+    const { rows } = await t.app.db.pool.query(
+      'SELECT kind, reason FROM ratings WHERE message_id = $1 ORDER BY kind',
+      [answerId],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.kind, r.reason]),
+      [
+        ['thumbs', null],
+        ['stars', 'Too short'],
+      ],
+    );
+  });
+
   test('stars and thumbs are separate ratings; stars replace stars', async () => {
     const { answerId } = await startExchange(t, alice);
     assert.equal((await rate(alice, answerId, { kind: 'thumbs', value: 'up' })).status, 200);
