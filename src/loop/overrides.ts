@@ -8,6 +8,14 @@ export interface OverrideIssue {
   message: string;
 }
 
+/** A zod error as override issues; an unknown field is named by its own path, so the 400 points at it. */
+export const overrideIssues = (error: z.ZodError): OverrideIssue[] =>
+  error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((key) => ({ path: [...i.path, key], message: 'is not a known setting' }))
+      : [{ path: i.path, message: i.message }],
+  );
+
 const isPlainObject = (v: unknown): v is Overrides =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -47,7 +47,7 @@ async function scheduleResponse(
 ): Promise<z.infer<typeof scheduleView>> {
   const { prisma } = app.db;
   const [newApprovedFeedbackSinceLastRun, nextRunAt, updatedBy] = await Promise.all([
-    countNewFeedback(prisma, schedule.lastRunCursor),
+    countNewFeedback(prisma, schedule),
     schedule.enabled ? nextCronRun(app.queues) : Promise.resolve(null),
     schedule.updatedById
       ? prisma.user.findUnique({ where: { id: schedule.updatedById }, select: { email: true } })

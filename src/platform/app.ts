@@ -77,8 +77,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     owned: !options.db && !options.redis,
   });
   await app.register(metricsPlugin);
-  await app.register(authPlugin);
+  // Limits before auth: auth counts failed credentials per address.
   await app.register(rateLimitPlugin);
+  await app.register(authPlugin);
   await app.register(openApiPlugin);
   await app.register(websocket);
   await app.register(messageAccessPlugin);

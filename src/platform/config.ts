@@ -30,8 +30,18 @@ export const configSchema = z.object({
   FEEDLOOP_ADMIN_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
   /** Whether anyone may create a `user` account with POST /v1/auth/signup. */
   FEEDLOOP_SIGNUP: bool.default(true),
-  /** Requests per minute per API key, session or client address. */
+  /** Requests per minute per user (across all their API keys and sessions), or per client address when anonymous. */
   FEEDLOOP_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(1200),
+  /** Failed authentications (unknown, revoked or malformed credentials) per client address per minute; then 429s. */
+  FEEDLOOP_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(30),
+  /** Password sign-in attempts per client address per minute. */
+  FEEDLOOP_LOGIN_PER_MINUTE: z.coerce.number().int().positive().default(10),
+  /** Failed sign-ins to one email within 15 minutes before it is locked for 15 minutes (known account or not). */
+  FEEDLOOP_LOGIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().positive().default(5),
+  /** Sign-ups per client address per hour. */
+  FEEDLOOP_SIGNUPS_PER_HOUR: z.coerce.number().int().positive().default(5),
+  /** Active (unrevoked) API keys one user may hold. */
+  FEEDLOOP_API_KEYS_PER_USER: z.coerce.number().int().positive().default(20),
   /** Session cookie lifetime in hours. */
   FEEDLOOP_SESSION_HOURS: z.coerce
     .number()

@@ -14,8 +14,13 @@ export async function startApi(config: Config) {
   // The workers also drop months past the retention; the API only makes sure months ahead exist.
   await maintainEventPartitions(app.db.pool);
   if (config.FEEDLOOP_ADMIN_KEY) {
-    const { created } = await ensureAdminKey(app.db.prisma, config.FEEDLOOP_ADMIN_KEY);
-    app.log.info({ created }, 'admin key is in place');
+    const { outcome } = await ensureAdminKey(app.db.prisma, config.FEEDLOOP_ADMIN_KEY);
+    if (outcome === 'created' || outcome === 'present') app.log.info({ outcome }, 'admin key is in place');
+    else
+      app.log.warn(
+        { outcome },
+        `FEEDLOOP_ADMIN_KEY was ${outcome === 'revoked' ? 'revoked' : 'disabled with its account'} by an admin and stays so; unset it, or set a new value to make a bootstrap admin again`,
+      );
   }
   const base = await ensureBaseModel(app.db.prisma, config.MODEL_DIR);
   if (base) app.log.info({ version: base.name }, 'registered the shipped base model as the active version');

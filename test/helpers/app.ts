@@ -21,6 +21,11 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DATABASE_URL: database.url,
     FEEDLOOP_RATE_LIMIT_PER_MINUTE: '100000',
+    // Tests share Redis and the address 127.0.0.1: the auth limits are tested where they are set low.
+    FEEDLOOP_AUTH_FAILURES_PER_MINUTE: '100000',
+    FEEDLOOP_LOGIN_PER_MINUTE: '100000',
+    FEEDLOOP_LOGIN_FAILURES_PER_ACCOUNT: '100000',
+    FEEDLOOP_SIGNUPS_PER_HOUR: '100000',
     ...env,
   });
   const app = await buildApp({ config });

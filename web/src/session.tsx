@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   sessionView,
   signedInView,
+  signupAccepted,
   type CredentialsBody,
   type Role,
   type UserView,
@@ -31,9 +32,11 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const signIn = useCallback(async (email: string, password: string, mode: 'login' | 'signup') => {
-    const { user } = await api(`/v1/auth/${mode}`, signedInView, {
-      body: { email, password } satisfies CredentialsBody,
-    });
+    const body = { email, password } satisfies CredentialsBody;
+    // Sign-up answers the same whether or not the email was free (it reveals no accounts), so the
+    // page signs in next: that works when the account is new, and fails as a wrong password would.
+    if (mode === 'signup') await api('/v1/auth/signup', signupAccepted, { body });
+    const { user } = await api('/v1/auth/login', signedInView, { body });
     setUser(user);
   }, []);
 

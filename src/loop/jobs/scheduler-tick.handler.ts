@@ -23,7 +23,7 @@ export async function schedulerTick(
   if (!schedule.enabled) return { started: null, why: 'paused' };
   let reason: string;
   if (trigger === 'feedback') {
-    const newFeedback = await countNewFeedback(ctx.prisma, schedule.lastRunCursor);
+    const newFeedback = await countNewFeedback(ctx.prisma, schedule);
     if (newFeedback < schedule.feedbackThreshold)
       return { started: null, why: 'below_threshold', newFeedback };
     reason = `${newFeedback} new feedback items reached the threshold of ${schedule.feedbackThreshold}`;

@@ -17,7 +17,7 @@ export class CredentialResolver {
     const keyHash = hashToken(key);
     return this.cached(`k:${keyHash}`, async () => {
       const row = await this.db.apiKey.findUnique({ where: { keyHash }, include: { user: true } });
-      if (!row || row.revokedAt) return null;
+      if (!row || row.revokedAt || row.user.disabledAt) return null;
       return {
         userId: row.userId,
         email: row.user.email,
@@ -32,7 +32,7 @@ export class CredentialResolver {
     const tokenHash = hashToken(token);
     return this.cached(`s:${tokenHash}`, async () => {
       const row = await this.db.session.findUnique({ where: { tokenHash }, include: { user: true } });
-      if (!row || row.expiresAt.getTime() <= Date.now()) return null;
+      if (!row || row.expiresAt.getTime() <= Date.now() || row.user.disabledAt) return null;
       return {
         userId: row.userId,
         email: row.user.email,

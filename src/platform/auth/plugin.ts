@@ -36,10 +36,17 @@ export const authPlugin = fp(
     app.addHook('onRequest', async (request: FastifyRequest) => {
       const header = request.headers.authorization;
       if (header !== undefined) {
+        // An address that keeps sending bad credentials is refused before its next one is looked up.
+        await app.limits.checkAuthFailures(request);
         const match = /^Bearer\s+(\S+)$/i.exec(header);
-        if (!match?.[1]) throw new AppError('unauthorized', 'Authorization must be "Bearer <api key>"');
-        const principal = await credentials.fromApiKey(match[1]);
-        if (!principal) throw new AppError('unauthorized', 'Unknown or revoked API key');
+        const principal = match?.[1] ? await credentials.fromApiKey(match[1]) : null;
+        if (!principal) {
+          await app.limits.recordAuthFailure(request);
+          throw new AppError(
+            'unauthorized',
+            match?.[1] ? 'Unknown or revoked API key' : 'Authorization must be "Bearer <api key>"',
+          );
+        }
         request.principal = principal;
         return;
       }
@@ -59,5 +66,5 @@ export const authPlugin = fp(
       };
     });
   },
-  { name: 'auth', dependencies: ['services'] },
+  { name: 'auth', dependencies: ['services', 'rate-limit'] },
 );

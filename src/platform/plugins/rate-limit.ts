@@ -1,25 +1,155 @@
-// Per-credential (or per-address, when anonymous) request limits, counted in Redis so that every
-// API process shares them. When Redis is down the limiter fails and the request gets a 503.
+// Request limits, counted in Redis so that every API process shares them (rate-limiter-flexible):
+// - every request: FEEDLOOP_RATE_LIMIT_PER_MINUTE per user across all their keys and sessions, or
+//   per client address when anonymous;
+// - failed authentication (an unknown, revoked or malformed credential): FEEDLOOP_AUTH_FAILURES_PER_MINUTE
+//   per address; past it, every request of that address carrying a credential is a 429 until the
+//   minute ends, so guessing keys meets 429s;
+// - login and sign-up, which hash a password with argon2 (tens of ms of CPU each), have their own
+//   tight limits per address, and login a lockout per account (see ../users/session-routes.ts).
+// When Redis is down: ingestion (implicit events, ratings, votes) fails open onto a limit counted in
+// this process, so feedback keeps flowing; every other limited route answers 503, as it did; the
+// failed-authentication limit falls back to this process too (it guards every route).
 import fp from 'fastify-plugin';
-import rateLimit from '@fastify/rate-limit';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { AppError } from '../errors/app-error.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: the route is never rate limited (health checks, metrics). */
+    rateLimit?: false;
+  }
+  interface FastifyInstance {
+    limits: Limits;
+  }
+}
+
+/** Routes that ingest feedback: they keep working on a per-process limit while Redis is down. */
+export const INGESTION_ROUTES: ReadonlySet<string> = new Set([
+  'POST /v1/events',
+  'PUT /v1/messages/:id/rating',
+  'DELETE /v1/messages/:id/rating',
+  'POST /v1/votes',
+]);
+
+/** How long an account stays locked after too many failed logins, and the window they count in. */
+export const LOGIN_LOCKOUT_SECONDS = 15 * 60;
+
+export interface Limits {
+  /** Refuses (429) an address that failed authentication too often; call before checking a credential. */
+  checkAuthFailures(request: FastifyRequest): Promise<void>;
+  /** Counts a failed authentication of the request's address. */
+  recordAuthFailure(request: FastifyRequest): Promise<void>;
+  /** One login attempt of the request's address (429 past the limit). */
+  consumeLogin(request: FastifyRequest): Promise<void>;
+  /** Refuses (429) logins to `email` while it is locked, known account or not. */
+  checkAccountLock(email: string): Promise<void>;
+  recordLoginFailure(email: string): Promise<void>;
+  clearLoginFailures(email: string): Promise<void>;
+  /** One sign-up of the request's address (429 past the limit). */
+  consumeSignup(request: FastifyRequest): Promise<void>;
+}
+
+const tooMany = (what: string, res: RateLimiterRes): AppError => {
+  const seconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+  return new AppError('rate_limited', `${what}; retry in ${seconds} s`, { retryAfterSeconds: seconds });
+};
+
+/** A limiter's verdict as the API's errors: a refusal is a 429, a store failure a 503. */
+async function limited<T>(what: string, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (err) {
+    if (err instanceof RateLimiterRes) throw tooMany(what, err);
+    throw new AppError('unavailable', 'Rate limits cannot be checked now (Redis is unreachable)');
+  }
+}
 
 export const rateLimitPlugin = fp(
   async (app) => {
-    await app.register(rateLimit, {
-      global: true,
-      hook: 'preHandler', // after authentication, so the key is known
-      max: app.config.FEEDLOOP_RATE_LIMIT_PER_MINUTE,
-      timeWindow: 60_000,
-      redis: app.redis,
-      nameSpace: 'feedloop:ratelimit:',
-      skipOnError: false,
-      keyGenerator: (request) =>
-        request.principal ? `credential:${request.principal.credentialId}` : `ip:${request.ip}`,
-      errorResponseBuilder: (_request, context) => ({
-        statusCode: 429,
-        message: `Rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}`,
-      }),
+    const config = app.config;
+    const prefix = `${config.FEEDLOOP_QUEUE_PREFIX}:limits`;
+    const redisLimiter = (
+      name: string,
+      options: { points: number; duration: number; blockDuration?: number },
+      fallBackToProcess = false,
+    ) =>
+      new RateLimiterRedis({
+        storeClient: app.redis,
+        keyPrefix: `${prefix}:${name}`,
+        rejectIfRedisNotReady: true,
+        ...options,
+        ...(fallBackToProcess ? { insuranceLimiter: new RateLimiterMemory(options) } : {}),
+      });
+    const perMinute = config.FEEDLOOP_RATE_LIMIT_PER_MINUTE;
+    const requests = redisLimiter('requests', { points: perMinute, duration: 60 });
+    const ingestion = redisLimiter('requests', { points: perMinute, duration: 60 }, true);
+    const authFailures = redisLimiter(
+      'auth-failures',
+      { points: config.FEEDLOOP_AUTH_FAILURES_PER_MINUTE, duration: 60 },
+      true,
+    );
+    const logins = redisLimiter('login', { points: config.FEEDLOOP_LOGIN_PER_MINUTE, duration: 60 });
+    const accountFailures = redisLimiter('login-failures', {
+      points: config.FEEDLOOP_LOGIN_FAILURES_PER_ACCOUNT,
+      duration: LOGIN_LOCKOUT_SECONDS,
+      blockDuration: LOGIN_LOCKOUT_SECONDS,
+    });
+    const signups = redisLimiter('signup', { points: config.FEEDLOOP_SIGNUPS_PER_HOUR, duration: 3600 });
+
+    const limits: Limits = {
+      async checkAuthFailures(request) {
+        const res = await limited('', () => authFailures.get(request.ip));
+        if (res && res.consumedPoints >= config.FEEDLOOP_AUTH_FAILURES_PER_MINUTE)
+          throw tooMany('Too many failed authentications from this address', res);
+      },
+      async recordAuthFailure(request) {
+        try {
+          await authFailures.consume(request.ip);
+        } catch (err) {
+          // Over the limit already: the next request from this address meets the 429.
+          if (!(err instanceof RateLimiterRes)) throw err;
+        }
+      },
+      async consumeLogin(request) {
+        await limited('Too many sign-in attempts from this address', () => logins.consume(request.ip));
+      },
+      async checkAccountLock(email) {
+        const res = await limited('', () => accountFailures.get(email));
+        if (res && res.consumedPoints >= config.FEEDLOOP_LOGIN_FAILURES_PER_ACCOUNT)
+          throw tooMany('Too many failed sign-ins for this account', res);
+      },
+      async recordLoginFailure(email) {
+        await limited('', () => accountFailures.penalty(email, 1));
+      },
+      async clearLoginFailures(email) {
+        await limited('', () => accountFailures.delete(email));
+      },
+      async consumeSignup(request) {
+        await limited('Too many sign-ups from this address', () => signups.consume(request.ip));
+      },
+    };
+    app.decorate('limits', limits);
+
+    app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+      if (request.routeOptions.config.rateLimit === false) return;
+      const key = request.principal ? `user:${request.principal.userId}` : `ip:${request.ip}`;
+      const route = `${request.method} ${request.routeOptions.url ?? ''}`;
+      const limiter = INGESTION_ROUTES.has(route) ? ingestion : requests;
+      const res = await limited(`Rate limit of ${perMinute} requests per minute exceeded`, () =>
+        limiter.consume(key),
+      );
+      reply.header('x-ratelimit-limit', perMinute);
+      reply.header('x-ratelimit-remaining', res.remainingPoints);
+    });
+
+    // Every 429 (requests, failed authentication, login, sign-up) says when to come back.
+    app.addHook('onError', async (_request, reply, error) => {
+      if (error instanceof AppError && error.code === 'rate_limited') {
+        const seconds = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+        if (seconds) reply.header('retry-after', seconds);
+      }
     });
   },
-  { name: 'rate-limit', dependencies: ['services', 'auth'] },
+  { name: 'rate-limit', dependencies: ['services'] },
 );

@@ -9,13 +9,13 @@ import { commonErrors, idParams } from '../../contract/http.ts';
 import {
   apiKeyView,
   createKeyBody,
-  createUserBody,
   listUsersQuery,
   newApiKeyView,
   updateUserBody,
   userView,
 } from '../../contract/users.ts';
-import { createUser, issueApiKey } from './users.ts';
+import { createUser, issueApiKey, setUserDisabled } from './users.ts';
+import { newUserBody } from './schemas.ts';
 
 const tags = ['users'];
 
@@ -28,7 +28,7 @@ const adminRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        body: createUserBody,
+        body: newUserBody,
         response: { 201: userView, 409: commonErrors[400], ...commonErrors },
       },
     },
@@ -74,19 +74,30 @@ const adminRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const actor = principalOf(request);
+      const { role, disabled } = request.body;
+      if (disabled && request.params.id === actor.userId)
+        throw new AppError('conflict', 'An admin cannot disable their own account');
       const user = await prisma.$transaction(async (tx) => {
         const existing = await tx.user.findUnique({ where: { id: request.params.id } });
         if (!existing) throw notFound('User');
-        const updated = await tx.user.update({
-          where: { id: existing.id },
-          data: { role: request.body.role },
-        });
-        await recordAudit(tx, {
-          actorId: actor.userId,
-          action: 'user.role',
-          target: `user:${existing.id}`,
-          details: { from: existing.role, to: updated.role },
-        });
+        let updated = existing;
+        if (role !== undefined && role !== existing.role) {
+          updated = await tx.user.update({ where: { id: existing.id }, data: { role } });
+          await recordAudit(tx, {
+            actorId: actor.userId,
+            action: 'user.role',
+            target: `user:${existing.id}`,
+            details: { from: existing.role, to: updated.role },
+          });
+        }
+        if (disabled !== undefined && disabled !== (existing.disabledAt !== null)) {
+          updated = await setUserDisabled(tx, existing.id, disabled);
+          await recordAudit(tx, {
+            actorId: actor.userId,
+            action: disabled ? 'user.disable' : 'user.enable',
+            target: `user:${existing.id}`,
+          });
+        }
         return updated;
       });
       app.credentials.invalidate();
@@ -109,7 +120,7 @@ const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       const created = await prisma.$transaction(async (tx) => {
         const user = await tx.user.findUnique({ where: { id: request.params.id } });
         if (!user) throw notFound('User');
-        const key = await issueApiKey(tx, user.id, request.body.name);
+        const key = await issueApiKey(tx, user.id, request.body.name, app.config.FEEDLOOP_API_KEYS_PER_USER);
         await recordAudit(tx, {
           actorId: actor.userId,
           action: 'api_key.create',
@@ -161,7 +172,16 @@ const selfServiceRoutes: FastifyPluginAsyncZod = async (app) => {
     '/v1/me/api-keys',
     { schema: { tags, body: createKeyBody, response: { 201: newApiKeyView, ...commonErrors } } },
     async (request, reply) =>
-      reply.status(201).send(await issueApiKey(prisma, principalOf(request).userId, request.body.name)),
+      reply
+        .status(201)
+        .send(
+          await issueApiKey(
+            prisma,
+            principalOf(request).userId,
+            request.body.name,
+            app.config.FEEDLOOP_API_KEYS_PER_USER,
+          ),
+        ),
   );
 
   // Owners revoke their own keys; admins revoke anyone's.

@@ -1,13 +1,22 @@
 // Browser sign-in: sign-up (when enabled), password login issuing an httpOnly session cookie,
-// logout, and "who am I".
+// logout, and "who am I". Both password routes hash with argon2, so both are limited tightly per
+// address (../plugins/rate-limit.ts), and neither reveals whether an email has an account:
+// - login answers the same 401 after the same argon2 work for an unknown email, an account without
+//   a password and a wrong password, and locks an email (known or not) for 15 minutes after
+//   FEEDLOOP_LOGIN_FAILURES_PER_ACCOUNT failures;
+// - sign-up always answers 202 with the same message after the same work: when the email was free
+//   the account exists and signs in with that password; when it was taken nothing changes (the
+//   owner's password stays). feedloop sends no email, so there is no confirmation link: someone who
+//   signs up with a taken email finds that signing in fails, as with a wrong password.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../errors/app-error.ts';
 import { commonErrors } from '../../contract/http.ts';
-import { credentialsBody, sessionView, signedInView as signedIn } from '../../contract/users.ts';
+import { loginBody, sessionView, signedInView as signedIn, signupAccepted } from '../../contract/users.ts';
 import { createUser } from './users.ts';
+import { signupBody } from './schemas.ts';
 import { SESSION_COOKIE, principalOf } from '../auth/plugin.ts';
-import { verifyPassword } from '../auth/passwords.ts';
+import { verifyPasswordOrDummy } from '../auth/passwords.ts';
 import { ROLE_GROUPS } from '../auth/principal.ts';
 import { hashToken, newSessionToken } from '../auth/tokens.ts';
 
@@ -35,26 +44,39 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        body: credentialsBody,
-        response: { 201: signedIn, 409: commonErrors[400], ...commonErrors },
+        summary: 'Create a user account; the same 202 whether or not the email already had one',
+        body: signupBody,
+        response: { 202: signupAccepted, ...commonErrors },
       },
     },
     async (request, reply) => {
       if (!app.config.FEEDLOOP_SIGNUP)
         throw new AppError('forbidden', 'Sign-up is turned off on this server');
-      const user = await createUser(prisma, { ...request.body, role: 'user' });
-      await startSession(user.id, reply);
-      return reply.status(201).send({ user });
+      await app.limits.consumeSignup(request);
+      try {
+        await createUser(prisma, { ...request.body, role: 'user' });
+      } catch (err) {
+        // A taken email: the password was hashed all the same, and the answer does not change.
+        if (!(err instanceof AppError && err.code === 'conflict')) throw err;
+      }
+      return reply.status(202).send({ message: 'If this email was free, its account is ready: sign in.' });
     },
   );
 
   app.post(
     '/v1/auth/login',
-    { schema: { tags, body: credentialsBody, response: { 200: signedIn, ...commonErrors } } },
+    { schema: { tags, body: loginBody, response: { 200: signedIn, ...commonErrors } } },
     async (request, reply) => {
-      const user = await prisma.user.findUnique({ where: { email: request.body.email } });
-      const ok = user?.passwordHash ? await verifyPassword(user.passwordHash, request.body.password) : false;
-      if (!user || !ok) throw new AppError('unauthorized', 'Wrong email or password');
+      const { email, password } = request.body;
+      await app.limits.consumeLogin(request);
+      await app.limits.checkAccountLock(email);
+      const user = await prisma.user.findUnique({ where: { email } });
+      const ok = await verifyPasswordOrDummy(user?.passwordHash, password);
+      if (!user || !ok || user.disabledAt) {
+        await app.limits.recordLoginFailure(email);
+        throw new AppError('unauthorized', 'Wrong email or password');
+      }
+      await app.limits.clearLoginFailures(email);
       await startSession(user.id, reply);
       return { user };
     },

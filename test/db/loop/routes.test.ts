@@ -77,8 +77,8 @@ describe('loop routes', () => {
     assert.equal(bad.status, 400);
     assert.deepEqual(errorPaths(bad.body).sort(), [
       'body.cron',
-      'body.datasets',
       'body.datasets.stars.positiveMin',
+      'body.datasets.window',
       'body.feedbackThreshold',
       'body.training.methods',
     ]);

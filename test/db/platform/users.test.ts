@@ -32,7 +32,7 @@ describe('user and key administration', () => {
     const made = await request(t.app.server)
       .post('/v1/users')
       .set('Authorization', admin.auth)
-      .send({ email: 'mod@example.test', password: 'password123', role: 'moderator' });
+      .send({ email: 'mod@example.test', password: 'moderator phrase', role: 'moderator' });
     assert.equal(made.status, 201);
     assert.equal(made.body.role, 'moderator');
     const dup = await request(t.app.server)

@@ -46,11 +46,11 @@ export function SignInPage() {
             autoComplete={mode === 'login' ? 'current-password' : 'new-password'}
             value={password}
             onChange={(e) => setPassword(e.target.value)}
-            minLength={mode === 'signup' ? 8 : undefined}
+            minLength={mode === 'signup' ? 12 : undefined}
             required
           />
         </label>
-        {mode === 'signup' && <p className="muted">At least 8 characters.</p>}
+        {mode === 'signup' && <p className="muted">At least 12 characters, not a common password.</p>}
         <ErrorNote error={error} />
         <button type="submit" className="primary" disabled={busy}>
           {mode === 'login' ? 'Sign in' : 'Create account'}
