@@ -7,6 +7,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Config } from './config.ts';
 import { createDatabase, databaseTimeouts, type Database } from './db/client.ts';
 import { registerErrorHandling } from './errors/error-handler.ts';
+import { registerInputChecks } from './errors/input-text.ts';
 import { servicesPlugin } from './plugins/services.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.ts';
@@ -69,6 +70,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
+  registerInputChecks(app);
 
   await app.register(servicesPlugin, {
     config,

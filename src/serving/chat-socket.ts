@@ -8,6 +8,12 @@ import { principalOf } from '../platform/auth/plugin.ts';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { AppError } from '../platform/errors/app-error.ts';
 import { toErrorBody } from '../platform/errors/error-handler.ts';
+import {
+  findUnstorableText,
+  jsonNestedDeeperThan,
+  tooDeepError,
+  unstorableTextError,
+} from '../platform/errors/input-text.ts';
 import { chatClientMessage, type ChatServerMessage } from '../contract/chat-socket.ts';
 import { withStopList } from '../contract/sampling.ts';
 import { runCompletion, type CompletionRequest } from './completion-service.ts';
@@ -33,7 +39,18 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
       socket.on('message', (data) => {
         let parsed: z.output<typeof chatClientMessage>;
         try {
-          const result = chatClientMessage.safeParse(JSON.parse(String(data)));
+          const text = String(data);
+          if (jsonNestedDeeperThan(text)) return fail(null, tooDeepError());
+          const json: unknown = JSON.parse(text);
+          // The HTTP rule for text Postgres cannot store (NUL, lone surrogates): a 400 naming the field.
+          const unstorable = findUnstorableText(json, []);
+          if (unstorable) {
+            const requestId = (json as { requestId?: unknown }).requestId;
+            const id =
+              typeof requestId === 'string' && !unstorable.path.startsWith('requestId') ? requestId : null;
+            return fail(id, unstorableTextError(unstorable));
+          }
+          const result = chatClientMessage.safeParse(json);
           if (!result.success) {
             const details = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
             return send({
