@@ -7,6 +7,7 @@ import { commonErrors } from '../../contract/http.ts';
 import { credentialsBody, sessionView, signedInView as signedIn } from '../../contract/users.ts';
 import { createUser } from './users.ts';
 import { SESSION_COOKIE, principalOf } from '../auth/plugin.ts';
+import { servedOverHttps } from '../plugins/security-headers.ts';
 import { verifyPassword } from '../auth/passwords.ts';
 import { ROLE_GROUPS } from '../auth/principal.ts';
 import { hashToken, newSessionToken } from '../auth/tokens.ts';
@@ -17,7 +18,11 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
   const { prisma } = app.db;
   const sessionMs = app.config.FEEDLOOP_SESSION_HOURS * 3_600_000;
 
-  async function startSession(userId: string, reply: import('fastify').FastifyReply) {
+  async function startSession(
+    userId: string,
+    request: import('fastify').FastifyRequest,
+    reply: import('fastify').FastifyReply,
+  ) {
     const { token, tokenHash } = newSessionToken();
     const expiresAt = new Date(Date.now() + sessionMs);
     await prisma.session.create({ data: { userId, tokenHash, expiresAt } });
@@ -25,7 +30,8 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
       path: '/',
       httpOnly: true,
       sameSite: 'lax',
-      secure: app.config.FEEDLOOP_COOKIE_SECURE,
+      // Secure whenever the app is served over HTTPS (FEEDLOOP_TRUST_PROXY for X-Forwarded-Proto).
+      secure: servedOverHttps(request),
       expires: expiresAt,
     });
   }
@@ -43,7 +49,7 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!app.config.FEEDLOOP_SIGNUP)
         throw new AppError('forbidden', 'Sign-up is turned off on this server');
       const user = await createUser(prisma, { ...request.body, role: 'user' });
-      await startSession(user.id, reply);
+      await startSession(user.id, request, reply);
       return reply.status(201).send({ user });
     },
   );
@@ -55,7 +61,7 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
       const user = await prisma.user.findUnique({ where: { email: request.body.email } });
       const ok = user?.passwordHash ? await verifyPassword(user.passwordHash, request.body.password) : false;
       if (!user || !ok) throw new AppError('unauthorized', 'Wrong email or password');
-      await startSession(user.id, reply);
+      await startSession(user.id, request, reply);
       return { user };
     },
   );
