@@ -55,6 +55,8 @@ export const configSchema = z.object({
   FEEDLOOP_DOCS_PUBLIC: bool.default(true),
   /** Whether /metrics is open to anonymous callers; false: ops and admins only (a scraper uses an ops API key). */
   FEEDLOOP_METRICS_PUBLIC: bool.default(true),
+  /** How often an open WebSocket checks its credential again (revoked, logged out, role changed), in milliseconds. */
+  FEEDLOOP_SOCKET_AUTH_CHECK_MS: z.coerce.number().int().min(100).max(5000).default(5000),
   /**
    * Origins allowed to open WebSockets (comma-separated, e.g. `https://feedloop.example.com`).
    * Unset: only the server's own origin (the Origin's host equals the Host header).

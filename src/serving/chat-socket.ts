@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import { principalOf } from '../platform/auth/plugin.ts';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
+import { checkSocketOrigin, guardSocket } from '../platform/auth/socket-guard.ts';
 import { AppError } from '../platform/errors/app-error.ts';
 import { toErrorBody } from '../platform/errors/error-handler.ts';
 import {
@@ -23,9 +24,10 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/v1/chat/socket',
-    { websocket: true, schema: { tags: ['completions'], hide: true } },
+    { websocket: true, onRequest: checkSocketOrigin, schema: { tags: ['completions'], hide: true } },
     (socket, request) => {
-      const principal = principalOf(request);
+      principalOf(request); // signed in (the hook above); the guard re-checks from here on
+      const guard = guardSocket(request, socket, ROLE_GROUPS.anyUser);
       const running = new Map<string, AbortController>();
       const send = (message: ChatServerMessage) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
@@ -84,6 +86,7 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
         const controller = new AbortController();
         running.set(parsed.requestId, controller);
         const id = parsed.requestId;
+        const ask = parsed;
         const prompt: CompletionRequest['prompt'] =
           parsed.type === 'generate'
             ? {
@@ -93,42 +96,51 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
                 parentId: parsed.parentId,
               }
             : { kind: 'regenerate', userMessageId: parsed.userMessageId };
-        runCompletion(app, {
-          principal,
-          model: parsed.model,
-          options: withStopList(parsed.options),
-          prompt,
-          longPrompt: 'truncate',
-          signal: controller.signal,
-          onStart: ({ version, messageId, turn }) =>
-            send({
-              type: 'started',
-              requestId: id,
-              conversationId: turn.conversationId,
-              userMessageId: turn.userMessageId,
-              messageId,
-              model: version.name,
-            }),
-          onToken: (event) => {
-            if (event.delta) send({ type: 'token', requestId: id, delta: event.delta });
-          },
-        })
-          .then(({ message, completion }) =>
-            send({
-              type: 'done',
-              requestId: id,
-              messageId: message.id,
-              finishReason: completion.finishReason,
-              usage: { promptTokens: completion.promptTokens, completionTokens: completion.completionTokens },
-              latencyMs: message.latencyMs,
-            }),
-          )
+        // Each generation starts only if the credential still holds (the guard closes the socket if not).
+        guard
+          .check()
+          .then((principal) => {
+            if (!principal) return undefined;
+            return runCompletion(app, {
+              principal,
+              model: ask.model,
+              options: withStopList(ask.options),
+              prompt,
+              longPrompt: 'truncate',
+              signal: controller.signal,
+              onStart: ({ version, messageId, turn }) =>
+                send({
+                  type: 'started',
+                  requestId: id,
+                  conversationId: turn.conversationId,
+                  userMessageId: turn.userMessageId,
+                  messageId,
+                  model: version.name,
+                }),
+              onToken: (event) => {
+                if (event.delta) send({ type: 'token', requestId: id, delta: event.delta });
+              },
+            }).then(({ message, completion }) =>
+              send({
+                type: 'done',
+                requestId: id,
+                messageId: message.id,
+                finishReason: completion.finishReason,
+                usage: {
+                  promptTokens: completion.promptTokens,
+                  completionTokens: completion.completionTokens,
+                },
+                latencyMs: message.latencyMs,
+              }),
+            );
+          })
           .catch((err) => fail(id, err))
           .finally(() => running.delete(id));
       });
 
       // A closed tab cancels its answers; what was generated so far is still stored.
       socket.on('close', () => {
+        guard.stop();
         for (const controller of running.values()) controller.abort();
       });
     },

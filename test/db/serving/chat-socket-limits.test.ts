@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../../helpers/app.ts';
 import { ensureBaseModel } from '../../../src/promotion/base-model.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
@@ -75,5 +76,69 @@ describe('text the database cannot store', () => {
     assert.match(JSON.stringify(deep), /64/);
     assert.equal(await t.app.db.prisma.message.count({ where: { content: { startsWith: 'hello' } } }), 0);
     client.socket.close();
+  });
+});
+
+describe('the credential is checked again while the socket is open', () => {
+  test('a revoked API key closes the socket with 4401 within the check interval', async () => {
+    const user = await makeUser(t.app);
+    const client = await connect({ authorization: user.auth });
+    const key = await t.app.db.prisma.apiKey.findFirstOrThrow({ where: { userId: user.id } });
+    const revoked = await request(t.app.server)
+      .delete(`/v1/api-keys/${key.id}`)
+      .set('authorization', user.auth);
+    assert.ok(revoked.status < 300, JSON.stringify(revoked.body));
+    const closed = await client.closed;
+    assert.equal(closed.code, 4401, closed.reason);
+  });
+
+  test('a generate after the key was revoked elsewhere starts nothing and closes with 4401', async () => {
+    const user = await makeUser(t.app);
+    const client = await connect({ authorization: user.auth });
+    // Revoked behind this process's back (another API process): its cache does not know yet.
+    await t.app.db.prisma.apiKey.updateMany({ where: { userId: user.id }, data: { revokedAt: new Date() } });
+    client.send({
+      type: 'generate',
+      requestId: 'late',
+      content: 'Are you still there?',
+      options: { maxTokens: 4 },
+    });
+    const closed = await client.closed;
+    assert.equal(closed.code, 4401);
+    assert.equal(client.inbox.filter((m) => m.type === 'started').length, 0);
+    assert.equal(await t.app.db.prisma.message.count({ where: { content: 'Are you still there?' } }), 0);
+  });
+
+  test('logging out closes the sockets opened with that session', async () => {
+    const password = 'a long enough test password';
+    const user = await makeUser(t.app, 'user', password);
+    const login = await request(t.app.server).post('/v1/auth/login').send({ email: user.email, password });
+    assert.equal(login.status, 200, JSON.stringify(login.body));
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+    const client = await connect({ cookie });
+    const logout = await request(t.app.server).post('/v1/auth/logout').set('cookie', cookie);
+    assert.ok(logout.status < 300, JSON.stringify(logout.body));
+    assert.equal((await client.closed).code, 4401);
+  });
+});
+
+describe('Origin', () => {
+  const upgradeStatus = (headers: Record<string, string>) =>
+    new Promise<number>((resolve, reject) => {
+      const socket = new WebSocket(wsUrl, { headers });
+      socket.once('open', () => {
+        socket.close();
+        resolve(101);
+      });
+      socket.once('unexpected-response', (_req, res) => resolve(res.statusCode!));
+      socket.once('error', reject);
+    });
+
+  test("another site's page cannot open the socket; the app's own origin can", async () => {
+    const user = await makeUser(t.app);
+    const host = new URL(wsUrl).host;
+    assert.equal(await upgradeStatus({ authorization: user.auth, origin: 'https://evil.example' }), 403);
+    assert.equal(await upgradeStatus({ authorization: user.auth, origin: `http://${host}` }), 101);
+    assert.equal(await upgradeStatus({ authorization: user.auth }), 101, 'no Origin: not a browser');
   });
 });
