@@ -18,6 +18,18 @@ export const commonErrors = {
   503: errorBody,
 } as const;
 
+/**
+ * Headers of a write that accepts an `Idempotency-Key`: a retry with the same key gets the first
+ * answer (marked `Idempotent-Replayed: true`); the key reused for another request is a 409.
+ */
+export const idempotencyHeaders = z.looseObject({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
+    .optional()
+    .meta({ description: 'Makes the write safe to retry: the same key gets the same answer for 24 hours.' }),
+});
+
 /** The largest page any list returns. */
 export const MAX_PAGE_SIZE = 200;
 

@@ -221,11 +221,11 @@ export async function loadFeedbackRows(
     flags: byId(
       flags.filter((f) => known.has(f.messageId)).map((f) => ({ id: f.id, messageId: f.messageId })),
     ),
-    implicitEvents: byId(
-      implicitEvents
-        .filter((e) => known.has(e.messageId))
-        .map((e) => ({ id: e.id, messageId: e.messageId, userId: e.userId, type: e.type, value: e.value })),
-    ),
+    // Event ids are unique per user: two users' events may share one, ordered by user then.
+    implicitEvents: implicitEvents
+      .filter((e) => known.has(e.messageId))
+      .map((e) => ({ id: e.id, messageId: e.messageId, userId: e.userId, type: e.type, value: e.value }))
+      .sort((a, b) => (a.id !== b.id ? (a.id < b.id ? -1 : 1) : a.userId < b.userId ? -1 : 1)),
     annotations: byId(
       judgements
         .filter((j) => known.has(j.item.messageId) && (!j.item.messageBId || known.has(j.item.messageBId)))

@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import { principalOf } from '../platform/auth/plugin.ts';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
+import { checkSocketOrigin, guardSocket } from '../platform/auth/socket-guard.ts';
 import { commonErrors, errorBody } from '../contract/http.ts';
 import type { LoopSchedule } from '../generated/prisma/client.ts';
 import { RedisLoopEvents } from './events.ts';
@@ -251,7 +252,15 @@ const opsRoutes: FastifyPluginAsyncZod = async (app) => {
   // Live progress: {type:'progress', point} and {type:'run', run} frames; a client may send
   // {type:'subscribe', runId} to get one run only ({type:'subscribe'} or unsubscribe: all again).
   // Both directions are the contract's loopClientMessage / loopServerMessage.
-  app.get('/v1/loop/socket', { websocket: true, schema: { tags, hide: true } }, async (socket, request) => {
+  const socketOptions = {
+    websocket: true,
+    onRequest: checkSocketOrigin,
+    schema: { tags, hide: true },
+  } as const;
+  app.get('/v1/loop/socket', socketOptions, async (socket, request) => {
+    // The credential is checked again on a timer and on each subscribe: revoked, logged out or no
+    // longer ops, the socket closes (4401/4403).
+    const guard = guardSocket(request, socket, ROLE_GROUPS.operations);
     let only: string | null = null;
     // JSON writes each Date as the ISO text the contract's isoDate decodes.
     const send = (message: LoopServerMessage) => {
@@ -279,8 +288,18 @@ const opsRoutes: FastifyPluginAsyncZod = async (app) => {
       } catch {
         return send({ type: 'error', error: { code: 'invalid_json', message: 'Messages must be JSON' } });
       }
-      only = parsed.type === 'subscribe' ? (parsed.runId ?? null) : null;
-      send({ type: 'subscribed', runId: only });
+      const runId = parsed.type === 'subscribe' ? (parsed.runId ?? null) : null;
+      guard
+        .check()
+        .then((principal) => {
+          if (!principal) return;
+          only = runId;
+          send({ type: 'subscribed', runId: only });
+        })
+        .catch((err: unknown) => {
+          request.log.warn({ err }, 'loop socket credential check failed');
+          send({ type: 'error', error: { code: 'unavailable', message: 'Try again shortly' } });
+        });
     });
     let stop: (() => void) | null = null;
     socket.on('close', () => stop?.());

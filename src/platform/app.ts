@@ -4,11 +4,13 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import websocket from '@fastify/websocket';
 import { Redis } from 'ioredis';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Config } from './config.ts';
+import { trustProxyOption, type Config } from './config.ts';
 import { createDatabase, databaseTimeouts, type Database } from './db/client.ts';
 import { registerErrorHandling } from './errors/error-handler.ts';
+import { registerInputChecks } from './errors/input-text.ts';
 import { servicesPlugin } from './plugins/services.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
+import { securityHeadersPlugin } from './plugins/security-headers.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { openApiPlugin } from './plugins/openapi.ts';
 import { authPlugin } from './auth/plugin.ts';
@@ -58,17 +60,21 @@ export function createHttpRedis(url: string): Redis {
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = options;
-  const app = Fastify({
+  const serverOptions: FastifyServerOptions = {
     logger: options.logger ?? { level: config.LOG_LEVEL },
     bodyLimit: config.FEEDLOOP_BODY_LIMIT,
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
     return503OnClosing: true,
-  }).withTypeProvider<ZodTypeProvider>();
+    // request.protocol and request.ip believe X-Forwarded-* only from these proxies.
+    trustProxy: trustProxyOption(config.FEEDLOOP_TRUST_PROXY),
+  };
+  const app = Fastify(serverOptions).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
+  registerInputChecks(app);
 
   await app.register(servicesPlugin, {
     config,
@@ -76,10 +82,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     redis: options.redis ?? createHttpRedis(config.REDIS_URL),
     owned: !options.db && !options.redis,
   });
-  await app.register(metricsPlugin);
+  await app.register(securityHeadersPlugin);
   // Limits before auth: auth counts failed credentials per address.
   await app.register(rateLimitPlugin);
   await app.register(authPlugin);
+  // After auth: /metrics can be closed to anonymous callers (FEEDLOOP_METRICS_PUBLIC=false).
+  await app.register(metricsPlugin);
   await app.register(openApiPlugin);
   await app.register(websocket);
   await app.register(messageAccessPlugin);

@@ -47,8 +47,41 @@ export const configSchema = z.object({
     .number()
     .positive()
     .default(24 * 7),
-  /** Mark the session cookie Secure (serve over HTTPS). */
+  /** Mark the session cookie Secure always (it is Secure anyway on requests that arrived over HTTPS). */
   FEEDLOOP_COOKIE_SECURE: bool.default(false),
+  /**
+   * Which proxies to believe about the client (X-Forwarded-For, X-Forwarded-Proto): `true` (any),
+   * or a comma-separated list of proxy addresses/CIDRs. Unset: none.
+   */
+  FEEDLOOP_TRUST_PROXY: z
+    .string()
+    .trim()
+    .regex(
+      /^(true|false|[0-9A-Fa-f.:/]+(\s*,\s*[0-9A-Fa-f.:/]+)*)$/,
+      'must be true, false or proxy addresses',
+    )
+    .optional(),
+  /** Whether /docs (the OpenAPI UI and document) is open to anonymous callers; false: signed-in only. */
+  FEEDLOOP_DOCS_PUBLIC: bool.default(true),
+  /** Whether /metrics is open to anonymous callers; false: ops and admins only (a scraper uses an ops API key). */
+  FEEDLOOP_METRICS_PUBLIC: bool.default(true),
+  /** How often an open WebSocket checks its credential again (revoked, logged out, role changed), in milliseconds. */
+  FEEDLOOP_SOCKET_AUTH_CHECK_MS: z.coerce.number().int().min(100).max(5000).default(5000),
+  /**
+   * Origins allowed to open WebSockets (comma-separated, e.g. `https://feedloop.example.com`).
+   * Unset: only the server's own origin (the Origin's host equals the Host header).
+   */
+  FEEDLOOP_ALLOWED_ORIGINS: z
+    .string()
+    .trim()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url({ message: 'must be origins like https://host[:port]' })))
+    .optional(),
   /** Largest request body in bytes. */
   FEEDLOOP_BODY_LIMIT: z.coerce.number().int().positive().default(1_048_576),
   /** Upper bound on events written in one group-commit INSERT. */
@@ -95,6 +128,12 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** FEEDLOOP_TRUST_PROXY as Fastify's `trustProxy` option. */
+export function trustProxyOption(value: string | undefined): boolean | string {
+  if (value === undefined || value === 'false') return false;
+  return value === 'true' ? true : value;
+}
 
 export class ConfigError extends Error {
   constructor(public readonly issues: string[]) {

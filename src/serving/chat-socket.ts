@@ -6,8 +6,15 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import { principalOf } from '../platform/auth/plugin.ts';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
+import { checkSocketOrigin, guardSocket } from '../platform/auth/socket-guard.ts';
 import { AppError } from '../platform/errors/app-error.ts';
 import { toErrorBody } from '../platform/errors/error-handler.ts';
+import {
+  findUnstorableText,
+  jsonNestedDeeperThan,
+  tooDeepError,
+  unstorableTextError,
+} from '../platform/errors/input-text.ts';
 import { chatClientMessage, type ChatServerMessage } from '../contract/chat-socket.ts';
 import { withStopList } from '../contract/sampling.ts';
 import { runCompletion, type CompletionRequest } from './completion-service.ts';
@@ -17,9 +24,10 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/v1/chat/socket',
-    { websocket: true, schema: { tags: ['completions'], hide: true } },
+    { websocket: true, onRequest: checkSocketOrigin, schema: { tags: ['completions'], hide: true } },
     (socket, request) => {
-      const principal = principalOf(request);
+      principalOf(request); // signed in (the hook above); the guard re-checks from here on
+      const guard = guardSocket(request, socket, ROLE_GROUPS.anyUser);
       const running = new Map<string, AbortController>();
       const send = (message: ChatServerMessage) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
@@ -33,7 +41,18 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
       socket.on('message', (data) => {
         let parsed: z.output<typeof chatClientMessage>;
         try {
-          const result = chatClientMessage.safeParse(JSON.parse(String(data)));
+          const text = String(data);
+          if (jsonNestedDeeperThan(text)) return fail(null, tooDeepError());
+          const json: unknown = JSON.parse(text);
+          // The HTTP rule for text Postgres cannot store (NUL, lone surrogates): a 400 naming the field.
+          const unstorable = findUnstorableText(json, []);
+          if (unstorable) {
+            const requestId = (json as { requestId?: unknown }).requestId;
+            const id =
+              typeof requestId === 'string' && !unstorable.path.startsWith('requestId') ? requestId : null;
+            return fail(id, unstorableTextError(unstorable));
+          }
+          const result = chatClientMessage.safeParse(json);
           if (!result.success) {
             const details = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
             return send({
@@ -67,6 +86,7 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
         const controller = new AbortController();
         running.set(parsed.requestId, controller);
         const id = parsed.requestId;
+        const ask = parsed;
         const prompt: CompletionRequest['prompt'] =
           parsed.type === 'generate'
             ? {
@@ -76,42 +96,51 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
                 parentId: parsed.parentId,
               }
             : { kind: 'regenerate', userMessageId: parsed.userMessageId };
-        runCompletion(app, {
-          principal,
-          model: parsed.model,
-          options: withStopList(parsed.options),
-          prompt,
-          longPrompt: 'truncate',
-          signal: controller.signal,
-          onStart: ({ version, messageId, turn }) =>
-            send({
-              type: 'started',
-              requestId: id,
-              conversationId: turn.conversationId,
-              userMessageId: turn.userMessageId,
-              messageId,
-              model: version.name,
-            }),
-          onToken: (event) => {
-            if (event.delta) send({ type: 'token', requestId: id, delta: event.delta });
-          },
-        })
-          .then(({ message, completion }) =>
-            send({
-              type: 'done',
-              requestId: id,
-              messageId: message.id,
-              finishReason: completion.finishReason,
-              usage: { promptTokens: completion.promptTokens, completionTokens: completion.completionTokens },
-              latencyMs: message.latencyMs,
-            }),
-          )
+        // Each generation starts only if the credential still holds (the guard closes the socket if not).
+        guard
+          .check()
+          .then((principal) => {
+            if (!principal) return undefined;
+            return runCompletion(app, {
+              principal,
+              model: ask.model,
+              options: withStopList(ask.options),
+              prompt,
+              longPrompt: 'truncate',
+              signal: controller.signal,
+              onStart: ({ version, messageId, turn }) =>
+                send({
+                  type: 'started',
+                  requestId: id,
+                  conversationId: turn.conversationId,
+                  userMessageId: turn.userMessageId,
+                  messageId,
+                  model: version.name,
+                }),
+              onToken: (event) => {
+                if (event.delta) send({ type: 'token', requestId: id, delta: event.delta });
+              },
+            }).then(({ message, completion }) =>
+              send({
+                type: 'done',
+                requestId: id,
+                messageId: message.id,
+                finishReason: completion.finishReason,
+                usage: {
+                  promptTokens: completion.promptTokens,
+                  completionTokens: completion.completionTokens,
+                },
+                latencyMs: message.latencyMs,
+              }),
+            );
+          })
           .catch((err) => fail(id, err))
           .finally(() => running.delete(id));
       });
 
       // A closed tab cancels its answers; what was generated so far is still stored.
       socket.on('close', () => {
+        guard.stop();
         for (const controller of running.values()) controller.abort();
       });
     },

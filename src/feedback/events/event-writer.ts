@@ -84,12 +84,13 @@ interface Ticket {
 const UNNEST_ROWS = `unnest($1::text[], $2::"ImplicitEventType"[], $3::uuid[], $4::uuid[], $5::float8[], $6::timestamptz[])
     AS r(id, type, message_id, user_id, value, client_ts)`;
 
-// implicit_events is partitioned by month of received_at. Each month's partition has a unique index
-// on id, and `ON CONFLICT DO NOTHING` without a target uses it: an id sent again in the same month
-// is not stored again. An id sent again just after a month began would land in the new month's
+// implicit_events is partitioned by month of received_at. Event ids are unique per user: each month's
+// partition has a unique index on (user_id, id), and `ON CONFLICT DO NOTHING` without a target uses
+// it: a user's id sent again in the same month is not stored again, while another user's event with
+// the same id is stored (and nothing in the answer tells them the id was used). An id sent again just after a month began would land in the new month's
 // partition, so during a month's first day each row is also looked for in the month before (on
 // other days that range is empty and the planner prunes every partition from the lookup).
-const SEEN_LAST_MONTH = `EXISTS (SELECT 1 FROM implicit_events e WHERE e.id = r.id
+const SEEN_LAST_MONTH = `EXISTS (SELECT 1 FROM implicit_events e WHERE e.user_id = r.user_id AND e.id = r.id
       AND e.received_at >= (now() AT TIME ZONE 'UTC') - interval '1 day'
       AND e.received_at < date_trunc('month', now() AT TIME ZONE 'UTC'))`;
 
@@ -98,7 +99,7 @@ SELECT id, type, message_id, user_id, value, client_ts AT TIME ZONE 'UTC', now()
   FROM ${UNNEST_ROWS}
  WHERE NOT ${SEEN_LAST_MONTH}
 ON CONFLICT DO NOTHING
-RETURNING id`;
+RETURNING user_id, id`;
 
 /**
  * A Postgres array literal of quoted elements. Faster than pg's generic array encoding, and safe
@@ -109,9 +110,17 @@ function quotedArray(values: string[]): string {
   return values.length ? `{"${values.join('","')}"}` : '{}';
 }
 
-/** The insert for `rows` (ids unique), sorted by id so concurrent statements lock in one order. */
+/** Identifies an event: its id is unique per user. */
+export const eventKey = (userId: string, id: string) => `${userId}/${id}`;
+
+/**
+ * The insert for `rows` (keys unique), sorted by user and id so concurrent statements lock in one
+ * order.
+ */
 export function insertEventsQuery(rows: readonly EventRow[]): pg.QueryConfig {
-  const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sorted = [...rows].sort((a, b) =>
+    a.userId !== b.userId ? (a.userId < b.userId ? -1 : 1) : a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+  );
   const n = sorted.length;
   const ids = new Array<string>(n);
   const types = new Array<string>(n);
@@ -156,16 +165,16 @@ export function guardedInsertEventsQuery(rows: readonly EventRow[]): pg.QueryCon
          now() AT TIME ZONE 'UTC' AS received_at
     FROM ${UNNEST_ROWS} WHERE NOT ${SEEN_LAST_MONTH}
 ), gone AS (
-  SELECT r.id FROM input r
+  SELECT r.user_id, r.id FROM input r
   WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = r.message_id)
      OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id)
 ), stored AS (
   INSERT INTO implicit_events (id, type, message_id, user_id, value, client_ts, received_at)
-  SELECT * FROM input WHERE id NOT IN (SELECT id FROM gone)
+  SELECT * FROM input WHERE (user_id, id) NOT IN (SELECT user_id, id FROM gone)
   ON CONFLICT DO NOTHING
-  RETURNING id
+  RETURNING user_id, id
 )
-SELECT id, true AS stored FROM stored UNION ALL SELECT id, false AS stored FROM gone`,
+SELECT user_id, id, true AS stored FROM stored UNION ALL SELECT user_id, id, false AS stored FROM gone`,
     values,
   };
 }
@@ -244,10 +253,14 @@ export class EventWriter {
 
   /** One statement for `tickets`. Never rejects: each ticket is settled instead. */
   private async flush(tickets: Ticket[]): Promise<void> {
-    // The first ticket to name an id owns it; later ones in the same flush count it a duplicate.
+    // The first ticket to name a user's event id owns it; later ones in the same flush count it a
+    // duplicate.
     const owner = new Map<string, { ticket: number; row: EventRow }>();
     for (let t = 0; t < tickets.length; t++) {
-      for (const row of tickets[t]!.rows) if (!owner.has(row.id)) owner.set(row.id, { ticket: t, row });
+      for (const row of tickets[t]!.rows) {
+        const key = eventKey(row.userId, row.id);
+        if (!owner.has(key)) owner.set(key, { ticket: t, row });
+      }
     }
     const rows = Array.from(owner.values(), (o) => o.row);
     const started = performance.now();
@@ -255,22 +268,22 @@ export class EventWriter {
     this.counters.statements += 1;
     this.counters.largestStatement = Math.max(this.counters.largestStatement, rows.length);
 
-    let inserted: string[];
+    let inserted: string[]; // event keys
     let gone: string[] = [];
     try {
-      inserted = (await this.options.pool.query<{ id: string }>(insertEventsQuery(rows))).rows.map(
-        (r) => r.id,
-      );
+      inserted = (
+        await this.options.pool.query<{ user_id: string; id: string }>(insertEventsQuery(rows))
+      ).rows.map((r) => eventKey(r.user_id, r.id));
     } catch (err) {
       if (!isForeignKeyViolation(err)) return this.fail(tickets, rows.length, err);
       // A message (or user) was deleted after its owner was cached: one vanished row must not fail
       // everyone else's events. Write again, leaving out the rows whose parent is gone.
       try {
-        const result = await this.options.pool.query<{ id: string; stored: boolean }>(
+        const result = await this.options.pool.query<{ user_id: string; id: string; stored: boolean }>(
           guardedInsertEventsQuery(rows),
         );
-        inserted = result.rows.filter((r) => r.stored).map((r) => r.id);
-        gone = result.rows.filter((r) => !r.stored).map((r) => r.id);
+        inserted = result.rows.filter((r) => r.stored).map((r) => eventKey(r.user_id, r.id));
+        gone = result.rows.filter((r) => !r.stored).map((r) => eventKey(r.user_id, r.id));
         this.counters.statements += 1;
       } catch (retryErr) {
         return this.fail(tickets, rows.length, retryErr);
@@ -282,12 +295,15 @@ export class EventWriter {
     for (const ticket of tickets) this.counters.inWriterMs += finished - ticket.queuedAt;
     const outcomes = tickets.map((): WriteOutcome => ({ accepted: 0, duplicates: 0, gone: [] }));
     const byType = new Map<ImplicitEventType, number>();
-    for (const id of inserted) {
-      const o = owner.get(id)!;
+    for (const key of inserted) {
+      const o = owner.get(key)!;
       outcomes[o.ticket]!.accepted += 1;
       byType.set(o.row.type, (byType.get(o.row.type) ?? 0) + 1);
     }
-    for (const id of gone) outcomes[owner.get(id)!.ticket]!.gone.push(id);
+    for (const key of gone) {
+      const o = owner.get(key)!;
+      outcomes[o.ticket]!.gone.push(o.row.id);
+    }
     this.counters.rowsInserted += inserted.length;
     for (let t = 0; t < tickets.length; t++) {
       const outcome = outcomes[t]!;

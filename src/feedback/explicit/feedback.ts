@@ -135,20 +135,27 @@ export async function recordVote(
   return { vote, replaced: false };
 }
 
-/** Reports a problem with an answer; it waits for a moderator. */
+/**
+ * Reports a problem with an answer; it waits for a moderator. The same flag again (same user,
+ * answer, category and comment) is the first one (`replayed`), not a second pending row. Call it in
+ * a transaction: the lock that makes concurrent repeats one row lasts until it ends.
+ */
 export async function flagMessage(
-  db: Db,
+  tx: Db,
   input: { messageId: string; userId: string; category: FlagCategory; comment?: string },
-): Promise<Flag> {
-  await assistantMessage(db, input.messageId);
-  return db.flag.create({
-    data: {
-      messageId: input.messageId,
-      userId: input.userId,
-      category: input.category,
-      comment: input.comment ? input.comment : null,
-    },
+): Promise<{ row: Flag; replayed: boolean }> {
+  await assistantMessage(tx, input.messageId);
+  const comment = input.comment ? input.comment : null;
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`flag:${input.userId}:${input.messageId}`}))`;
+  const earlier = await tx.flag.findFirst({
+    where: { messageId: input.messageId, userId: input.userId, category: input.category, comment },
+    orderBy: { createdAt: 'asc' },
   });
+  if (earlier) return { row: earlier, replayed: true };
+  const row = await tx.flag.create({
+    data: { messageId: input.messageId, userId: input.userId, category: input.category, comment },
+  });
+  return { row, replayed: false };
 }
 
 /**
@@ -159,15 +166,24 @@ export function correctionProblem(original: string, text: string): string | null
   return text.trim() === original.trim() ? 'must differ from the original answer' : null;
 }
 
-/** A user's better version of an answer; pending until a moderator decides. */
+/**
+ * A user's better version of an answer; pending until a moderator decides. The same text again from
+ * the same user on the same answer is the first correction (`replayed`). Call it in a transaction.
+ */
 export async function submitCorrection(
-  db: Db,
+  tx: Db,
   input: { messageId: string; userId: string; text: string },
-): Promise<Correction> {
-  const message = await assistantMessage(db, input.messageId);
+): Promise<{ row: Correction; replayed: boolean }> {
+  const message = await assistantMessage(tx, input.messageId);
   const problem = correctionProblem(message.content, input.text);
   if (problem) throw invalidField('body.text', problem);
-  return db.correction.create({
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`correction:${input.userId}:${input.messageId}`}))`;
+  const earlier = await tx.correction.findFirst({
+    where: { messageId: input.messageId, userId: input.userId, submittedText: input.text },
+    orderBy: { createdAt: 'asc' },
+  });
+  if (earlier) return { row: earlier, replayed: true };
+  const row = await tx.correction.create({
     data: {
       messageId: input.messageId,
       userId: input.userId,
@@ -175,4 +191,5 @@ export async function submitCorrection(
       correctedText: input.text,
     },
   });
+  return { row, replayed: false };
 }

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { principalOf } from '../../platform/auth/plugin.ts';
 import { ROLE_GROUPS } from '../../platform/auth/principal.ts';
 import { notFound } from '../../platform/errors/app-error.ts';
-import { commonErrors, idParams } from '../../contract/http.ts';
+import { commonErrors, idParams, idempotencyHeaders } from '../../contract/http.ts';
+import { idempotencyKeyOf, idempotentWrite, markReplayed } from '../../platform/idempotency.ts';
 import {
   flagMessage,
   rateMessage,
@@ -110,19 +111,26 @@ export const feedbackRoutes: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: 'Report a problem with an answer for moderators to review',
         params: idParams,
+        headers: idempotencyHeaders,
         body: flagBody,
         response: { 201: flagView, ...commonErrors },
       },
     },
     async (request, reply) => {
       const principal = principalOf(request);
+      const key = idempotencyKeyOf(request);
       await app.messageAccess.assertCanRate(principal, request.params.id);
-      const flag = await flagMessage(prisma, {
-        messageId: request.params.id,
+      const { row, replayed } = await idempotentWrite(prisma, {
         userId: principal.userId,
-        ...request.body,
+        key,
+        scope: 'POST /v1/messages/:id/flags',
+        request: { params: request.params, body: request.body },
+        find: (tx, id) => tx.flag.findUnique({ where: { id } }),
+        create: (tx) =>
+          flagMessage(tx, { messageId: request.params.id, userId: principal.userId, ...request.body }),
       });
-      return reply.status(201).send(flag);
+      markReplayed(reply, replayed);
+      return reply.status(201).send(row);
     },
   );
 
@@ -133,19 +141,30 @@ export const feedbackRoutes: FastifyPluginAsyncZod = async (app) => {
         tags,
         summary: `Suggest a better answer (at most ${MAX_CORRECTION_CHARS} characters); it waits for a moderator`,
         params: idParams,
+        headers: idempotencyHeaders,
         body: correctionBody,
         response: { 201: correctionView, ...commonErrors },
       },
     },
     async (request, reply) => {
       const principal = principalOf(request);
+      const key = idempotencyKeyOf(request);
       await app.messageAccess.assertCanRate(principal, request.params.id);
-      const correction = await submitCorrection(prisma, {
-        messageId: request.params.id,
+      const { row, replayed } = await idempotentWrite(prisma, {
         userId: principal.userId,
-        text: request.body.text,
+        key,
+        scope: 'POST /v1/messages/:id/corrections',
+        request: { params: request.params, body: request.body },
+        find: (tx, id) => tx.correction.findUnique({ where: { id } }),
+        create: (tx) =>
+          submitCorrection(tx, {
+            messageId: request.params.id,
+            userId: principal.userId,
+            text: request.body.text,
+          }),
       });
-      return reply.status(201).send(correction);
+      markReplayed(reply, replayed);
+      return reply.status(201).send(row);
     },
   );
 };

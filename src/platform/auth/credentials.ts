@@ -13,9 +13,10 @@ export class CredentialResolver {
 
   constructor(private readonly db: Db) {}
 
-  async fromApiKey(key: string): Promise<Principal | null> {
+  /** `fresh` skips the cache (an open WebSocket re-checking its credential). */
+  async fromApiKey(key: string, options: { fresh?: boolean } = {}): Promise<Principal | null> {
     const keyHash = hashToken(key);
-    return this.cached(`k:${keyHash}`, async () => {
+    return this.cached(`k:${keyHash}`, options, async () => {
       const row = await this.db.apiKey.findUnique({ where: { keyHash }, include: { user: true } });
       if (!row || row.revokedAt || row.user.disabledAt) return null;
       return {
@@ -28,9 +29,9 @@ export class CredentialResolver {
     });
   }
 
-  async fromSessionToken(token: string): Promise<Principal | null> {
+  async fromSessionToken(token: string, options: { fresh?: boolean } = {}): Promise<Principal | null> {
     const tokenHash = hashToken(token);
-    return this.cached(`s:${tokenHash}`, async () => {
+    return this.cached(`s:${tokenHash}`, options, async () => {
       const row = await this.db.session.findUnique({ where: { tokenHash }, include: { user: true } });
       if (!row || row.expiresAt.getTime() <= Date.now() || row.user.disabledAt) return null;
       return {
@@ -48,10 +49,14 @@ export class CredentialResolver {
     this.cache.clear();
   }
 
-  private async cached(key: string, load: () => Promise<Principal | null>): Promise<Principal | null> {
+  private async cached(
+    key: string,
+    options: { fresh?: boolean },
+    load: () => Promise<Principal | null>,
+  ): Promise<Principal | null> {
     const hit = this.cache.get(key);
     const now = Date.now();
-    if (hit && hit.expires > now) return hit.principal;
+    if (hit && hit.expires > now && !options.fresh) return hit.principal;
     const principal = await load();
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(key, { principal, expires: now + CACHE_TTL_MS });

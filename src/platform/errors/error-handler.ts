@@ -18,6 +18,27 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_VALIDATION: 'validation_failed',
 };
 
+// Postgres: a NUL byte in text (22021), a lone surrogate in jsonb (22P05, or 22P02 "invalid input
+// syntax for type json" when Prisma sends it as text). Validation refuses these first
+// (input-text.ts); this catches any text that reaches the database another way.
+const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05', '22P02']);
+
+/** Whether `err`, its causes, or the driver error Prisma keeps in `meta`, has one of `codes`. */
+function hasDatabaseCode(err: unknown, codes: ReadonlySet<string>): boolean {
+  const pending: unknown[] = [err];
+  for (let seen = 0; pending.length > 0 && seen < 12; seen++) {
+    const e = pending.shift() as
+      | { code?: unknown; originalCode?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } }
+      | null
+      | undefined;
+    if (!e || typeof e !== 'object') continue;
+    if (typeof e.code === 'string' && codes.has(e.code)) return true;
+    if (typeof e.originalCode === 'string' && codes.has(e.originalCode)) return true;
+    pending.push(e.cause, e.meta?.driverAdapterError);
+  }
+  return false;
+}
+
 function joinPath(context: string | undefined, path: ReadonlyArray<PropertyKey>): string {
   return [context, ...path.map(String)].filter(Boolean).join('.');
 }
@@ -56,6 +77,17 @@ export function toErrorBody(error: unknown): { status: number; body: ErrorBody }
   }
   if (error instanceof SyntaxError && fastifyError.statusCode === 400) {
     return { status: 400, body: { error: { code: 'invalid_json', message: error.message } } };
+  }
+  if (hasDatabaseCode(error, UNSTORABLE_TEXT_CODES)) {
+    return {
+      status: 400,
+      body: {
+        error: {
+          code: 'bad_request',
+          message: 'Text must be well-formed Unicode without NUL bytes (\\u0000) or lone surrogates',
+        },
+      },
+    };
   }
   if (isUnavailableError(error)) {
     return {

@@ -2,6 +2,7 @@
 // latencies for every route, and the counters domains register (events ingested by type, ...).
 import fp from 'fastify-plugin';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ROLE_GROUPS } from '../auth/principal.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -45,10 +46,16 @@ export const metricsPlugin = fp(
       latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     });
 
-    app.get('/metrics', { schema: { hide: true }, config: { rateLimit: false } }, async (_request, reply) => {
-      reply.header('content-type', registry.contentType);
-      return registry.metrics();
-    });
+    // Closed to anonymous callers with FEEDLOOP_METRICS_PUBLIC=false: a scraper sends an ops API key.
+    const onRequest = app.config.FEEDLOOP_METRICS_PUBLIC ? [] : [app.requireRole(...ROLE_GROUPS.operations)];
+    app.get(
+      '/metrics',
+      { schema: { hide: true }, config: { rateLimit: false }, onRequest },
+      async (_request, reply) => {
+        reply.header('content-type', registry.contentType);
+        return registry.metrics();
+      },
+    );
   },
-  { name: 'metrics' },
+  { name: 'metrics', dependencies: ['auth'] },
 );

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import { ROLE_GROUPS } from '../auth/principal.ts';
 
 export const openApiPlugin = fp(
   async (app) => {
@@ -23,7 +24,22 @@ export const openApiPlugin = fp(
       },
       transform: jsonSchemaTransform,
     });
-    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
+    // FEEDLOOP_DOCS_PUBLIC=false closes the UI and the document to anonymous callers.
+    const uiHooks = app.config.FEEDLOOP_DOCS_PUBLIC
+      ? {}
+      : { onRequest: app.requireRole(...ROLE_GROUPS.anyUser) };
+    await app.register(swaggerUi, {
+      routePrefix: '/docs',
+      uiConfig: { deepLinking: true },
+      uiHooks,
+      // Swagger UI's own policy (its inline script and style hashes), with framing refused as everywhere.
+      staticCSP: true,
+      transformStaticCSP: (header) =>
+        header
+          .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+          .replace(' validator.swagger.io', '')
+          .replace(/ upgrade-insecure-requests;?/, ''),
+    });
   },
-  { name: 'openapi' },
+  { name: 'openapi', dependencies: ['auth'] },
 );

@@ -16,6 +16,7 @@ import { loginBody, sessionView, signedInView as signedIn, signupAccepted } from
 import { createUser } from './users.ts';
 import { signupBody } from './schemas.ts';
 import { SESSION_COOKIE, principalOf } from '../auth/plugin.ts';
+import { servedOverHttps } from '../plugins/security-headers.ts';
 import { verifyPasswordOrDummy } from '../auth/passwords.ts';
 import { ROLE_GROUPS } from '../auth/principal.ts';
 import { hashToken, newSessionToken } from '../auth/tokens.ts';
@@ -26,7 +27,11 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
   const { prisma } = app.db;
   const sessionMs = app.config.FEEDLOOP_SESSION_HOURS * 3_600_000;
 
-  async function startSession(userId: string, reply: import('fastify').FastifyReply) {
+  async function startSession(
+    userId: string,
+    request: import('fastify').FastifyRequest,
+    reply: import('fastify').FastifyReply,
+  ) {
     const { token, tokenHash } = newSessionToken();
     const expiresAt = new Date(Date.now() + sessionMs);
     await prisma.session.create({ data: { userId, tokenHash, expiresAt } });
@@ -34,7 +39,8 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
       path: '/',
       httpOnly: true,
       sameSite: 'lax',
-      secure: app.config.FEEDLOOP_COOKIE_SECURE,
+      // Secure whenever the app is served over HTTPS (FEEDLOOP_TRUST_PROXY for X-Forwarded-Proto).
+      secure: servedOverHttps(request),
       expires: expiresAt,
     });
   }
@@ -77,7 +83,7 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new AppError('unauthorized', 'Wrong email or password');
       }
       await app.limits.clearLoginFailures(email);
-      await startSession(user.id, reply);
+      await startSession(user.id, request, reply);
       return { user };
     },
   );

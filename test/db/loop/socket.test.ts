@@ -116,4 +116,29 @@ describe('the loop socket', () => {
     all.socket.close();
     one.socket.close();
   });
+
+  test('an ops user whose role is taken away is disconnected with 4403; a subscribe checks too', async () => {
+    const demoted = await makeUser(t.app, 'ops');
+    const watcher = connect(t, demoted);
+    await waitFor('ready', async () => watcher.frames.some((f) => f.type === 'ready'));
+    const closed = new Promise<number>((resolve) => watcher.socket.once('close', (code) => resolve(code)));
+    // Changed behind this process's back (as by another API process): its cache does not know.
+    await t.app.db.prisma.user.update({ where: { id: demoted.id }, data: { role: 'user' } });
+    watcher.socket.send(JSON.stringify({ type: 'subscribe' }));
+    assert.equal(await closed, 4403);
+    assert.equal(watcher.frames.filter((f) => f.type === 'subscribed').length, 0);
+  });
+
+  test('an upgrade from another origin is refused with 403', async () => {
+    const address = t.app.server.address();
+    if (!address || typeof address === 'string') throw new Error('not listening');
+    const socket = new WebSocket(`ws://127.0.0.1:${address.port}/v1/loop/socket`, {
+      headers: { authorization: ops.auth, origin: 'https://evil.example' },
+    });
+    const status = await new Promise<number>((resolve) => {
+      socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      socket.on('open', () => resolve(101));
+    });
+    assert.equal(status, 403);
+  });
 });

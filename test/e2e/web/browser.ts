@@ -66,6 +66,21 @@ export async function openPage(
     if (message.type() === 'error') errors.push(`console: ${message.text()}`);
   });
   page.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`));
+  // The server's Content-Security-Policy must be present on every page and never violated: each
+  // violation the browser reports counts as an error (Chromium also logs it to the console).
+  await page.exposeBinding('__feedloopCspViolation', (_source, text: string) => errors.push(`csp: ${text}`));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      const report = (window as unknown as { __feedloopCspViolation(text: string): void })
+        .__feedloopCspViolation;
+      report(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`);
+    });
+  });
+  page.on('response', (response) => {
+    if (response.request().resourceType() !== 'document') return;
+    const csp = response.headers()['content-security-policy'] ?? '';
+    if (!csp.includes("frame-ancestors 'none'")) errors.push(`csp: missing on ${response.url()}`);
+  });
   page.setDefaultTimeout(20_000);
   return { page, context, errors };
 }

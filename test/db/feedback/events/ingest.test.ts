@@ -167,6 +167,36 @@ describe('duplicates', () => {
   });
 });
 
+describe('event ids are per user', () => {
+  test("another user's event with the same id is stored, and the answer does not tell the id was taken", async () => {
+    const id = eventId('shared');
+    const first = await post(alice, { events: [event(aliceMessages[0]!, { id })] });
+    assert.deepEqual(first.body, { accepted: 1, duplicates: 0, rejected: 0, errors: [] });
+    const second = await post(bob, { events: [event(bobMessage, { id })] });
+    assert.equal(second.status, 202, JSON.stringify(second.body));
+    assert.deepEqual(second.body, { accepted: 1, duplicates: 0, rejected: 0, errors: [] });
+    const rows = await t.app.db.prisma.implicitEvent.findMany({ where: { id } });
+    assert.deepEqual(rows.map((r) => r.userId).sort(), [alice.id, bob.id].sort());
+    // Each user's own repeat is still a duplicate.
+    const again = await post(bob, { events: [event(bobMessage, { id })] });
+    assert.deepEqual(again.body, { accepted: 0, duplicates: 1, rejected: 0, errors: [] });
+    assert.equal(await countRows(t.app, [id]), 2);
+  });
+
+  test('two users sending one id at once (one group-commit statement): both are stored', async () => {
+    for (let round = 0; round < 5; round++) {
+      const id = eventId('both');
+      const [a, b] = await Promise.all([
+        post(alice, { events: [event(aliceMessages[1]!, { id })] }),
+        post(bob, { events: [event(bobMessage, { id })] }),
+      ]);
+      assert.deepEqual(a.body, { accepted: 1, duplicates: 0, rejected: 0, errors: [] });
+      assert.deepEqual(b.body, { accepted: 1, duplicates: 0, rejected: 0, errors: [] });
+      assert.equal(await countRows(t.app, [id]), 2, `round ${round}`);
+    }
+  });
+});
+
 describe('per-event rejections', () => {
   test('each bad event is rejected with its index and path; the good ones are stored', async () => {
     const m = aliceMessages[0]!;
