@@ -107,6 +107,23 @@ export class VersionChoice {
     return versions.filter((v) => this.mayName(principal, v, state));
   }
 
+  /**
+   * The versions anyone may be served: the active one, the split's and those opened to users (the
+   * arena draws its pairs from these).
+   */
+  async servedPool(): Promise<ModelVersion[]> {
+    const { active, split } = await this.current();
+    const opened = await this.db.modelVersion.findMany({
+      where: { openToUsers: true, status: { not: 'rejected' } },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    });
+    const pool = new Map<string, ModelVersion>();
+    for (const v of [active, ...(split?.arms.map((a) => a.modelVersion) ?? []), ...opened]) {
+      if (v && v.status !== 'rejected') pool.set(v.id, v);
+    }
+    return [...pool.values()];
+  }
+
   /** Marks a version as just asked for (the arena picks versions itself and reports them here). */
   touch(versionId: string): void {
     this.lastUsed.set(versionId, Date.now());
