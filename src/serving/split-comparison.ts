@@ -54,9 +54,12 @@ export async function armCounts(
             coalesce(sum(s.n), 0) AS stars_n, coalesce(sum(s.total), 0) AS stars_sum,
             coalesce(sum(s.squares), 0) AS stars_sq,
             count(*) FILTER (WHERE EXISTS (SELECT 1 FROM corrections c WHERE c.message_id = a.id)) AS corrected,
+            -- An arena battle's second answer is not a regeneration the user asked for.
             count(*) FILTER (WHERE EXISTS (
               SELECT 1 FROM messages later WHERE later.parent_id = a.parent_id AND later.role = 'assistant'
-                 AND later.author <> 'human' AND later.created_at > a.created_at)) AS regenerated,
+                 AND later.author <> 'human' AND later.created_at > a.created_at)
+              AND NOT EXISTS (
+              SELECT 1 FROM arena_battles ab WHERE ab.message_a_id = a.id OR ab.message_b_id = a.id)) AS regenerated,
             count(*) FILTER (WHERE EXISTS (
               SELECT 1 FROM implicit_events e WHERE e.message_id = a.id AND e.type = 'copy')) AS copied,
             count(*) FILTER (WHERE EXISTS (
