@@ -45,8 +45,9 @@ const answerFilter = {
 
 /**
  * Where a queue's items come from: a sample of answers (or of pairs of answers to one prompt),
- * answers with a pending or upheld flag, or answers whose raters disagreed (thumbs or stars of
- * opposite polarity from different raters, in chat or in earlier queues).
+ * answers with a pending or upheld flag, answers whose raters disagreed (thumbs or stars of
+ * opposite polarity from different raters, in chat or in earlier queues), or arena battles (the two
+ * answers of each, as the battle showed them).
  */
 export const annotationSource = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -61,12 +62,19 @@ export const annotationSource = z.discriminatedUnion('kind', [
     ...answerFilter,
   }),
   z.strictObject({ kind: z.literal('disagreement'), ...answerFilter }),
+  z.strictObject({
+    kind: z.literal('arena'),
+    /** Battles with a vote, without one, or both (default). */
+    voted: z.enum(['any', 'voted', 'unvoted']).default('any'),
+    /** Battles in which one of these versions took part; from/to: when the battle was fought. */
+    ...answerFilter,
+  }),
 ]);
 export type AnnotationSource = z.infer<typeof annotationSource>;
 
 /** Whether a source yields pairs of answers (judged with the pairwise rubric). */
 export const sourceYieldsPairs = (source: AnnotationSource): boolean =>
-  source.kind === 'sample' && source.pairs;
+  source.kind === 'arena' || (source.kind === 'sample' && source.pairs);
 
 export const annotators = z
   .strictObject({
@@ -94,7 +102,7 @@ export const createQueueBody = z
       ctx.addIssue({
         code: 'custom',
         path: ['rubric', 'pairwise'],
-        message: 'a pairwise rubric needs a source of pairs (sample with pairs: true)',
+        message: 'a pairwise rubric needs a source of pairs (sample with pairs: true, or arena)',
       });
     if (pairs && !body.rubric.pairwise)
       ctx.addIssue({ code: 'custom', path: ['rubric', 'pairwise'], message: 'pairs are judged pairwise' });

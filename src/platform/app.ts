@@ -21,6 +21,9 @@ import { messageAccessPlugin } from '../feedback/conversations/plugin.ts';
 import { servedModelsPlugin } from '../serving/plugin.ts';
 import { completionRoutes } from '../serving/completion-routes.ts';
 import { chatSocketRoutes } from '../serving/chat-socket.ts';
+import { versionChoicePlugin } from '../serving/version-choice-plugin.ts';
+import { trafficRoutes } from '../serving/traffic-routes.ts';
+import { arenaRoutes } from '../serving/arena/routes.ts';
 import { chatRoutes } from '../feedback/conversations/routes.ts';
 import { feedbackRoutes } from '../feedback/explicit/routes.ts';
 import { moderationRoutes } from '../feedback/moderation/routes.ts';
@@ -92,6 +95,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(websocket);
   await app.register(messageAccessPlugin);
   await app.register(servedModelsPlugin);
+  await app.register(versionChoicePlugin);
   await app.register(queuesPlugin);
   await app.register(datasetBuildsPlugin);
 
@@ -106,6 +110,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(datasetRoutes);
   await app.register(completionRoutes);
   await app.register(chatSocketRoutes);
+  await app.register(trafficRoutes);
+  await app.register(arenaRoutes);
   await app.register(eventsPlugin);
   await app.register(loopRoutes);
   await app.register(jobRoutes);

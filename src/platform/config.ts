@@ -125,6 +125,14 @@ export const configSchema = z.object({
   FEEDLOOP_HEARTBEAT_FILE: z.string().min(1).optional(),
   /** How often workers look for jobs whose worker died (stalled) and put them back in the queue. */
   FEEDLOOP_WORKER_STALLED_MS: z.coerce.number().int().min(200).default(30_000),
+  /** A model version nobody has asked for in this long is unloaded from the worker threads (0: never); the active version and the split's stay. */
+  FEEDLOOP_MODEL_IDLE_UNLOAD_MS: z.coerce.number().int().min(0).default(900_000),
+  /** Stop a traffic split by itself when a canary's thumbs-down or harmful-flag rate is worse than the baseline's beyond the 95% interval. */
+  FEEDLOOP_CANARY_GUARD: bool.default(false),
+  /** Answers (for the flag rate) and thumbs ratings (for the thumbs-down rate) each arm needs before the guard judges it. */
+  FEEDLOOP_CANARY_GUARD_MIN_SAMPLE: z.coerce.number().int().min(1).default(200),
+  /** How often each API process runs the canary guard, in milliseconds. */
+  FEEDLOOP_CANARY_GUARD_CHECK_MS: z.coerce.number().int().min(100).default(30_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

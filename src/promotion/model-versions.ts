@@ -9,6 +9,7 @@ import { afterKeyset, decodeCursor, pageOf } from '../platform/pagination.ts';
 import { toJson } from '../platform/db/json.ts';
 import { z } from 'zod';
 import { activeModelVersion } from '../serving/active-version.ts';
+import { endCurrentSplit } from '../serving/traffic-split.ts';
 import { modelProvenance, type ModelProvenance } from '../contract/model-versions.ts';
 
 /** What an activation's audit entry records about the version it replaced. */
@@ -151,6 +152,11 @@ export async function activateModelVersion(
     const active = await tx.modelVersion.update({
       where: { id: target.id },
       data: { status: 'active', promotedAt: new Date() },
+    });
+    // A new active version ends any traffic split: its comparison no longer describes what serves.
+    await endCurrentSplit(tx, {
+      actorId: input.actorId,
+      reason: `${input.action ?? 'model_version.activate'} of ${target.name}`,
     });
     await recordAudit(tx, {
       actorId: input.actorId,

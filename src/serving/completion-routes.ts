@@ -73,22 +73,25 @@ export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
     return reply.status(status).send(body);
   });
 
-  app.get('/v1/models', { schema: { tags, response: { 200: modelList, 401: openAiError } } }, async () => {
-    const versions = await app.db.prisma.modelVersion.findMany({
-      where: { status: { in: ['active', 'candidate', 'retired'] } },
-      orderBy: { createdAt: 'desc' },
-    });
-    return {
-      object: 'list' as const,
-      data: versions.map((v) => ({
-        id: v.name,
-        object: 'model' as const,
-        created: Math.floor(v.createdAt.getTime() / 1000),
-        owned_by: 'feedloop',
-        status: v.status,
-      })),
-    };
-  });
+  // Each caller sees what they may ask for: ops and admins every version; users what they would be
+  // served (the active version, the split's) and versions opened to them.
+  app.get(
+    '/v1/models',
+    { schema: { tags, response: { 200: modelList, 401: openAiError } } },
+    async (request) => {
+      const versions = await app.versionChoice.nameable(principalOf(request));
+      return {
+        object: 'list' as const,
+        data: versions.map((v) => ({
+          id: v.name,
+          object: 'model' as const,
+          created: Math.floor(v.createdAt.getTime() / 1000),
+          owned_by: 'feedloop',
+          status: v.status,
+        })),
+      };
+    },
+  );
 
   app.post(
     '/v1/chat/completions',

@@ -13,8 +13,10 @@ import type { Completion, TokenEvent } from './worker-pool/model-server.ts';
 
 export interface CompletionRequest {
   principal: Principal;
-  /** A model version name; absent or "default" for the active one. */
+  /** A model version name; absent or "default": the traffic split's choice, else the active one. */
   model?: string;
+  /** A version already chosen for the caller (the arena picks two itself); overrides `model`. */
+  version?: ModelVersion;
   options: GenerationOptionsInput;
   /**
    * - history: the whole exchange (OpenAI style), stored as a new conversation, or only its last
@@ -195,7 +197,9 @@ export async function runCompletion(
   app: FastifyInstance,
   request: CompletionRequest,
 ): Promise<CompletionOutcome> {
-  const { version, server } = await app.servedModels.resolve(request.model);
+  // Which version answers is decided in version-choice.ts (split, active version, who may name one).
+  const chosen = request.version ?? (await app.versionChoice.choose(request.principal, request.model));
+  const { version, server } = await app.servedModels.resolve(chosen.name);
   const plan = await planPrompt(app, request);
   if (request.longPrompt === 'reject') {
     const size = await app.servedModels.promptSize(version, plan.history);

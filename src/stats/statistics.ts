@@ -1,6 +1,7 @@
 // Interval estimates for evaluation metrics. Every metric in a report carries its 95% interval so
 // the promotion gate can tell a real change from the noise of a few hundred items. Quantiles and
 // moments come from @stdlib; Wilson and Agresti-Caffo intervals, which it lacks, are written here.
+import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import normalQuantileOf from '@stdlib/stats-base-dists-normal-quantile';
 import stdlibMean from '@stdlib/stats-base-mean';
 import stdev from '@stdlib/stats-base-stdev';
@@ -74,4 +75,70 @@ export function proportionDifference(
 /** Half the width of an interval: the noise band the gate compares changes against. */
 export function halfWidth(interval: Interval): number {
   return (interval[1] - interval[0]) / 2;
+}
+
+/** P(|Z| >= |z|) for a standard normal Z (@stdlib's normal CDF). */
+export function twoSidedP(z: number): number {
+  if (!Number.isFinite(z)) return Number.isNaN(z) ? 1 : 0;
+  return Math.min(1, 2 * (1 - normalCdf(Math.abs(z), 0, 1)));
+}
+
+/**
+ * The two-proportion z test of a against b with the pooled standard error: z and its two-sided
+ * p-value (1 when neither group has any variation to test).
+ */
+export function twoProportionTest(
+  a: { successes: number; n: number },
+  b: { successes: number; n: number },
+): { z: number; pValue: number } {
+  if (a.n === 0 || b.n === 0) return { z: 0, pValue: 1 };
+  const pooled = (a.successes + b.successes) / (a.n + b.n);
+  const se = Math.sqrt(pooled * (1 - pooled) * (1 / a.n + 1 / b.n));
+  if (se === 0) return { z: 0, pValue: 1 };
+  const z = (a.successes / a.n - b.successes / b.n) / se;
+  return { z, pValue: twoSidedP(z) };
+}
+
+/**
+ * The difference of two means from their count, sum and sum of squares: the value a - b, a normal
+ * 95% interval with unpooled (Welch) variances, and the z test's two-sided p-value. Nulls when a
+ * group has fewer than two values.
+ */
+export function meanDifferenceTest(
+  a: { n: number; sum: number; squares: number },
+  b: { n: number; sum: number; squares: number },
+  z = Z95,
+): { value: number | null; low: number | null; high: number | null; pValue: number | null } {
+  if (a.n < 2 || b.n < 2) return { value: null, low: null, high: null, pValue: null };
+  const moments = (g: { n: number; sum: number; squares: number }) => {
+    const m = g.sum / g.n;
+    return { m, v: Math.max(0, (g.squares - g.n * m * m) / (g.n - 1)) / g.n };
+  };
+  const ma = moments(a);
+  const mb = moments(b);
+  const value = ma.m - mb.m;
+  const se = Math.sqrt(ma.v + mb.v);
+  if (se === 0) return { value, low: value, high: value, pValue: value === 0 ? 1 : 0 };
+  return { value, low: value - z * se, high: value + z * se, pValue: twoSidedP(value / se) };
+}
+
+/**
+ * Observations per group for a two-sided two-proportion z test at level alpha to detect rates p0
+ * against p1 with the given power (Fleiss' formula without continuity correction).
+ */
+export function sampleSizeForProportions(
+  p0: number,
+  p1: number,
+  options: { alpha?: number; power?: number } = {},
+): number {
+  const alpha = options.alpha ?? 0.05;
+  const power = options.power ?? 0.8;
+  const delta = Math.abs(p1 - p0);
+  if (delta === 0) throw new RangeError('sampleSizeForProportions: the rates must differ');
+  const za = normalQuantile(1 - alpha / 2);
+  const zb = normalQuantile(power);
+  const mid = (p0 + p1) / 2;
+  const n =
+    (za * Math.sqrt(2 * mid * (1 - mid)) + zb * Math.sqrt(p0 * (1 - p0) + p1 * (1 - p1))) ** 2 / delta ** 2;
+  return Math.ceil(n);
 }

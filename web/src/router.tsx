@@ -134,6 +134,12 @@ const queuesRoute = createRoute({
   component: lazyRouteComponent(() => import('./dashboard/queues.tsx'), 'QueuesPanel'),
 });
 
+const servingRoute = createRoute({
+  getParentRoute: () => dashboardRoute,
+  path: '/serving',
+  component: lazyRouteComponent(() => import('./dashboard/serving.tsx'), 'ServingPanel'),
+});
+
 const routeTree = rootRoute.addChildren([
   indexRoute,
   signInRoute,
@@ -148,7 +154,14 @@ const routeTree = rootRoute.addChildren([
     annotationQueuesRoute,
     annotationQueueRoute,
   ]),
-  dashboardRoute.addChildren([overviewRoute, datasetsRoute, trainingRoute, reportsRoute, queuesRoute]),
+  dashboardRoute.addChildren([
+    overviewRoute,
+    datasetsRoute,
+    trainingRoute,
+    reportsRoute,
+    queuesRoute,
+    servingRoute,
+  ]),
 ]);
 
 export const router = createRouter({ routeTree });

@@ -1,6 +1,7 @@
 // Where a queue's items come from: a seeded sample of answers (or of pairs of answers to one
-// prompt), answers with a pending or upheld flag, or answers whose raters disagreed. Each returns
-// the answers with the owner of the prompt, in a random order fixed by the queue's seed.
+// prompt), answers with a pending or upheld flag, answers whose raters disagreed, or arena battles
+// (serving's arena_battles rows, read here as data). Each returns the answers with the owner of the
+// prompt, in a random order fixed by the queue's seed.
 import { Prisma } from '../../generated/prisma/client.ts';
 import type { Db } from '../../platform/db/client.ts';
 import type { AnnotationSource } from '../../contract/annotation.ts';
@@ -73,6 +74,7 @@ export async function sourceItems(db: Db, source: AnnotationSource, seed: string
         : { messageId: r.b, messageBId: r.a, promptOwnerId: r.owner },
     );
   }
+  if (source.kind === 'arena') return arenaItems(db, source, seed);
   let restriction = Prisma.empty;
   if (source.kind === 'flagged') {
     const categories = source.categories
@@ -90,4 +92,31 @@ export async function sourceItems(db: Db, source: AnnotationSource, seed: string
      ORDER BY md5(m.id::text || ${seed}::text)
      LIMIT ${source.limit}`;
   return rows.map((r) => ({ messageId: r.id, messageBId: null, promptOwnerId: r.owner }));
+}
+
+/**
+ * The two answers of each arena battle, on the sides the battle showed them (already drawn at
+ * random), owned by the user who asked. Versions: battles in which one of them took part.
+ */
+async function arenaItems(
+  db: Db,
+  source: Extract<AnnotationSource, { kind: 'arena' }>,
+  seed: string,
+): Promise<SourcedItem[]> {
+  const parts: Prisma.Sql[] = [Prisma.sql`true`];
+  if (source.voted === 'voted') parts.push(Prisma.sql`b.vote_id IS NOT NULL`);
+  if (source.voted === 'unvoted') parts.push(Prisma.sql`b.vote_id IS NULL`);
+  if (source.modelVersionIds?.length)
+    parts.push(
+      Prisma.sql`(b.version_a_id = ANY(${source.modelVersionIds}::uuid[]) OR b.version_b_id = ANY(${source.modelVersionIds}::uuid[]))`,
+    );
+  if (source.from) parts.push(Prisma.sql`b.created_at >= ${source.from}`);
+  if (source.to) parts.push(Prisma.sql`b.created_at < ${source.to}`);
+  const rows = await db.$queryRaw<{ a: string; b: string; owner: string }[]>`
+    SELECT b.message_a_id::text AS a, b.message_b_id::text AS b, b.user_id::text AS owner
+      FROM arena_battles b
+     WHERE ${Prisma.join(parts, ' AND ')}
+     ORDER BY md5(b.id::text || ${seed}::text)
+     LIMIT ${source.limit}`;
+  return rows.map((r) => ({ messageId: r.a, messageBId: r.b, promptOwnerId: r.owner }));
 }

@@ -210,10 +210,14 @@ export class ModelServer {
     return info;
   }
 
+  /**
+   * Drops a version from every worker; requests running on it finish first. It is forgotten here
+   * before the workers are told, so a load asked for meanwhile is sent after the unload, not lost.
+   */
   async unload(versionId: string): Promise<void> {
-    await Promise.all(this.live().map((pw) => this.call(pw, { type: 'unload', reqId: 0, versionId })));
     this.loaded.delete(versionId);
     if (this.active === versionId) this.active = null;
+    await Promise.all(this.live().map((pw) => this.call(pw, { type: 'unload', reqId: 0, versionId })));
   }
 
   /** Streams a completion. Iterate for deltas; await `.result` for the text and token counts. */

@@ -16,6 +16,7 @@ export function DashboardLayout() {
           Reports and versions
         </Link>
         <Link to="/dashboard/queues">Queues</Link>
+        <Link to="/dashboard/serving">Split and arena</Link>
       </nav>
       <Outlet />
     </main>

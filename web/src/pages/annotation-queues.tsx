@@ -28,6 +28,7 @@ const SOURCE_LABELS: Record<QueueView['source']['kind'], string> = {
   sample: 'A sample of answers',
   flagged: 'Flagged answers',
   disagreement: 'Answers whose raters disagreed',
+  arena: 'Arena battles',
 };
 
 function describeSource(source: QueueView['source']): string {
@@ -130,7 +131,7 @@ function CreateQueueForm({ onCancel }: { onCancel(): void }) {
   const [stars, setStars] = useState(false);
   const [labels, setLabels] = useState('');
   const [reason, setReason] = useState<'off' | 'optional' | 'required'>('optional');
-  const [kind, setKind] = useState<'sample' | 'pairs' | 'flagged' | 'disagreement'>('sample');
+  const [kind, setKind] = useState<'sample' | 'pairs' | 'flagged' | 'disagreement' | 'arena'>('sample');
   const [categories, setCategories] = useState<FlagCategory[]>([]);
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
@@ -141,7 +142,7 @@ function CreateQueueForm({ onCancel }: { onCancel(): void }) {
   const [userIds, setUserIds] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const pairs = kind === 'pairs';
+  const pairs = kind === 'pairs' || kind === 'arena';
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -170,7 +171,9 @@ function CreateQueueForm({ onCancel }: { onCancel(): void }) {
           ? { kind: 'sample', pairs, ...window }
           : kind === 'flagged'
             ? { kind: 'flagged', ...(categories.length ? { categories } : {}), ...window }
-            : { kind: 'disagreement', ...window },
+            : kind === 'arena'
+              ? { kind: 'arena', ...window }
+              : { kind: 'disagreement', ...window },
       overlap,
       leaseSeconds: leaseMinutes * 60,
       annotators: {
@@ -242,6 +245,7 @@ function CreateQueueForm({ onCancel }: { onCancel(): void }) {
             <option value="pairs">A sample of pairs of answers to one prompt</option>
             <option value="flagged">Flagged answers</option>
             <option value="disagreement">Answers whose raters disagreed</option>
+            <option value="arena">Arena battles (both answers, as the battle showed them)</option>
           </select>
         </label>
         {kind === 'flagged' && (

@@ -12,6 +12,7 @@ import {
 import { api } from '../api.ts';
 import { useChatSocket, type ChatServerMessage } from '../chat-socket.ts';
 import { AnswerCard } from '../components/answer-card.tsx';
+import { ArenaPanel } from '../components/arena-battle.tsx';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
 import { recordSignal } from '../signals.ts';
 
@@ -59,6 +60,8 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
   const [streaming, setStreaming] = useState<Streaming | null>(null);
   const [sendError, setSendError] = useState<unknown>(null);
   const [draft, setDraft] = useState('');
+  /** Compare mode: the prompt goes to two unnamed versions (the arena) instead of this conversation. */
+  const [comparing, setComparing] = useState(false);
   const streamingRef = useRef<Streaming | null>(null);
   streamingRef.current = streaming;
 
@@ -199,6 +202,9 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
         >
           + New conversation
         </button>
+        <button type="button" aria-pressed={comparing} onClick={() => setComparing((c) => !c)}>
+          {comparing ? 'Back to chat' : 'Compare two models'}
+        </button>
         <ErrorNote error={listError} onRetry={loadList} />
         {list === null && !listError && <Loading what="conversations" />}
         {list?.length === 0 && <Empty>No conversations yet. Type a question to start one.</Empty>}
@@ -214,7 +220,8 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
         </ul>
       </aside>
 
-      <section className="thread" aria-label="Conversation">
+      {comparing && <ArenaPanel />}
+      <section className="thread" aria-label="Conversation" hidden={comparing}>
         <ErrorNote
           error={loadError}
           onRetry={conversationId ? () => loadConversation(conversationId) : undefined}

@@ -138,7 +138,9 @@ describe('creating queues', () => {
         { source: { kind: 'sample', pairs: true }, rubric: { pairwise: true, stars: true } },
         'body.rubric.stars',
       ],
-      [{ source: { kind: 'arena' } }, 'body.source.kind'],
+      [{ source: { kind: 'battles' } }, 'body.source.kind'],
+      // Arena battles are pairs: judged pairwise.
+      [{ source: { kind: 'arena' } }, 'body.rubric.pairwise'],
       [
         { source: { kind: 'sample', from: '2030-01-01T00:00:00Z', to: '2020-01-01T00:00:00Z' } },
         'body.source.to',
