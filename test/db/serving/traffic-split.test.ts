@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
+import WebSocket from 'ws';
 import { startTestApp, makeUser, type TestApp, type TestUser } from '../../helpers/app.ts';
 import { startProcess, freePort, type RunningProcess } from '../../helpers/processes.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
@@ -97,7 +98,42 @@ describe('traffic splits and who may name a version', () => {
       .send({ openToUsers: false, reason: 'beta over' })
       .expect(200);
     assert.equal((await ask(user, 'canary')).status, 404);
-    // Over the chat socket the same rule holds: it goes through the same choice.
+
+    // The chat socket goes through the same choice.
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const socket = new WebSocket(`${address.replace(/^http/, 'ws')}/v1/chat/socket`, {
+      headers: { authorization: user.auth },
+    });
+    const inbox: Record<string, unknown>[] = [];
+    socket.on('message', (data) => inbox.push(JSON.parse(String(data))));
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    try {
+      const generate = (requestId: string, model?: string) =>
+        socket.send(
+          JSON.stringify({
+            type: 'generate',
+            requestId,
+            content: 'Hi',
+            options: { maxTokens: 1 },
+            ...(model ? { model } : {}),
+          }),
+        );
+      generate('named', 'canary');
+      const refused = await waitFor('the refusal', () =>
+        inbox.find((m) => m.type === 'error' && m.requestId === 'named'),
+      );
+      assert.equal((refused.error as { code: string }).code, 'not_found');
+      generate('routed');
+      const started = await waitFor('the answer', () =>
+        inbox.find((m) => m.type === 'started' && m.requestId === 'routed'),
+      );
+      assert.equal(started.model, 'base');
+      await waitFor('the end of the answer', () =>
+        inbox.find((m) => m.type === 'done' && m.requestId === 'routed'),
+      );
+    } finally {
+      socket.close();
+    }
   });
 
   test('a version nobody asks for is unloaded from the worker threads; the active one stays', async () => {
