@@ -231,7 +231,9 @@ async function main(): Promise<void> {
     : { ...MODEL_SIZES['gpt2-small'], vocabSize: GPT2_VOCAB };
   // Fine-tuning batches are short chat exchanges. One sequence of 128 tokens a step keeps the
   // weights, AdamW moments, gradients and activations of a 124M model inside the wasm backend's
-  // 4 GiB heap (2 x 128 measured past it: about 209 MB per layer at the step's peak).
+  // 4 GiB heap: weights and moments hold 1,424 MiB, a step allocates up to 905 MiB more (the first,
+  // which creates the moments, 1,538 MiB over the weights). 2 x 128 ran past the heap before the
+  // step's memory was cut (src/llm/README.md, "Training memory") and has not been measured since.
   const batchSize = Number(values['batch-size'] ?? (smoke ? 2 : 1));
   const seqLen = Number(values['seq-len'] ?? (smoke ? 32 : 128));
   const steps = Number(values.steps ?? (smoke ? 2 : 4));

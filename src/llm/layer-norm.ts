@@ -18,20 +18,22 @@ export function layerNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D, 
         const [xhat, r] = saved as [tf.Tensor2D, tf.Tensor2D];
         const g = gain;
         const d = dy as tf.Tensor2D;
-        const dxhat = tf.mul(d, g);
-        // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
-        const dx = tf.mul(
-          r,
-          tf.sub(
-            tf.sub(dxhat, tf.mean(dxhat, -1, true)),
-            tf.mul(xhat, tf.mean(tf.mul(dxhat, xhat), -1, true)),
-          ),
-        );
-        const ones = tf.ones([1, d.shape[0]]) as tf.Tensor2D;
-        const dim = d.shape[1];
-        const dGain = tf.reshape(tf.matMul(ones, tf.mul(d, xhat)), [dim]);
-        const dBias = tf.reshape(tf.matMul(ones, d), [dim]);
-        return [dx, dGain, dBias];
+        return tf.tidy(() => {
+          const dxhat = tf.mul(d, g);
+          // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+          const dx = tf.mul(
+            r,
+            tf.sub(
+              tf.sub(dxhat, tf.mean(dxhat, -1, true)),
+              tf.mul(xhat, tf.mean(tf.mul(dxhat, xhat), -1, true)),
+            ),
+          );
+          const ones = tf.ones([1, d.shape[0]]) as tf.Tensor2D;
+          const dim = d.shape[1];
+          const dGain = tf.reshape(tf.matMul(ones, tf.mul(d, xhat)), [dim]);
+          const dBias = tf.reshape(tf.matMul(ones, d), [dim]);
+          return [dx, dGain, dBias];
+        });
       },
     };
   });

@@ -6,6 +6,10 @@
 // of the data), and the weight is a parameter that outlives the step anyway, so the gradient
 // function reads it directly. That spares a copy of every weight per step: 0.5 GB for gpt2-small.
 // Weights must therefore be tensors made outside the function being differentiated (parameters).
+//
+// Gradient functions run in tf.tidy: TF.js calls a custom gradient outside any scope of its own,
+// so the transposed copies would otherwise live until the whole backward pass ends (a copy of
+// every weight: 324 MiB for gpt2-small).
 import * as tf from '@tensorflow/tfjs';
 
 /** x [N,in] @ w [in,out]. */
@@ -18,34 +22,11 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
         const [sa] = saved as [tf.Tensor2D];
         const sb = w;
         const g = dy as tf.Tensor2D;
-        return [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)];
+        return tf.tidy(() => [tf.matMul(g, tf.transpose(sb)), tf.matMul(tf.transpose(sa), g)]);
       },
     };
   });
   return f(x, w) as tf.Tensor2D;
-}
-
-/** x [N,d] @ e[V,d]^T -> [N,V]: the tied output projection. */
-export function linearTransposed(x: tf.Tensor2D, e: tf.Tensor2D): tf.Tensor2D {
-  const f = tf.customGrad((a, b, save) => {
-    (save as tf.GradSaveFunc)([a as tf.Tensor]);
-    return {
-      value: tf.matMul(a as tf.Tensor2D, tf.transpose(b as tf.Tensor2D)),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [sa] = saved as [tf.Tensor2D];
-        const sb = e;
-        const g = dy as tf.Tensor2D;
-        // dE = g^T x. Transpose whichever is smaller: the [N,V] gradient when there are fewer
-        // rows than the width (a short batch of a large-vocabulary model), otherwise the [d,V]
-        // product, so the big [N,V] gradient of a long batch is never transposed.
-        const [rows, width] = sa.shape;
-        const dE =
-          rows < width ? tf.matMul(tf.transpose(g), sa) : tf.transpose(tf.matMul(tf.transpose(sa), g));
-        return [tf.matMul(g, sb), dE];
-      },
-    };
-  });
-  return f(x, e) as tf.Tensor2D;
 }
 
 /**
@@ -61,12 +42,14 @@ export function affine(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D): tf.Te
         const [sa] = saved as [tf.Tensor2D];
         const sb = w;
         const g = dy as tf.Tensor2D;
-        const ones = tf.ones([1, g.shape[0]]) as tf.Tensor2D;
-        return [
-          tf.matMul(g, tf.transpose(sb)),
-          tf.matMul(tf.transpose(sa), g),
-          tf.reshape(tf.matMul(ones, g), [g.shape[1]]),
-        ];
+        return tf.tidy(() => {
+          const ones = tf.ones([1, g.shape[0]]) as tf.Tensor2D;
+          return [
+            tf.matMul(g, tf.transpose(sb)),
+            tf.matMul(tf.transpose(sa), g),
+            tf.reshape(tf.matMul(ones, g), [g.shape[1]]),
+          ];
+        });
       },
     };
   });

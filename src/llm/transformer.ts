@@ -3,9 +3,9 @@
 // single-token decoding with a key/value cache, so all three share the same attention code.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.ts';
-import { embed } from './embedding.ts';
+import { embed, tiedEmbedding } from './embedding.ts';
 import { layerNorm } from './layer-norm.ts';
-import { affine, linearTransposed } from './matmul.ts';
+import { affine } from './matmul.ts';
 import { blockPrefix, type ParamTensors } from './params.ts';
 
 /** Keys and values per layer, shaped [batch*heads, length, headDim]. */
@@ -181,8 +181,9 @@ export function forwardChunk(
     Array.from({ length: b * t }, (_, i) => past + (i % t)),
     'int32',
   );
+  const tokenTable = tiedEmbedding(param(params, 'tok_emb') as tf.Tensor2D);
   const x = tf.add(
-    embed(param(params, 'tok_emb') as tf.Tensor2D, ids),
+    tokenTable.lookup(ids),
     embed(param(params, 'pos_emb') as tf.Tensor2D, positions),
   ) as tf.Tensor2D;
   const mask = causalMask(past, t);
@@ -209,9 +210,7 @@ export function forwardChunk(
         c.dModel,
       ]) as tf.Tensor2D)
     : final;
-  const projected = outputWeightT
-    ? tf.matMul(rows, outputWeightT)
-    : linearTransposed(rows, param(params, 'tok_emb') as tf.Tensor2D);
+  const projected = outputWeightT ? tf.matMul(rows, outputWeightT) : tokenTable.project(rows);
   const logits = tf.reshape(projected, [b, lastPositionOnly ? 1 : t, c.vocabSize]) as tf.Tensor3D;
   return { logits, cache: keepCache ? newCache : null };
 }
@@ -271,8 +270,9 @@ export function forwardRows(
       for (let k = 0; k < t; k++) if (k < off || k > j) maskData[base + pastMax + k] = -1e9;
     }
   });
+  const tokenTable = tiedEmbedding(param(params, 'tok_emb') as tf.Tensor2D);
   const x = tf.add(
-    embed(param(params, 'tok_emb') as tf.Tensor2D, tf.tensor1d(idData, 'int32')),
+    tokenTable.lookup(tf.tensor1d(idData, 'int32')),
     embed(param(params, 'pos_emb') as tf.Tensor2D, tf.tensor1d(posData, 'int32')),
   ) as tf.Tensor2D;
   const mask = tf.tensor4d(maskData, [b, 1, t, width]);
@@ -320,9 +320,7 @@ export function forwardRows(
     c.dModel,
   ]) as tf.Tensor2D;
   const logits = (
-    options.outputWeightT
-      ? tf.matMul(last, options.outputWeightT)
-      : linearTransposed(last, param(params, 'tok_emb') as tf.Tensor2D)
+    options.outputWeightT ? tf.matMul(last, options.outputWeightT) : tokenTable.project(last)
   ) as tf.Tensor2D;
   return { logits, caches };
 }
