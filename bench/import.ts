@@ -5,6 +5,7 @@
 // against the measured matmul peak. Prints the CPU model and progress lines, then one JSON line.
 // `--smoke` runs the same path on a small model in seconds (for CI-style checks, not figures).
 import * as tf from '@tensorflow/tfjs';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +136,59 @@ function writeHubFolder(dir: string, config: ModelConfig): void {
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 const mb = (bytes: number) => round(bytes / 2 ** 20);
 
+/** The training child's answer: one JSON line last on its stdout. */
+interface TrainResult {
+  secondsPerStep: number;
+  rssBytes: number;
+}
+
+/** Runs `--train-from dir` in a new Node process with this one's loader flags (tsx). */
+function trainInChild(dir: string, batchSize: number, seqLen: number, steps: number): TrainResult {
+  const out = execFileSync(
+    process.execPath,
+    [
+      ...process.execArgv,
+      process.argv[1]!,
+      '--train-from',
+      dir,
+      '--batch-size',
+      String(batchSize),
+      '--seq-len',
+      String(seqLen),
+      '--steps',
+      String(steps),
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 2 ** 20 },
+  );
+  const last = out.trim().split('\n').at(-1)!;
+  return JSON.parse(last) as TrainResult;
+}
+
+/** The child: load the imported folder, then time AdamW steps on one fixed batch. */
+async function trainOnly(dir: string, batchSize: number, seqLen: number, steps: number): Promise<void> {
+  await selectBackend();
+  const model = loadModel(dir);
+  releaseInferenceCache(model.params);
+  const state = createTrainState(model.config, model.params);
+  tf.dispose(Object.values(model.params));
+  const tokens = batchSize * seqLen;
+  const inputs = Int32Array.from({ length: tokens }, (_, i) => (i * 7919) % model.config.vocabSize);
+  const targets = Int32Array.from({ length: tokens }, (_, i) => (i * 104729 + 3) % model.config.vocabSize);
+  const step = () => {
+    const batch = batchTensors(inputs, targets, batchSize, seqLen);
+    const r = trainStep(state, batch, { lr: 1e-5, clipNorm: 1 });
+    disposeBatch(batch);
+    return r;
+  };
+  step(); // warm-up: kernels and AdamW moments allocated
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  const secondsPerStep = (performance.now() - t0) / 1000 / steps;
+  const result: TrainResult = { secondsPerStep, rssBytes: process.memoryUsage().rss };
+  disposeTrainState(state);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -143,8 +197,18 @@ async function main(): Promise<void> {
       'seq-len': { type: 'string' },
       steps: { type: 'string' },
       'new-tokens': { type: 'string' },
+      'train-from': { type: 'string' },
     },
   });
+  if (values['train-from']) {
+    await trainOnly(
+      values['train-from'],
+      Number(values['batch-size']),
+      Number(values['seq-len']),
+      Number(values.steps),
+    );
+    return;
+  }
   const smoke = values.smoke!;
   const log = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
   const cpu = cpus()[0]?.model ?? 'unknown';
@@ -215,37 +279,26 @@ async function main(): Promise<void> {
     const rates = matmulRates(modelMatmulShapes(model.config, tokens), smoke ? 2 : 3);
     log({ stage: 'matmul', peakGflops: round(rates.peak), shapes: rates.shapes });
 
-    // Training starts from the loaded weights; the generation cache (the transposed embedding) goes.
-    releaseInferenceCache(model.params);
-    const state = createTrainState(model.config, model.params);
+    // Training runs in a fresh process, as it does in feedloop (the workers load the version to
+    // train): the wasm heap never shrinks, and what generation and the matmul probe left in it
+    // fragments the 4 GiB a 124M model's step needs (measured: "memory access out of bounds" on the
+    // first step when trained in this process after generating).
     tf.dispose(Object.values(model.params));
-    const inputs = Int32Array.from({ length: tokens }, (_, i) => (i * 7919) % model.config.vocabSize);
-    const targets = Int32Array.from({ length: tokens }, (_, i) => (i * 104729 + 3) % model.config.vocabSize);
-    const step = () => {
-      const batch = batchTensors(inputs, targets, batchSize, seqLen);
-      const r = trainStep(state, batch, { lr: 1e-5, clipNorm: 1 });
-      disposeBatch(batch);
-      return r;
-    };
-    step(); // warm-up: kernels and AdamW moments allocated
-    t0 = performance.now();
-    for (let i = 0; i < steps; i++) step();
-    const secondsPerStep = (performance.now() - t0) / 1000 / steps;
-    const trainTokensPerSecond = tokens / secondsPerStep;
+    const trained = trainInChild(dest, batchSize, seqLen, steps);
+    const trainTokensPerSecond = tokens / trained.secondsPerStep;
     const flopsPerToken = trainFlopsPerToken(model.config, seqLen);
     const mfu = (trainTokensPerSecond * flopsPerToken) / (rates.peak * 1e9);
-    const rssTrained = process.memoryUsage().rss;
+    const rssTrained = trained.rssBytes;
     log({
       stage: 'train',
       batchSize,
       seqLen,
       steps,
-      secondsPerStep: round(secondsPerStep, 3),
+      secondsPerStep: round(trained.secondsPerStep, 3),
       trainTokensPerSecond: round(trainTokensPerSecond),
       mfu: round(mfu, 3),
       rssMb: mb(rssTrained),
     });
-    disposeTrainState(state);
 
     log({
       bench: 'import',
@@ -264,7 +317,7 @@ async function main(): Promise<void> {
       train_batch: `${batchSize}x${seqLen}`,
       train_tokens_per_s: round(trainTokensPerSecond),
       mfu: round(mfu, 3),
-      rss_after_training_mb: mb(rssTrained),
+      rss_training_process_mb: mb(rssTrained),
     });
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -2,9 +2,11 @@
 // default; 16x is 1M messages, 2M ratings, votes, flags and corrections, 20M implicit events) a
 // scratch database is seeded with COPY (bench/scale-seed.ts), then measured:
 //   - a full dataset build in a child process: wall time, peak RSS, feedback rows per second;
-//   - the dashboard's insights queries (volume and per-version metrics, 30 days), the moderation
-//     queue's first page and a deep page (keyset cursor), opening a 200-message conversation:
-//     p50 and p95 over repeated runs;
+//   - the dashboard's insights queries (volume and per-version metrics, 30 days, from their
+//     rollups; the metrics from raw rows too, for comparison), the moderation queue's first page
+//     and a deep page by cursor with each submitter's trust (the kept rater assessment; its one-off
+//     computation timed apart), opening a 200-message conversation (one page): p50 and p95 over
+//     repeated runs;
 //   - single-event ingestion p99 (the group-commit writer, 16 concurrent writers) on the biggest
 //     size and on an empty database;
 //   - table and index sizes.
@@ -20,9 +22,17 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, type Database } from '../src/platform/db/client.ts';
-import { feedbackVolume, versionMetrics } from '../src/feedback/insights/queries.ts';
+import {
+  compactAnswerMetrics,
+  compactFeedbackRollup,
+  feedbackVolume,
+  versionMetrics,
+  versionMetricsFromRows,
+} from '../src/feedback/insights/queries.ts';
 import { listCorrectionsForReview } from '../src/feedback/moderation/review.ts';
-import { getConversation } from '../src/feedback/conversations/conversations.ts';
+import { currentRaterAssessments, submitterTrust } from '../src/feedback/raters/submitter-trust.ts';
+import { getConversationPage } from '../src/feedback/conversations/conversations.ts';
+import { encodeCursor } from '../src/platform/pagination.ts';
 import { EventWriter } from '../src/feedback/events/event-writer.ts';
 import { cpuModel } from './commit-latency.ts';
 import { scratchDatabase, type ScratchDatabase } from './scratch-database.ts';
@@ -154,12 +164,16 @@ interface SizeResult {
   insights: {
     volume: { p50: number; p95: number };
     metrics: { p50: number; p95: number };
+    /** The same metrics aggregated from raw rows, as before the rollup (for comparison). */
+    metricsRaw: { p50: number; p95: number };
     load: { p50: number; p95: number };
   };
   moderation: {
     first: { p50: number; p95: number };
     deep: { p50: number; p95: number };
     both: { p95: number };
+    /** One assessment of every rater (what a page costs once after ratings change). */
+    raterAssessmentMs: number;
   };
   conversation: { p50: number; p95: number; messages: number };
   ingestP99: number | null;
@@ -189,32 +203,49 @@ async function measureSize(size: number, databases: ScratchDatabase[], last: boo
             `${Math.round((plan.feedback + plan.events) / build.seconds)} feedback rows/s, ${build.examples} examples`,
     );
 
-    const window = { from: new Date(Date.now() - 30 * DAY_MS), to: new Date() };
+    // The workers fold the rollups' deltas every minute; the seed's COPYs left them unfolded.
+    await compactFeedbackRollup(db.pool);
+    await compactAnswerMetrics(db.pool);
+    const now = new Date();
+    const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+    // Whole UTC days, as the dashboard asks.
+    const window = { from: new Date(today - 29 * DAY_MS), to: now };
     const volume = await timings(RUNS, () => feedbackVolume(db.pool, window));
     const metrics = await timings(RUNS, () => versionMetrics(db.pool, window));
+    const metricsRaw = await timings(SMOKE ? RUNS : 5, () => versionMetricsFromRows(db.pool, window));
     const load = await timings(RUNS, () =>
       Promise.all([feedbackVolume(db.pool, window), versionMetrics(db.pool, window)]),
     );
     say(
-      `  insights: volume p50 ${volume.p50} p95 ${volume.p95} ms; metrics p50 ${metrics.p50} p95 ${metrics.p95} ms; a dashboard load (both at once) p95 ${load.p95} ms`,
+      `  insights: volume p50 ${volume.p50} p95 ${volume.p95} ms; metrics (rollup) p50 ${metrics.p50} p95 ${metrics.p95} ms ` +
+        `(from raw rows p50 ${metricsRaw.p50} p95 ${metricsRaw.p95} ms); a dashboard load (both at once) p95 ${load.p95} ms`,
     );
 
+    // A page as the route serves it: the items, then each submitter's trust (kept between changes).
+    const assessStart = performance.now();
+    await currentRaterAssessments(db.prisma);
+    const raterAssessmentMs = round(performance.now() - assessStart);
     const filter = { status: 'pending' as const, limit: 50 };
-    const first = await timings(RUNS, () => listCorrectionsForReview(db.prisma, filter));
-    const { rows: deepRows } = await db.pool.query<{ id: string }>(
-      `SELECT id FROM corrections WHERE status = 'pending' ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT 1`,
+    const moderationPage = async (cursor?: string) => {
+      const queue = await listCorrectionsForReview(db.prisma, { ...filter, cursor });
+      await submitterTrust(db.prisma, [...new Set(queue.corrections.map((c) => c.submitter.id))]);
+      return queue;
+    };
+    const first = await timings(RUNS, () => moderationPage());
+    const { rows: deepRows } = await db.pool.query<{ id: string; created_at: Date }>(
+      `SELECT id, created_at AT TIME ZONE 'UTC' AS created_at FROM corrections WHERE status = 'pending' ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT 1`,
       [Math.floor(seeded.counts.corrections! * 0.4 * 0.8)],
     );
-    const deepCursor = deepRows[0]?.id;
-    const deep = deepCursor
-      ? await timings(RUNS, () => listCorrectionsForReview(db.prisma, { ...filter, before: deepCursor }))
-      : first;
+    const deepCursor = deepRows[0] ? encodeCursor({ at: deepRows[0].created_at, id: deepRows[0].id }) : null;
+    const deep = deepCursor ? await timings(RUNS, () => moderationPage(deepCursor)) : first;
     say(
-      `  moderation: first page p50 ${first.p50} p95 ${first.p95} ms; deep page (80% down the pending list) p50 ${deep.p50} p95 ${deep.p95} ms`,
+      `  moderation: rater assessment (once per change of ratings) ${raterAssessmentMs} ms; first page p50 ${first.p50} p95 ${first.p95} ms; ` +
+        `deep page by cursor (80% down the pending list) p50 ${deep.p50} p95 ${deep.p95} ms`,
     );
 
-    const opened = await getConversation(db.prisma, seeded.longConversationId);
-    const conversation = await timings(RUNS, () => getConversation(db.prisma, seeded.longConversationId));
+    const openPage = () => getConversationPage(db.prisma, seeded.longConversationId, { limit: 500 });
+    const opened = await openPage();
+    const conversation = await timings(RUNS, openPage);
     say(
       `  conversation of ${opened?.messages.length} messages: p50 ${conversation.p50} p95 ${conversation.p95} ms`,
     );
@@ -251,8 +282,8 @@ async function measureSize(size: number, databases: ScratchDatabase[], last: boo
       seeded,
       seedSeconds,
       build,
-      insights: { volume, metrics, load },
-      moderation: { first, deep, both: { p95: Math.max(first.p95, deep.p95) } },
+      insights: { volume, metrics, metricsRaw, load },
+      moderation: { first, deep, both: { p95: Math.max(first.p95, deep.p95) }, raterAssessmentMs },
       conversation: { ...conversation, messages: opened?.messages.length ?? 0 },
       ingestP99: ingest,
       dbGb,

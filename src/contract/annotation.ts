@@ -1,7 +1,7 @@
 // Request and response shapes for annotation queues: several raters judge the same answers under
 // guidelines and a rubric, leases hand the work out, agreement and consensus come back.
 import { z } from 'zod';
-import { isoDate, uuid } from './http.ts';
+import { cursorQuery, isoDate, nextCursor, uuid } from './http.ts';
 import { role } from './users.ts';
 import { flagCategory, pairwiseChoice, starsValue, thumbsValue } from './feedback.ts';
 import { messageRole } from './conversations.ts';
@@ -150,10 +150,10 @@ export const queueView = z.object({
 });
 export type QueueView = z.infer<typeof queueView>;
 
-export const listQueuesQuery = z.strictObject({
+export const listQueuesQuery = cursorQuery.extend({
   status: z.enum(['open', 'closed', 'all']).default('open'),
 });
-export const queueList = z.object({ queues: z.array(queueView) });
+export const queueList = z.object({ queues: z.array(queueView), nextCursor });
 
 export const raterProgressRow = raterProgress.extend({ userId: z.string(), email: z.string() });
 export const queueDetail = queueView.extend({

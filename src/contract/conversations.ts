@@ -1,6 +1,6 @@
 // Request and response shapes for conversations and messages.
 import { z } from 'zod';
-import { isoDate, uuid } from './http.ts';
+import { isoDate, nextCursor, pageCursor, uuid } from './http.ts';
 import { feedbackSummaryView } from './feedback.ts';
 import { samplingField } from './sampling.ts';
 
@@ -129,6 +129,22 @@ export const conversationView = z.object({
     ),
 });
 
+/** The most messages one page of a conversation holds. */
+export const MAX_MESSAGES_PAGE = 1000;
+
+/** A conversation's messages in creation order, a page at a time. */
+export const conversationMessagesQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(MAX_MESSAGES_PAGE).default(500),
+  cursor: pageCursor.optional(),
+});
+
+/**
+ * One page of a conversation: pages split the messages in creation order; within a page they are
+ * depth-first, a message whose parent is on an earlier page starting a branch of its own, and
+ * siblingIndex/siblingCount count every sibling, on any page.
+ */
+export const conversationPageView = conversationView.extend({ nextCursor });
+
 export const conversationSummaryView = z.object({
   id: z.string(),
   title: z.string(),
@@ -139,7 +155,8 @@ export const conversationSummaryView = z.object({
 
 export const conversationPage = z.object({
   conversations: z.array(conversationSummaryView),
-  /** Pass as `before` to get the next page; null on the last page. */
+  nextCursor,
+  /** The older form of nextCursor: pass as `before` to get the next page; null on the last page. */
   nextBefore: z.string().nullable(),
 });
 

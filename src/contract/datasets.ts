@@ -1,6 +1,6 @@
 // Request and response shapes for dataset snapshots and rater reliability.
 import { z } from 'zod';
-import { isoDate, pageQuery, uuid } from './http.ts';
+import { isoDate, nextCursor, pageQuery, uuid } from './http.ts';
 import { datasetBuildConfigSchema } from './dataset-build-config.ts';
 
 export const DATASET_FORMATS = ['sft', 'preference', 'kto'] as const;
@@ -39,7 +39,7 @@ export const datasetDetail = datasetView.extend({
 });
 
 export const buildView = z.object({ created: z.boolean(), dataset: datasetView });
-export const datasetPage = z.object({ items: z.array(datasetView) });
+export const datasetPage = z.object({ items: z.array(datasetView), nextCursor });
 export const listDatasetsQuery = pageQuery;
 
 export const fileParams = z.strictObject({ id: uuid, split: z.enum(DATASET_SPLITS) });

@@ -18,9 +18,23 @@ export const commonErrors = {
   503: errorBody,
 } as const;
 
-export const pageQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  /** Return items created before this id's item (keyset pagination, newest first). */
+/** The largest page any list returns. */
+export const MAX_PAGE_SIZE = 200;
+
+/** An opaque keyset cursor: the `nextCursor` of the previous page. */
+export const pageCursor = z.string().min(1).max(200);
+
+/** `limit` (at most MAX_PAGE_SIZE) and `cursor` (the previous page's nextCursor). */
+export const cursorQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(50),
+  cursor: pageCursor.optional(),
+});
+
+/** Pass as `cursor` to get the next page; null on the last page. */
+export const nextCursor = z.string().nullable();
+
+export const pageQuery = cursorQuery.extend({
+  /** Older form of `cursor`: return items created before this id's item (newest first). */
   before: uuid.optional(),
 });
 

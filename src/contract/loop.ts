@@ -4,7 +4,7 @@
 // builder's own schemas (src/loop/schemas.ts).
 import { z } from 'zod';
 import { LoopDecision, LoopRunPhase, LoopRunStatus, LoopTrigger } from '../generated/prisma/enums.ts';
-import { isoDate, uuid } from './http.ts';
+import { cursorQuery, isoDate, MAX_PAGE_SIZE, nextCursor, uuid } from './http.ts';
 import { modelName } from './model-versions.ts';
 
 /** Training config overrides as stored (a partial TrainingConfigInput of src/training). */
@@ -121,16 +121,26 @@ export const createRunBody = z
   });
 export type CreateRunBody = z.input<typeof createRunBody>;
 export const cancelRunBody = z.strictObject({ reason });
-export const listRunsQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(20) });
+export const listRunsQuery = cursorQuery.extend({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
+});
+/** A run's log, oldest first. */
+export const runLogQuery = cursorQuery.extend({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(MAX_PAGE_SIZE),
+});
 export const runIdParams = z.strictObject({ id: uuid });
 
 export const runResponse = z.object({ run: runView });
-export const runList = z.object({ runs: z.array(runView) });
+export const runList = z.object({ runs: z.array(runView), nextCursor });
 export const runDetail = z.object({
   run: runView,
   progress: z.array(progressPoint),
+  /** The first page of the log, oldest first. */
   logs: z.array(runLogLine),
+  /** Pass as `cursor` to /v1/loop/runs/{id}/logs for the rest of the log; null when this is all. */
+  logsNextCursor: nextCursor,
 });
+export const runLogPage = z.object({ logs: z.array(runLogLine), nextCursor });
 export type RunDetail = z.output<typeof runDetail>;
 
 /** A change workers publish and the API relays to socket clients: a new progress point, or a run's new state. */

@@ -1,6 +1,6 @@
 // Request and response shapes for the model-version registry.
 import { z } from 'zod';
-import { isoDate, pageQuery, uuid } from './http.ts';
+import { isoDate, nextCursor, pageQuery, uuid } from './http.ts';
 
 export const modelStatus = z.enum(['candidate', 'active', 'rejected', 'retired']);
 
@@ -98,6 +98,8 @@ export const modelVersionView = z.object({
 
 export const modelVersionPage = z.object({
   modelVersions: z.array(modelVersionView),
+  nextCursor,
+  /** The older form of nextCursor (the last version's id, for `before`). */
   nextBefore: z.string().nullable(),
 });
 

@@ -1,6 +1,6 @@
 // Request and response shapes for the moderation queues (corrections and flags) and decisions.
 import { z } from 'zod';
-import { isoDate, pageQuery, uuid } from './http.ts';
+import { isoDate, nextCursor, pageQuery, uuid } from './http.ts';
 import { messageRole } from './conversations.ts';
 import { correctionText, flagCategory, reviewStatus } from './feedback.ts';
 
@@ -81,10 +81,14 @@ const submitterTrust = z.object({
 
 export const correctionQueue = z.object({
   corrections: z.array(correctionReviewView.extend({ submitterTrust })),
+  nextCursor,
+  /** The older form of nextCursor (the last item's id, for `before`). */
   nextBefore: z.string().nullable(),
 });
 export const flagQueue = z.object({
   flags: z.array(flagReviewView.extend({ submitterTrust })),
+  nextCursor,
+  /** The older form of nextCursor (the last item's id, for `before`). */
   nextBefore: z.string().nullable(),
 });
 export type SubmitterTrust = z.output<typeof submitterTrust>;

@@ -9,6 +9,7 @@ import { commonErrors, idParams } from '../contract/http.ts';
 import { parseBuildConfig } from '../contract/dataset-build-config.ts';
 import { loadFeedbackRows } from '../feedback/feedback-rows.ts';
 import { assessRaters } from '../feedback/raters/raters.ts';
+import { currentRaterAssessments } from '../feedback/raters/submitter-trust.ts';
 import {
   buildBody,
   buildView,
@@ -155,11 +156,14 @@ const raterRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { prisma } = app.db;
-      const config = parseBuildConfig({});
-      const rows = await loadFeedbackRows(prisma, { window: { from: request.query.from, to: new Date() } });
-      const raters = assessRaters(rows, config).filter(
-        (r) => !request.query.status || r.status === request.query.status,
-      );
+      // All feedback: the kept assessment moderation shows too (recomputed when its inputs change).
+      const assessed = request.query.from
+        ? assessRaters(
+            await loadFeedbackRows(prisma, { window: { from: request.query.from, to: new Date() } }),
+            parseBuildConfig({}),
+          )
+        : await currentRaterAssessments(prisma);
+      const raters = assessed.filter((r) => !request.query.status || r.status === request.query.status);
       const users = await prisma.user.findMany({
         where: { id: { in: raters.map((r) => r.userId) } },
         select: { id: true, email: true },

@@ -5,7 +5,8 @@ import { createReadStream } from 'node:fs';
 import { access, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db, PrismaClient } from '../platform/db/client.ts';
-import type { Dataset } from '../generated/prisma/client.ts';
+import type { Dataset, Prisma } from '../generated/prisma/client.ts';
+import { afterKeyset, decodeCursor, pageOf } from '../platform/pagination.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
 import { toJson } from '../platform/db/json.ts';
 import { parseBuildConfig, type DatasetBuildConfigInput } from '../contract/dataset-build-config.ts';
@@ -138,22 +139,20 @@ export async function buildDatasets(
   });
 }
 
-export async function listDatasets(db: Db, page: { limit: number; before?: string }) {
-  const cursor = page.before ? await db.dataset.findUnique({ where: { id: page.before } }) : null;
-  if (page.before && !cursor) throw notFound('Dataset');
-  const items = await db.dataset.findMany({
-    where: cursor
-      ? {
-          OR: [
-            { createdAt: { lt: cursor.createdAt } },
-            { createdAt: cursor.createdAt, id: { lt: cursor.id } },
-          ],
-        }
-      : {},
+/** Snapshots, newest first; `cursor` is the previous page's nextCursor (`before`: the older form, an id). */
+export async function listDatasets(db: Db, page: { limit: number; before?: string; cursor?: string }) {
+  let key = page.cursor ? decodeCursor(page.cursor) : undefined;
+  if (!key && page.before) {
+    const cursor = await db.dataset.findUnique({ where: { id: page.before } });
+    if (!cursor) throw notFound('Dataset');
+    key = { at: cursor.createdAt, id: cursor.id };
+  }
+  const rows = await db.dataset.findMany({
+    where: key ? (afterKeyset(key, 'createdAt') as Prisma.DatasetWhereInput) : {},
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    take: page.limit,
+    take: page.limit + 1,
   });
-  return { items };
+  return pageOf(rows, page.limit, (d) => ({ at: d.createdAt, id: d.id }));
 }
 
 /** A snapshot with its lineage counted by feedback kind (annotation queue items as `annotation_item`). */

@@ -10,7 +10,7 @@ import { commonErrors, errorBody } from '../contract/http.ts';
 import type { LoopSchedule } from '../generated/prisma/client.ts';
 import { RedisLoopEvents } from './events.ts';
 import { startRun } from './pipeline.ts';
-import { cancelRun, createCandidateRun, createRun, getRunDetail, listRuns } from './runs.ts';
+import { cancelRun, createCandidateRun, createRun, getRun, getRunDetail, listRuns, runLogs } from './runs.ts';
 import {
   countNewFeedback,
   getSchedule,
@@ -24,6 +24,8 @@ import {
   cancelRunBody,
   createRunBody,
   listRunsQuery,
+  runLogPage,
+  runLogQuery,
   loopClientMessage,
   runDetail,
   runIdParams,
@@ -184,7 +186,10 @@ const opsRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: runList, ...commonErrors },
       },
     },
-    async (request) => ({ runs: (await listRuns(prisma, request.query.limit)).map(runView) }),
+    async (request) => {
+      const page = await listRuns(prisma, request.query);
+      return { runs: page.runs.map(runView), nextCursor: page.nextCursor };
+    },
   );
 
   app.get(
@@ -200,6 +205,23 @@ const opsRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const detail = await getRunDetail(prisma, request.params.id);
       return { ...detail, run: runView(detail.run) };
+    },
+  );
+
+  app.get(
+    '/v1/loop/runs/:id/logs',
+    {
+      schema: {
+        tags,
+        summary: "A page of a run's log, oldest first",
+        params: runIdParams,
+        querystring: runLogQuery,
+        response: { 200: runLogPage, ...commonErrors },
+      },
+    },
+    async (request) => {
+      await getRun(prisma, request.params.id);
+      return runLogs(prisma, request.params.id, request.query);
     },
   );
 

@@ -10,6 +10,8 @@ import { mergeOverrides } from './overrides.ts';
 import { datasetOverrides, trainingOverrides } from '../contract/loop.ts';
 import { trainingConfigIssues } from './training-config.ts';
 import { logView, progressView, type ProgressPointView } from './views.ts';
+import { afterKeyset, badCursor, decodeCursor, pageOf } from '../platform/pagination.ts';
+import { MAX_PAGE_SIZE } from '../contract/http.ts';
 
 export const IN_PROGRESS = ['queued', 'running'] as const;
 /** How many progress points GET /v1/loop/runs/:id returns at most (the latest ones). */
@@ -161,10 +163,37 @@ export async function getRun(db: Db, id: string): Promise<LoopRun> {
   return run;
 }
 
-export function listRuns(db: Db, limit: number): Promise<LoopRun[]> {
-  return db.loopRun.findMany({ orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: limit });
+/** Runs, newest first, a page at a time (`cursor`: the previous page's nextCursor). */
+export async function listRuns(
+  db: Db,
+  page: { limit: number; cursor?: string },
+): Promise<{ runs: LoopRun[]; nextCursor: string | null }> {
+  const rows = await db.loopRun.findMany({
+    where: page.cursor
+      ? (afterKeyset(decodeCursor(page.cursor), 'createdAt') as Prisma.LoopRunWhereInput)
+      : {},
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take: page.limit + 1,
+  });
+  const { items, nextCursor } = pageOf(rows, page.limit, (r) => ({ at: r.createdAt, id: r.id }));
+  return { runs: items, nextCursor };
 }
 
+/** A page of a run's log, oldest first (keyset on the log's serial id). */
+export async function runLogs(db: Db, runId: string, page: { limit: number; cursor?: string }) {
+  const key = page.cursor ? decodeCursor(page.cursor) : undefined;
+  if (key && !/^[0-9]+$/.test(key.id)) throw badCursor();
+  const after = key ? BigInt(key.id) : undefined;
+  const rows = await db.loopRunLog.findMany({
+    where: { runId, ...(after !== undefined ? { id: { gt: after } } : {}) },
+    orderBy: { id: 'asc' },
+    take: page.limit + 1,
+  });
+  const { items, nextCursor } = pageOf(rows, page.limit, (r) => ({ at: r.at, id: String(r.id) }));
+  return { logs: items.map(logView), nextCursor };
+}
+
+/** A run with its latest progress points and the first page of its log. */
 export async function getRunDetail(db: Db, id: string) {
   const run = await getRun(db, id);
   const [progress, logs] = await Promise.all([
@@ -173,9 +202,14 @@ export async function getRunDetail(db: Db, id: string) {
       orderBy: { id: 'desc' },
       take: PROGRESS_POINTS_SHOWN,
     }),
-    db.loopRunLog.findMany({ where: { runId: id }, orderBy: { id: 'asc' } }),
+    runLogs(db, id, { limit: MAX_PAGE_SIZE }),
   ]);
-  return { run, progress: progress.reverse().map(progressView), logs: logs.map(logView) };
+  return {
+    run,
+    progress: progress.reverse().map(progressView),
+    logs: logs.logs,
+    logsNextCursor: logs.nextCursor,
+  };
 }
 
 export async function appendLog(

@@ -14,9 +14,9 @@ import { getSchedule, scheduleDefaults, syncSchedulers } from './schedule.ts';
 import { startReconciler } from './reconciler.ts';
 import { selectBackend } from '../llm/index.ts';
 import { maintainEventPartitions } from '../feedback/events/partitions.ts';
-import { compactFeedbackRollup } from '../feedback/insights/queries.ts';
+import { compactAnswerMetrics, compactFeedbackRollup } from '../feedback/insights/queries.ts';
 
-/** How often the workers fold the feedback rollup's deltas into feedback_daily. */
+/** How often the workers fold the rollups' deltas into feedback_daily and answer_metrics_daily. */
 const ROLLUP_COMPACTION_MS = 60 * 1000;
 
 /** How often the workers create next months' event partitions and drop those past the retention. */
@@ -96,9 +96,11 @@ export async function startWorkers(
   await maintainPartitions();
   const partitionTimer = setInterval(maintainPartitions, PARTITION_MAINTENANCE_MS).unref();
   const rollupTimer = setInterval(() => {
-    compactFeedbackRollup(db.pool).catch((err: unknown) =>
-      log.warn({ err }, 'folding the feedback rollup failed; retrying in a minute'),
-    );
+    compactFeedbackRollup(db.pool)
+      .then(() => compactAnswerMetrics(db.pool))
+      .catch((err: unknown) =>
+        log.warn({ err }, 'folding the insights rollups failed; retrying in a minute'),
+      );
   }, ROLLUP_COMPACTION_MS).unref();
   log.info({ queues: workers.map((w) => w.name), prefix: config.FEEDLOOP_QUEUE_PREFIX }, 'workers started');
 

@@ -5,6 +5,7 @@ import { inTransaction, type Db } from '../platform/db/client.ts';
 import type { ModelStatus, ModelVersion, Prisma } from '../generated/prisma/client.ts';
 import { recordAudit } from '../platform/audit/audit-log.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
+import { afterKeyset, decodeCursor, pageOf } from '../platform/pagination.ts';
 import { toJson } from '../platform/db/json.ts';
 import { z } from 'zod';
 import { activeModelVersion } from '../serving/active-version.ts';
@@ -26,28 +27,27 @@ export function versionView(version: ModelVersion): Omit<ModelVersion, 'provenan
 /** Versions, newest first; `before` is the id of the last one on the previous page. */
 export async function listModelVersions(
   db: Db,
-  filter: { status?: ModelStatus; limit: number; before?: string },
-): Promise<{ modelVersions: ModelVersion[]; nextBefore: string | null }> {
+  filter: { status?: ModelStatus; limit: number; before?: string; cursor?: string },
+): Promise<{ modelVersions: ModelVersion[]; nextCursor: string | null; nextBefore: string | null }> {
   const where: Prisma.ModelVersionWhereInput[] = [];
   if (filter.status) where.push({ status: filter.status });
-  if (filter.before) {
+  let key = filter.cursor ? decodeCursor(filter.cursor) : undefined;
+  if (!key && filter.before) {
     const cursor = await db.modelVersion.findUnique({
       where: { id: filter.before },
       select: { id: true, createdAt: true },
     });
     if (!cursor) throw invalid('querystring.before', 'must be the id of a model version');
-    where.push({
-      OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }],
-    });
+    key = { at: cursor.createdAt, id: cursor.id };
   }
+  if (key) where.push(afterKeyset(key, 'createdAt') as Prisma.ModelVersionWhereInput);
   const rows = await db.modelVersion.findMany({
     where: { AND: where },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take: filter.limit + 1,
   });
-  const modelVersions = rows.slice(0, filter.limit);
-  const nextBefore = rows.length > filter.limit ? (modelVersions.at(-1)?.id ?? null) : null;
-  return { modelVersions, nextBefore };
+  const { items, nextCursor } = pageOf(rows, filter.limit, (v) => ({ at: v.createdAt, id: v.id }));
+  return { modelVersions: items, nextCursor, nextBefore: nextCursor ? (items.at(-1)?.id ?? null) : null };
 }
 
 /**

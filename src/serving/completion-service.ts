@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../platform/auth/principal.ts';
-import { appendMessage, createConversation } from '../feedback/conversations/conversations.ts';
+import { appendMessage, createConversation, pathTo } from '../feedback/conversations/conversations.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
 import type { Message, ModelVersion } from '../generated/prisma/client.ts';
 import type { ChatMessage, GenerationOptionsInput } from '../llm/index.ts';
@@ -70,18 +70,6 @@ async function assertOwnConversation(app: FastifyInstance, principal: Principal,
   if (!conversation || conversation.userId !== principal.userId) throw notFound('Conversation');
 }
 
-/** The messages from the root to `messageId`, oldest first. */
-async function pathTo(app: FastifyInstance, messageId: string): Promise<Message[]> {
-  const chain: Message[] = [];
-  for (let id: string | null = messageId; id;) {
-    const row: Message | null = await app.db.prisma.message.findUnique({ where: { id } });
-    if (!row) break;
-    chain.push(row);
-    id = row.parentId;
-  }
-  return chain.reverse();
-}
-
 /** The newest message nothing follows yet: where a turn without an explicit parent goes. */
 async function latestTip(app: FastifyInstance, conversationId: string): Promise<Message | null> {
   return app.db.prisma.message.findFirst({
@@ -96,7 +84,7 @@ async function planPrompt(app: FastifyInstance, request: CompletionRequest): Pro
 
   if (prompt.kind === 'regenerate') {
     await app.messageAccess.assertCanRate(principal, prompt.userMessageId);
-    const chain = await pathTo(app, prompt.userMessageId);
+    const chain = await pathTo(app.db.prisma, prompt.userMessageId);
     const userMessage = chain.at(-1)!;
     if (userMessage.role !== 'user') {
       throw new AppError('validation_failed', 'Only the answer to a user message can be regenerated', [
@@ -138,7 +126,7 @@ async function planPrompt(app: FastifyInstance, request: CompletionRequest): Pro
         { path: 'parentId', message: 'must be a message in the conversation' },
       ]);
     }
-    const before = parent ? await pathTo(app, parent.id) : [];
+    const before = parent ? await pathTo(app.db.prisma, parent.id) : [];
     return {
       history: [...asChat(before), { role: 'user', content }],
       turn: { conversationId, userMessageId },

@@ -6,6 +6,7 @@ import type { Principal, Role } from '../../platform/auth/principal.ts';
 import { recordAudit } from '../../platform/audit/audit-log.ts';
 import { toJson } from '../../platform/db/json.ts';
 import { AppError, notFound } from '../../platform/errors/app-error.ts';
+import { afterKeyset, decodeCursor, pageOf } from '../../platform/pagination.ts';
 import {
   annotationRubric,
   annotationSource,
@@ -117,17 +118,30 @@ export async function closeQueue(prisma: PrismaClient, id: string, actorId: stri
 }
 
 /** The queues a principal sees: every queue for managers, the queues they may annotate for others. */
+/**
+ * Queues newest first, a page at a time (`cursor`: the previous page's nextCursor): all of them for
+ * queue managers, the ones `principal` may annotate otherwise (filtered in the query, so pages are full).
+ */
 export async function listQueues(
   db: Db,
   principal: Pick<Principal, 'userId' | 'role'>,
-  status: 'open' | 'closed' | 'all',
-): Promise<QueueRow[]> {
-  const queues = await db.annotationQueue.findMany({
-    where: status === 'all' ? {} : { status },
+  filter: { status: 'open' | 'closed' | 'all'; limit: number; cursor?: string },
+): Promise<{ queues: QueueRow[]; nextCursor: string | null }> {
+  const where: Prisma.AnnotationQueueWhereInput[] = [];
+  if (filter.status !== 'all') where.push({ status: filter.status });
+  if (!isQueueManager(principal.role))
+    where.push({
+      OR: [{ annotatorRoles: { has: principal.role } }, { annotatorIds: { has: principal.userId } }],
+    });
+  if (filter.cursor)
+    where.push(afterKeyset(decodeCursor(filter.cursor), 'createdAt') as Prisma.AnnotationQueueWhereInput);
+  const rows = await db.annotationQueue.findMany({
+    where: { AND: where },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    take: 500,
+    take: filter.limit + 1,
   });
-  return isQueueManager(principal.role) ? queues : queues.filter((q) => mayAnnotate(q, principal));
+  const { items, nextCursor } = pageOf(rows, filter.limit, (q) => ({ at: q.createdAt, id: q.id }));
+  return { queues: items, nextCursor };
 }
 
 /** Judgements or unexpired leases: the claims on an item that count towards its overlap. */

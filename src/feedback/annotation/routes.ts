@@ -81,8 +81,11 @@ export const annotationRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const principal = principalOf(request);
-      const queues = await listQueues(prisma, principal, request.query.status);
-      return { queues: await Promise.all(queues.map((q) => view(q, principal))) };
+      const page = await listQueues(prisma, principal, request.query);
+      return {
+        queues: await Promise.all(page.queues.map((q) => view(q, principal))),
+        nextCursor: page.nextCursor,
+      };
     },
   );
 

@@ -10,6 +10,7 @@ import type {
   Prisma,
 } from '../../generated/prisma/client.ts';
 import { AppError, notFound } from '../../platform/errors/app-error.ts';
+import { afterKeyset, decodeCursor, pageOf } from '../../platform/pagination.ts';
 
 const invalid = (path: string, message: string) =>
   new AppError('validation_failed', `Invalid ${path}: ${message}`, [{ path, message }]);
@@ -180,16 +181,22 @@ export interface ConversationWithMessages extends Conversation {
   messages: TreeMessage[];
 }
 
+/** Creation order: oldest first, ties by id. */
+const byCreation = (a: Pick<Message, 'createdAt' | 'id'>, b: Pick<Message, 'createdAt' | 'id'>) =>
+  a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id);
+
 /**
  * Orders a conversation's messages depth-first (each after its parent, siblings oldest first) and
- * notes each one's place among its siblings.
+ * notes each one's place among its siblings. A message whose parent is not among `messages` (on an
+ * earlier page) starts a branch of its own, after the roots.
  */
 export function toTree(messages: readonly Message[]): TreeMessage[] {
-  const sorted = [...messages].sort(
-    (a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id),
-  );
+  const sorted = [...messages].sort(byCreation);
+  const present = new Set(sorted.map((m) => m.id));
   const children = new Map<string | null, Message[]>();
+  const orphans: Message[] = [];
   for (const message of sorted) {
+    if (message.parentId !== null && !present.has(message.parentId)) orphans.push(message);
     const siblings = children.get(message.parentId);
     if (siblings) siblings.push(message);
     else children.set(message.parentId, [message]);
@@ -203,11 +210,19 @@ export function toTree(messages: readonly Message[]): TreeMessage[] {
       stack.push({ ...siblings[i]!, siblingIndex: i, siblingCount: siblings.length });
     }
   };
+  const drain = () => {
+    while (stack.length) {
+      const message = stack.pop()!;
+      out.push(message);
+      pushChildren(message.id);
+    }
+  };
   pushChildren(null);
-  while (stack.length) {
-    const message = stack.pop()!;
-    out.push(message);
-    pushChildren(message.id);
+  drain();
+  for (const orphan of orphans) {
+    const siblings = children.get(orphan.parentId)!;
+    stack.push({ ...orphan, siblingIndex: siblings.indexOf(orphan), siblingCount: siblings.length });
+    drain();
   }
   return out;
 }
@@ -216,6 +231,98 @@ export async function getConversation(db: Db, id: string): Promise<ConversationW
   const conversation = await db.conversation.findUnique({ where: { id }, include: { messages: true } });
   if (!conversation) return null;
   return { ...conversation, messages: toTree(conversation.messages) };
+}
+
+/**
+ * One page of a conversation: `limit` messages in creation order after `cursor`, arranged as a
+ * tree (toTree). When the page is not the whole conversation, sibling positions are counted over
+ * every sibling of the page's messages (one more bounded query), so the chat can still say "2 of 3".
+ */
+export async function getConversationPage(
+  db: Db,
+  id: string,
+  page: { limit: number; cursor?: string },
+): Promise<(ConversationWithMessages & { nextCursor: string | null }) | null> {
+  const key = page.cursor ? decodeCursor(page.cursor) : undefined;
+  const conversation = await db.conversation.findUnique({ where: { id } });
+  if (!conversation) return null;
+  const rows = await db.message.findMany({
+    where: {
+      conversationId: id,
+      ...(key ? (afterKeyset(key, 'createdAt', 'asc') as Prisma.MessageWhereInput) : {}),
+    },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    take: page.limit + 1,
+  });
+  const { items, nextCursor } = pageOf(rows, page.limit, (m) => ({ at: m.createdAt, id: m.id }));
+  const messages = toTree(items);
+  if (key || nextCursor) {
+    const parentIds = [...new Set(items.map((m) => m.parentId).filter((p) => p !== null))];
+    const siblings = await db.message.findMany({
+      where: {
+        conversationId: id,
+        OR: [
+          { parentId: { in: parentIds } },
+          ...(items.some((m) => m.parentId === null) ? [{ parentId: null }] : []),
+        ],
+      },
+      select: { id: true, parentId: true, createdAt: true },
+    });
+    const groups = new Map<string | null, typeof siblings>();
+    for (const s of siblings.sort(byCreation)) groups.set(s.parentId, [...(groups.get(s.parentId) ?? []), s]);
+    for (const m of messages) {
+      const group = groups.get(m.parentId) ?? [];
+      m.siblingIndex = group.findIndex((s) => s.id === m.id);
+      m.siblingCount = group.length;
+    }
+  }
+  return { ...conversation, messages, nextCursor };
+}
+
+/**
+ * The path from the conversation's root to `messageId` (root first), in one recursive query: the
+ * history a completion continues. Empty for an unknown id.
+ */
+export async function pathTo(db: Db, messageId: string): Promise<Message[]> {
+  const rows = await db.$queryRaw<
+    Array<{
+      id: string;
+      conversation_id: string;
+      parent_id: string | null;
+      role: MessageRole;
+      content: string;
+      author: MessageAuthor;
+      logged_model: string | null;
+      model_version_id: string | null;
+      params: Prisma.JsonValue;
+      latency_ms: number | null;
+      prompt_tokens: number | null;
+      completion_tokens: number | null;
+      created_at: Date;
+    }>
+  >`
+    WITH RECURSIVE chain AS (
+      SELECT m.*, 0 AS depth FROM messages m WHERE m.id = ${messageId}::uuid
+      UNION ALL
+      SELECT m.*, chain.depth + 1 FROM messages m JOIN chain ON m.id = chain.parent_id)
+    SELECT id::text, conversation_id::text, parent_id::text, role, content, author, logged_model,
+           model_version_id::text, params, latency_ms, prompt_tokens, completion_tokens, created_at
+      FROM chain ORDER BY depth DESC`;
+  return rows.map((r) => ({
+    id: r.id,
+    conversationId: r.conversation_id,
+    parentId: r.parent_id,
+    role: r.role,
+    content: r.content,
+    author: r.author,
+    loggedModel: r.logged_model,
+    modelVersionId: r.model_version_id,
+    params: r.params,
+    latencyMs: r.latency_ms,
+    promptTokens: r.prompt_tokens,
+    completionTokens: r.completion_tokens,
+    createdAt: r.created_at,
+  }));
 }
 
 /**
@@ -291,36 +398,37 @@ export interface ConversationSummary extends Conversation {
 }
 
 /**
- * One user's conversations, most recently active first. `before` is the id of the last
- * conversation of the previous page (keyset pagination on updatedAt, id); a conversation that
- * gets a new message between two page loads moves to the top, so it may show up twice.
+ * One user's conversations, most recently active first, keyset-paginated on (updatedAt, id):
+ * `cursor` is the previous page's nextCursor (`before`, the older form, the id of its last
+ * conversation). A conversation that gets a new message between two page loads moves to the top,
+ * so it may show up twice.
  */
 export async function listConversations(
   db: Db,
   userId: string,
-  page: { limit: number; before?: string },
-): Promise<{ conversations: ConversationSummary[]; nextBefore: string | null }> {
+  page: { limit: number; before?: string; cursor?: string },
+): Promise<{ conversations: ConversationSummary[]; nextCursor: string | null; nextBefore: string | null }> {
   let where: Prisma.ConversationWhereInput = { userId };
-  if (page.before) {
+  let key = page.cursor ? decodeCursor(page.cursor) : undefined;
+  if (!key && page.before) {
     const cursor = await db.conversation.findFirst({
       where: { id: page.before, userId },
       select: { id: true, updatedAt: true },
     });
     if (!cursor) throw invalid('querystring.before', 'must be the id of one of your conversations');
-    where = {
-      userId,
-      OR: [{ updatedAt: { lt: cursor.updatedAt } }, { updatedAt: cursor.updatedAt, id: { lt: cursor.id } }],
-    };
+    key = { at: cursor.updatedAt, id: cursor.id };
   }
+  if (key) where = { userId, ...(afterKeyset(key, 'updatedAt') as Prisma.ConversationWhereInput) };
   const rows = await db.conversation.findMany({
     where,
     orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
     take: page.limit + 1,
     include: { _count: { select: { messages: true } } },
   });
-  const more = rows.length > page.limit;
-  const conversations = rows
-    .slice(0, page.limit)
-    .map(({ _count, ...conversation }) => ({ ...conversation, messageCount: _count.messages }));
-  return { conversations, nextBefore: more ? (conversations.at(-1)?.id ?? null) : null };
+  const { items, nextCursor } = pageOf(rows, page.limit, (c) => ({ at: c.updatedAt, id: c.id }));
+  const conversations = items.map(({ _count, ...conversation }) => ({
+    ...conversation,
+    messageCount: _count.messages,
+  }));
+  return { conversations, nextCursor, nextBefore: nextCursor ? (conversations.at(-1)?.id ?? null) : null };
 }

@@ -17,13 +17,15 @@ import { feedbackSummary } from '../explicit/summary.ts';
 import {
   appendMessage,
   createConversation,
-  getConversation,
+  getConversationPage,
   listConversations,
   type ConversationWithMessages,
 } from './conversations.ts';
 import {
   appendMessageBody,
   conversationPage,
+  conversationMessagesQuery,
+  conversationPageView,
   conversationView,
   createConversationBody,
   messageDetailView,
@@ -117,16 +119,18 @@ export const chatRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags,
-        summary: 'A conversation with its messages as a tree (flat, depth-first, each with parentId)',
+        summary:
+          'A conversation with its messages as a tree (flat, depth-first, each with parentId), a page of messages at a time',
         params: idParams,
-        response: { 200: conversationView, ...commonErrors },
+        querystring: conversationMessagesQuery,
+        response: { 200: conversationPageView, ...commonErrors },
       },
     },
     async (request) => {
       await readableConversationOwner(prisma, principalOf(request), request.params.id);
-      const conversation = await getConversation(prisma, request.params.id);
+      const conversation = await getConversationPage(prisma, request.params.id, request.query);
       if (!conversation) throw notFound('Conversation');
-      return conversationOut(conversation);
+      return { ...conversationOut(conversation), nextCursor: conversation.nextCursor };
     },
   );
 

@@ -1,6 +1,6 @@
-// The ops dashboard's numbers, computed in Postgres: feedback volume per day by kind and model
-// version (from the feedback_daily rollup), and per-version online metrics (thumbs-up rate, mean stars, correction, regenerate and
-// copy rates) with 95% intervals.
+// The ops dashboard's numbers, computed in Postgres from rollups kept by triggers: feedback volume
+// per day by kind and model version (feedback_daily), and per-version online metrics (thumbs-up
+// rate, mean stars, correction, regenerate and copy rates) with 95% intervals (answer_metrics_daily).
 import type pg from 'pg';
 import { meanEstimate, rateEstimate, type Estimate } from '../../stats/estimates.ts';
 
@@ -81,8 +81,101 @@ export interface VersionMetrics {
   copyRate: Estimate;
 }
 
-/** Online metrics of every version that answered in the window, newest version first. */
+type MetricName =
+  | 'answers'
+  | 'thumbs'
+  | 'thumbs_up'
+  | 'stars_n'
+  | 'stars_sum'
+  | 'stars_sq'
+  | 'corrected'
+  | 'regenerated'
+  | 'copied';
+
+function toVersionMetrics(
+  version: { id: string; name: string; status: string },
+  value: (metric: MetricName) => number,
+): VersionMetrics {
+  const answers = value('answers');
+  return {
+    modelVersionId: version.id,
+    name: version.name,
+    status: version.status,
+    answers,
+    thumbsUpRate: rateEstimate(value('thumbs_up'), value('thumbs')),
+    meanStars: meanEstimate(value('stars_n'), value('stars_sum'), value('stars_sq'), 1, 5),
+    correctionRate: rateEstimate(value('corrected'), answers),
+    regenerateRate: rateEstimate(value('regenerated'), answers),
+    copyRate: rateEstimate(value('copied'), answers),
+  };
+}
+
+/**
+ * Online metrics of every version that answered in the window's UTC days (the window starts at a
+ * day's start, as the dashboard asks), newest version first, from the rollup: answer_metrics_daily
+ * plus the deltas not folded in yet (migration *_answer_metrics_rollup). A few rows per version and
+ * day, however many answers and events there are.
+ */
 export async function versionMetrics(pool: pg.Pool, window: Window): Promise<VersionMetrics[]> {
+  const { rows } = await pool.query<{
+    id: string;
+    name: string;
+    status: string;
+    metric: MetricName;
+    value: string;
+  }>(
+    `WITH totals AS (
+       SELECT model_version_id, metric, sum(value) AS value
+         FROM (SELECT model_version_id, metric, value FROM answer_metrics_daily
+                WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date
+               UNION ALL
+               SELECT model_version_id, metric, value FROM answer_metrics_deltas
+                WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date) f
+        GROUP BY 1, 2)
+     SELECT v.id, v.name, v.status::text AS status, t.metric, t.value
+       FROM totals t JOIN model_versions v ON v.id = t.model_version_id
+      WHERE v.id IN (SELECT model_version_id FROM totals WHERE metric = 'answers' AND value > 0)
+      ORDER BY v.created_at DESC, v.id`,
+    [window.from, window.to],
+  );
+  const versions = new Map<
+    string,
+    { version: { id: string; name: string; status: string }; values: Map<string, number> }
+  >();
+  for (const r of rows) {
+    const entry = versions.get(r.id) ?? {
+      version: { id: r.id, name: r.name, status: r.status },
+      values: new Map(),
+    };
+    entry.values.set(r.metric, Number(r.value));
+    versions.set(r.id, entry);
+  }
+  return [...versions.values()].map(({ version, values }) =>
+    toVersionMetrics(version, (m) => values.get(m) ?? 0),
+  );
+}
+
+/** Folds the metrics rollup's deltas into answer_metrics_daily, as compactFeedbackRollup does for volume. */
+export async function compactAnswerMetrics(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ folded: string }>(
+    `WITH moved AS (DELETE FROM answer_metrics_deltas RETURNING day, model_version_id, metric, value),
+          summed AS (SELECT day, model_version_id, metric, sum(value) AS value, count(*) AS deltas
+                       FROM moved GROUP BY 1, 2, 3),
+          upserted AS (INSERT INTO answer_metrics_daily (day, model_version_id, metric, value)
+                       SELECT day, model_version_id, metric, value FROM summed
+                       ON CONFLICT ON CONSTRAINT answer_metrics_daily_key
+                       DO UPDATE SET value = answer_metrics_daily.value + excluded.value)
+     SELECT coalesce(sum(deltas), 0) AS folded FROM summed`,
+  );
+  return Number(rows[0]?.folded ?? 0);
+}
+
+/**
+ * The same metrics aggregated from the raw rows (every answer of the window with its ratings,
+ * corrections, siblings and copy events): what the dashboard computed on every load before the
+ * rollup, kept as the reference the rollup is tested and benchmarked against.
+ */
+export async function versionMetricsFromRows(pool: pg.Pool, window: Window): Promise<VersionMetrics[]> {
   const { rows } = await pool.query<{
     id: string;
     name: string;
@@ -124,17 +217,17 @@ export async function versionMetrics(pool: pg.Pool, window: Window): Promise<Ver
     [window.from, window.to],
   );
   return rows.map((r) => {
-    const answers = Number(r.answers);
-    return {
-      modelVersionId: r.id,
-      name: r.name,
-      status: r.status,
-      answers,
-      thumbsUpRate: rateEstimate(Number(r.thumbs_up), Number(r.thumbs)),
-      meanStars: meanEstimate(Number(r.stars_n), Number(r.stars_sum ?? 0), Number(r.stars_sq ?? 0), 1, 5),
-      correctionRate: rateEstimate(Number(r.corrected), answers),
-      regenerateRate: rateEstimate(Number(r.regenerated), answers),
-      copyRate: rateEstimate(Number(r.copied), answers),
+    const values: Record<MetricName, number> = {
+      answers: Number(r.answers),
+      thumbs: Number(r.thumbs),
+      thumbs_up: Number(r.thumbs_up),
+      stars_n: Number(r.stars_n),
+      stars_sum: Number(r.stars_sum ?? 0),
+      stars_sq: Number(r.stars_sq ?? 0),
+      corrected: Number(r.corrected),
+      regenerated: Number(r.regenerated),
+      copied: Number(r.copied),
     };
+    return toVersionMetrics(r, (m) => values[m]);
   });
 }

@@ -6,6 +6,7 @@ import type { FlagCategory, MessageRole, Prisma, ReviewStatus } from '../../gene
 import { recordAudit } from '../../platform/audit/audit-log.ts';
 import { AppError, forbidden, notFound } from '../../platform/errors/app-error.ts';
 import { correctionProblem, invalidField } from '../explicit/feedback.ts';
+import { afterKeyset, decodeCursor, pageOf, type Keyset } from '../../platform/pagination.ts';
 
 export type Decision = 'approved' | 'rejected';
 
@@ -13,7 +14,9 @@ interface QueueFilter {
   status: ReviewStatus | 'all';
   modelVersionId?: string;
   limit: number;
-  /** Id of the last item of the previous page (newest first). */
+  /** The previous page's nextCursor (newest first). */
+  cursor?: string;
+  /** The older form of cursor: the id of the last item of the previous page. */
   before?: string;
 }
 
@@ -45,40 +48,41 @@ function withContext<T extends { user: { id: string; email: string }; message: {
   return { ...row, submitter: user, message, prompt };
 }
 
-/** Items strictly after the cursor item in (createdAt desc, id desc) order. */
-function afterCursor(cursor: { id: string; createdAt: Date }) {
-  return {
-    OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }],
-  };
-}
-
 const unknownCursor = () => invalidField('querystring.before', 'must be the id of an item in this list');
 
-function page<T extends { id: string }>(rows: T[], limit: number) {
-  const items = rows.slice(0, limit);
-  return { items, nextBefore: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+/** Where the page starts: after `cursor`, or after the item `before` names. */
+async function startOf(
+  filter: QueueFilter,
+  find: (id: string) => Promise<{ id: string; createdAt: Date } | null>,
+): Promise<Keyset | undefined> {
+  if (filter.cursor) return decodeCursor(filter.cursor);
+  if (!filter.before) return undefined;
+  const item = await find(filter.before);
+  if (!item) throw unknownCursor();
+  return { at: item.createdAt, id: item.id };
+}
+
+function page<T extends { id: string; createdAt: Date }>(rows: T[], limit: number) {
+  const { items, nextCursor } = pageOf(rows, limit, (r) => ({ at: r.createdAt, id: r.id }));
+  return { items, nextCursor, nextBefore: nextCursor ? (items.at(-1)?.id ?? null) : null };
 }
 
 export async function listCorrectionsForReview(db: Db, filter: QueueFilter) {
   const where: Prisma.CorrectionWhereInput[] = [];
   if (filter.status !== 'all') where.push({ status: filter.status });
   if (filter.modelVersionId) where.push({ message: { modelVersionId: filter.modelVersionId } });
-  if (filter.before) {
-    const cursor = await db.correction.findUnique({
-      where: { id: filter.before },
-      select: { id: true, createdAt: true },
-    });
-    if (!cursor) throw unknownCursor();
-    where.push(afterCursor(cursor));
-  }
+  const start = await startOf(filter, (id) =>
+    db.correction.findUnique({ where: { id }, select: { id: true, createdAt: true } }),
+  );
+  if (start) where.push(afterKeyset(start, 'createdAt') as Prisma.CorrectionWhereInput);
   const rows = await db.correction.findMany({
     where: { AND: where },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take: filter.limit + 1,
     include: context,
   });
-  const { items, nextBefore } = page(rows, filter.limit);
-  return { corrections: items.map(withContext), nextBefore };
+  const { items, ...next } = page(rows, filter.limit);
+  return { corrections: items.map(withContext), ...next };
 }
 
 export async function listFlagsForReview(db: Db, filter: QueueFilter & { category?: FlagCategory }) {
@@ -86,22 +90,18 @@ export async function listFlagsForReview(db: Db, filter: QueueFilter & { categor
   if (filter.status !== 'all') where.push({ status: filter.status });
   if (filter.category) where.push({ category: filter.category });
   if (filter.modelVersionId) where.push({ message: { modelVersionId: filter.modelVersionId } });
-  if (filter.before) {
-    const cursor = await db.flag.findUnique({
-      where: { id: filter.before },
-      select: { id: true, createdAt: true },
-    });
-    if (!cursor) throw unknownCursor();
-    where.push(afterCursor(cursor));
-  }
+  const start = await startOf(filter, (id) =>
+    db.flag.findUnique({ where: { id }, select: { id: true, createdAt: true } }),
+  );
+  if (start) where.push(afterKeyset(start, 'createdAt') as Prisma.FlagWhereInput);
   const rows = await db.flag.findMany({
     where: { AND: where },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take: filter.limit + 1,
     include: context,
   });
-  const { items, nextBefore } = page(rows, filter.limit);
-  return { flags: items.map(withContext), nextBefore };
+  const { items, ...next } = page(rows, filter.limit);
+  return { flags: items.map(withContext), ...next };
 }
 
 /** Four eyes: whoever sent an item may not decide it, however high their role. */

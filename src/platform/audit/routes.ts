@@ -2,10 +2,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ROLE_GROUPS } from '../auth/principal.ts';
-import { commonErrors, isoDate } from '../../contract/http.ts';
+import { commonErrors, cursorQuery, isoDate, nextCursor } from '../../contract/http.ts';
+import type { Prisma } from '../../generated/prisma/client.ts';
+import { afterKeyset, decodeCursor, pageOf } from '../pagination.ts';
 
-const auditQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+const auditQuery = cursorQuery.extend({
   action: z.string().trim().min(1).max(100).optional(),
 });
 
@@ -21,6 +22,7 @@ const auditList = z.object({
       createdAt: isoDate,
     }),
   ),
+  nextCursor,
 });
 
 export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -37,14 +39,20 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
+      const { action, cursor, limit } = request.query;
+      const where: Prisma.AuditLogEntryWhereInput[] = [];
+      if (action) where.push({ action });
+      if (cursor) where.push(afterKeyset(decodeCursor(cursor), 'createdAt'));
       const rows = await app.db.prisma.auditLogEntry.findMany({
-        where: request.query.action ? { action: request.query.action } : {},
+        where: { AND: where },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: request.query.limit,
+        take: limit + 1,
         include: { actor: { select: { email: true } } },
       });
+      const page = pageOf(rows, limit, (r) => ({ at: r.createdAt, id: r.id }));
       return {
-        entries: rows.map(({ actor, ...row }) => ({ ...row, actorEmail: actor?.email ?? null })),
+        entries: page.items.map(({ actor, ...row }) => ({ ...row, actorEmail: actor?.email ?? null })),
+        nextCursor: page.nextCursor,
       };
     },
   );

@@ -19,6 +19,15 @@ export function DatasetsPanel() {
   const list = useLoad(() => api('/v1/datasets?limit=50', datasetPage));
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [notice, setNotice] = useState('');
+  /** The next page, appended. */
+  const more = () => {
+    const shown = list.data;
+    if (!shown?.nextCursor) return;
+    api(`/v1/datasets?limit=50&cursor=${encodeURIComponent(shown.nextCursor)}`, datasetPage).then(
+      (page) => list.setData({ items: [...shown.items, ...page.items], nextCursor: page.nextCursor }),
+      () => setNotice('Could not load older datasets.'),
+    );
+  };
 
   const build = () =>
     setConfirm({
@@ -99,6 +108,11 @@ export function DatasetsPanel() {
           </div>
         </article>
       ))}
+      {list.data?.nextCursor && (
+        <button type="button" onClick={more}>
+          Older datasets
+        </button>
+      )}
       {confirm && <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />}
     </section>
   );

@@ -26,6 +26,15 @@ export function TrainingPanel() {
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [notice, setNotice] = useState('');
   const runId = selected ?? runs.data?.runs[0]?.id ?? null;
+  /** The next page of runs, appended. */
+  const more = () => {
+    const shown = runs.data;
+    if (!shown?.nextCursor) return;
+    api(`/v1/loop/runs?limit=20&cursor=${encodeURIComponent(shown.nextCursor)}`, runList).then(
+      (page) => runs.setData({ runs: [...shown.runs, ...page.runs], nextCursor: page.nextCursor }),
+      () => setNotice('Could not load older runs.'),
+    );
+  };
 
   const start = () =>
     setConfirm({
@@ -92,6 +101,11 @@ export function TrainingPanel() {
                 ))}
               </tbody>
             </table>
+            {runs.data.nextCursor && (
+              <button type="button" onClick={more}>
+                Older runs
+              </button>
+            )}
           </div>
         )}
       </section>

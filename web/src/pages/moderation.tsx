@@ -64,18 +64,34 @@ export function ReviewQueue({ kind }: { kind: 'corrections' | 'flags' }) {
   const [category, setCategory] = useState('');
   const [current, setCurrent] = useState(0);
   const [notice, setNotice] = useState('');
+  const [nextCursor, setNextCursor] = useState<string | null>(null);
 
-  const load = useCallback(() => {
-    setError(null);
-    const query = new URLSearchParams({ status: 'pending', limit: '50' });
-    if (modelVersionId) query.set('modelVersionId', modelVersionId);
-    if (kind === 'flags' && category) query.set('category', category);
-    const loaded =
-      kind === 'corrections'
-        ? api(`/v1/moderation/corrections?${query}`, correctionQueue).then((r) => r.corrections)
-        : api(`/v1/moderation/flags?${query}`, flagQueue).then((r) => r.flags);
-    loaded.then(setItems, setError);
-  }, [kind, modelVersionId, category]);
+  /** The first page, or with `cursor` the next one, appended. */
+  const fetchPage = useCallback(
+    (cursor: string | null) => {
+      setError(null);
+      const query = new URLSearchParams({ status: 'pending', limit: '50' });
+      if (modelVersionId) query.set('modelVersionId', modelVersionId);
+      if (kind === 'flags' && category) query.set('category', category);
+      if (cursor) query.set('cursor', cursor);
+      const loaded =
+        kind === 'corrections'
+          ? api(`/v1/moderation/corrections?${query}`, correctionQueue).then((r) => ({
+              page: r.corrections as (CorrectionQueueItem | FlagQueueItem)[],
+              next: r.nextCursor,
+            }))
+          : api(`/v1/moderation/flags?${query}`, flagQueue).then((r) => ({
+              page: r.flags as (CorrectionQueueItem | FlagQueueItem)[],
+              next: r.nextCursor,
+            }));
+      loaded.then(({ page, next }) => {
+        setItems((list) => (cursor ? [...(list ?? []), ...page] : page));
+        setNextCursor(next);
+      }, setError);
+    },
+    [kind, modelVersionId, category],
+  );
+  const load = useCallback(() => fetchPage(null), [fetchPage]);
 
   useEffect(() => {
     setItems(null);
@@ -152,6 +168,11 @@ export function ReviewQueue({ kind }: { kind: 'corrections' | 'flags' }) {
           </li>
         ))}
       </ol>
+      {nextCursor && (
+        <button type="button" onClick={() => fetchPage(nextCursor)}>
+          Load more
+        </button>
+      )}
     </section>
   );
 }
