@@ -9,8 +9,11 @@ import { METHODS, parseTrainingConfig, TrainingConfigSchema } from '../training/
 
 /** Largest batch a run may ask for: the committed model trains batches of 16; 512 already needs GBs. */
 export const MAX_BATCH_SIZE = 512;
-/** Most passes over a snapshot one method may make. */
-export const MAX_EPOCHS = 100;
+/**
+ * Most passes over a snapshot one method may make: small snapshots (a dozen corrections) are
+ * trained for hundreds of epochs, bounded by maxSteps; 1e9 is never meant.
+ */
+export const MAX_EPOCHS = 1_000;
 /** Most optimiser steps one method may take, whatever the epochs. */
 export const MAX_STEPS = 100_000;
 
