@@ -10,8 +10,8 @@ import { METHODS, parseTrainingConfig, TrainingConfigSchema } from '../training/
 /** Largest batch a run may ask for: the committed model trains batches of 16; 512 already needs GBs. */
 export const MAX_BATCH_SIZE = 512;
 /**
- * Most passes over a snapshot one method may make. A curated set of a few dozen examples is
- * legitimately seen hundreds of times (maxSteps, bounded below, is what limits the run's length).
+ * Most passes over a snapshot one method may make: small snapshots (a dozen corrections) are
+ * trained for hundreds of epochs, bounded by maxSteps; 1e9 is never meant.
  */
 export const MAX_EPOCHS = 1_000;
 /** Most optimiser steps one method may take, whatever the epochs. */

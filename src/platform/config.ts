@@ -1,6 +1,7 @@
 // The environment, described once. Parsed at boot; a bad value stops the process with a message
 // that names the variable.
 import { z } from 'zod';
+import { cronProblem } from './cron.ts';
 
 export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/feedloop';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -108,6 +109,9 @@ export const configSchema = z.object({
     .string()
     .trim()
     .regex(/^\S+( \S+){4,5}$/, 'must be a cron pattern of 5 or 6 fields')
+    .refine((pattern) => !/^\S+( \S+){4,5}$/.test(pattern) || cronProblem(pattern) === null, {
+      error: (issue) => cronProblem(String(issue.input)) ?? 'invalid cron pattern',
+    })
     .default('0 */6 * * *'),
   /** Newly approved feedback items that start a run. Seeds the schedule row; the API changes it after. */
   FEEDLOOP_LOOP_FEEDBACK_THRESHOLD: z.coerce.number().int().min(1).default(200),
