@@ -189,7 +189,10 @@ const raterRoutes: FastifyPluginAsyncZod = async (app) => {
       // All feedback: the kept assessment moderation shows too (recomputed when its inputs change).
       const assessed = request.query.from
         ? assessRaters(
-            await loadFeedbackRows(prisma, { window: { from: request.query.from, to: new Date() } }),
+            await loadFeedbackRows(prisma, {
+              window: { from: request.query.from, to: new Date() },
+              events: 'none',
+            }),
             parseBuildConfig({}),
           )
         : await currentRaterAssessments(prisma);
