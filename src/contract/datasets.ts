@@ -1,6 +1,6 @@
 // Request and response shapes for dataset snapshots and rater reliability.
 import { z } from 'zod';
-import { isoDate, nextCursor, pageQuery, uuid } from './http.ts';
+import { cursorQuery, isoDate, MAX_PAGE_SIZE, nextCursor, pageQuery, uuid } from './http.ts';
 import { datasetBuildConfigSchema } from './dataset-build-config.ts';
 
 export const DATASET_FORMATS = ['sft', 'preference', 'kto'] as const;
@@ -45,7 +45,8 @@ export const listDatasetsQuery = pageQuery;
 export const fileParams = z.strictObject({ id: uuid, split: z.enum(DATASET_SPLITS) });
 export const fileQuery = z.strictObject({ format: z.enum(DATASET_FORMATS) });
 
-export const ratersQuery = z.strictObject({
+export const ratersQuery = cursorQuery.extend({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(MAX_PAGE_SIZE),
   /** Assess feedback since this time (all feedback when absent). */
   from: z.coerce.date().optional(),
   status: z.enum(['trusted', 'down_weighted', 'excluded']).optional(),
@@ -67,6 +68,6 @@ export const raterView = z.object({
   status: z.enum(['trusted', 'down_weighted', 'excluded']),
   reasons: z.array(z.string()),
 });
-export const raterList = z.object({ items: z.array(raterView) });
+export const raterList = z.object({ items: z.array(raterView), nextCursor });
 export type DatasetView = z.output<typeof datasetView>;
 export type RaterView = z.output<typeof raterView>;

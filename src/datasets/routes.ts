@@ -24,6 +24,7 @@ import {
 import { buildDatasets, getDataset, listDatasets, openDatasetFile } from './snapshots.ts';
 import { exportDatasetFolder } from './hf-export.ts';
 import { scratchDir, sendFolderArchive } from '../platform/archive.ts';
+import { badCursor } from '../platform/pagination.ts';
 
 const tags = ['datasets'];
 
@@ -137,6 +138,35 @@ const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 };
 
+/** A rater's place in the list: trust ascending, then ratings descending, then user id. */
+type RaterKey = [trust: number, ratings: number, userId: string];
+const raterOrder = (a: RaterKey, b: RaterKey) =>
+  a[0] - b[0] || b[1] - a[1] || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0);
+
+/** The raters list's opaque cursor: the last rater's key, base64url JSON. */
+const raterCursor = {
+  keyOf: (r: { trust: number; ratings: number; userId: string }): RaterKey => [r.trust, r.ratings, r.userId],
+  encode: (r: { trust: number; ratings: number; userId: string }) =>
+    Buffer.from(JSON.stringify(raterCursor.keyOf(r))).toString('base64url'),
+  decode(cursor: string): RaterKey {
+    let key: unknown;
+    try {
+      key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    } catch {
+      throw badCursor();
+    }
+    if (
+      !Array.isArray(key) ||
+      key.length !== 3 ||
+      typeof key[0] !== 'number' ||
+      typeof key[1] !== 'number' ||
+      typeof key[2] !== 'string'
+    )
+      throw badCursor();
+    return key as RaterKey;
+  },
+};
+
 const raterRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addHook(
     'onRequest',
@@ -159,21 +189,30 @@ const raterRoutes: FastifyPluginAsyncZod = async (app) => {
       // All feedback: the kept assessment moderation shows too (recomputed when its inputs change).
       const assessed = request.query.from
         ? assessRaters(
-            await loadFeedbackRows(prisma, { window: { from: request.query.from, to: new Date() } }),
+            await loadFeedbackRows(prisma, {
+              window: { from: request.query.from, to: new Date() },
+              events: 'none',
+            }),
             parseBuildConfig({}),
           )
         : await currentRaterAssessments(prisma);
-      const raters = assessed.filter((r) => !request.query.status || r.status === request.query.status);
+      // Least trusted first: that is what a moderator looks for.
+      const after = request.query.cursor ? raterCursor.decode(request.query.cursor) : null;
+      const ordered = assessed
+        .filter((r) => !request.query.status || r.status === request.query.status)
+        .filter((r) => !after || raterOrder(raterCursor.keyOf(r), after) > 0)
+        .sort((a, b) => raterOrder(raterCursor.keyOf(a), raterCursor.keyOf(b)));
+      const page = ordered.slice(0, request.query.limit);
       const users = await prisma.user.findMany({
-        where: { id: { in: raters.map((r) => r.userId) } },
+        where: { id: { in: page.map((r) => r.userId) } },
         select: { id: true, email: true },
       });
       const emails = new Map(users.map((u) => [u.id, u.email]));
-      // Least trusted first: that is what a moderator looks for.
-      const items = raters
-        .map((r) => ({ ...r, email: emails.get(r.userId) ?? null }))
-        .sort((a, b) => a.trust - b.trust || b.ratings - a.ratings || (a.userId < b.userId ? -1 : 1));
-      return { items };
+      const last = page.at(-1);
+      return {
+        items: page.map((r) => ({ ...r, email: emails.get(r.userId) ?? null })),
+        nextCursor: ordered.length > page.length && last ? raterCursor.encode(last) : null,
+      };
     },
   );
 };

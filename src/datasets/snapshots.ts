@@ -5,15 +5,19 @@ import { createReadStream } from 'node:fs';
 import { access, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db, PrismaClient } from '../platform/db/client.ts';
-import type { Dataset, Prisma } from '../generated/prisma/client.ts';
+import type { Dataset, ImplicitEventType, Prisma } from '../generated/prisma/client.ts';
 import { afterKeyset, decodeCursor, pageOf } from '../platform/pagination.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
 import { toJson } from '../platform/db/json.ts';
-import { parseBuildConfig, type DatasetBuildConfigInput } from '../contract/dataset-build-config.ts';
+import {
+  parseBuildConfig,
+  type DatasetBuildConfig,
+  type DatasetBuildConfigInput,
+} from '../contract/dataset-build-config.ts';
 import { buildDataset, fileName, type DatasetBuild } from './builders.ts';
 import type { BuildRunner } from './build-thread.ts';
 import type { DatasetFormat, DatasetSplit } from '../contract/datasets.ts';
-import { loadFeedbackRows } from '../feedback/feedback-rows.ts';
+import { loadFeedbackRows, type EventSelection } from '../feedback/feedback-rows.ts';
 import { evaluationPromptSet } from '../suites/contamination.ts';
 import { syncDirectory, writeError, writeFileDurably } from '../llm/atomic-file.ts';
 
@@ -85,6 +89,18 @@ async function writeFilesOnce(dir: string, build: DatasetBuild): Promise<void> {
 }
 
 /**
+ * The implicit events a build with `config` can count (buildKto skips the others), so it reads only
+ * those: the snapshot is the same, and a build over a busy window reads far fewer rows.
+ */
+export function eventsCounted(config: DatasetBuildConfig): EventSelection {
+  if (!config.implicit.enabled) return 'none';
+  const types = Object.entries(config.implicit.weights)
+    .filter(([, weight]) => weight)
+    .map(([type]) => type as ImplicitEventType);
+  return { types, dwellMinMs: config.implicit.dwellMinMs };
+}
+
+/**
  * Loads feedback in the config's window, builds every export, writes the files under
  * `<dataDir>/datasets/<hash>/` and records the snapshot with its lineage in one transaction.
  * Idempotent: unchanged feedback and config give the same hash and return the existing snapshot.
@@ -96,7 +112,11 @@ export async function buildDatasets(
 ): Promise<BuildDatasetsResult> {
   const config = parseBuildConfig(configInput);
   const window = { from: config.window.from, to: config.window.to ?? options.now ?? new Date() };
-  const rows = await loadFeedbackRows(prisma, { window, modelVersionIds: config.modelVersionIds });
+  const rows = await loadFeedbackRows(prisma, {
+    window,
+    modelVersionIds: config.modelVersionIds,
+    events: eventsCounted(config),
+  });
   const build = options.runner
     ? await options.runner(rows, config)
     : buildDataset(rows, config, options.evaluationPrompts ?? evaluationPromptSet());

@@ -2,6 +2,7 @@
 // are pure functions of these rows, so tests can hand them rows directly.
 import type { Db } from '../platform/db/client.ts';
 import type { ChatMessage } from '../llm/index.ts';
+import type { ImplicitEventType } from '../generated/prisma/client.ts';
 
 /** An assistant answer with the conversation that led to it (root first, ending with the prompt). */
 export interface AnswerRow {
@@ -91,6 +92,13 @@ export interface FeedbackWindow {
   to: Date;
 }
 
+/**
+ * Which implicit events to read, by far the most numerous rows: all of them (the default), none
+ * (rater assessment never reads them), or only those a build counts: types with a weight, and dwell
+ * events only when they lasted at least `dwellMinMs`.
+ */
+export type EventSelection = 'all' | 'none' | { types: ImplicitEventType[]; dwellMinMs: number };
+
 const byId = <T extends { id: string }>(rows: T[]): T[] => rows.sort((a, b) => (a.id < b.id ? -1 : 1));
 
 /**
@@ -101,8 +109,9 @@ const byId = <T extends { id: string }>(rows: T[]): T[] => rows.sort((a, b) => (
  */
 export async function loadFeedbackRows(
   db: Db,
-  filter: { window: FeedbackWindow; modelVersionIds?: string[] },
+  filter: { window: FeedbackWindow; modelVersionIds?: string[]; events?: EventSelection },
 ): Promise<FeedbackRows> {
+  const events = filter.events ?? 'all';
   const range = { ...(filter.window.from ? { gte: filter.window.from } : {}), lt: filter.window.to };
   const onAnswers = filter.modelVersionIds
     ? { message: { modelVersionId: { in: filter.modelVersionIds } } }
@@ -123,10 +132,23 @@ export async function loadFeedbackRows(
     db.correction.findMany({ where: { status: 'approved', reviewedAt: range, ...onAnswers } }),
     db.flag.findMany({ where: { status: 'approved', reviewedAt: range, ...onAnswers } }),
     // Only the fields the builders read: events are the most numerous rows by far.
-    db.implicitEvent.findMany({
-      where: { receivedAt: range, ...onAnswers },
-      select: { id: true, messageId: true, userId: true, type: true, value: true },
-    }),
+    events === 'none'
+      ? Promise.resolve([])
+      : db.implicitEvent.findMany({
+          where: {
+            receivedAt: range,
+            ...onAnswers,
+            ...(events === 'all'
+              ? {}
+              : {
+                  type: { in: events.types },
+                  ...(events.dwellMinMs > 0
+                    ? { OR: [{ type: { not: 'dwell' as const } }, { value: { gte: events.dwellMinMs } }] }
+                    : {}),
+                }),
+          },
+          select: { id: true, messageId: true, userId: true, type: true, value: true },
+        }),
     db.annotationAssignment.findMany({
       where: {
         status: 'done',

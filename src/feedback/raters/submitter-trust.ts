@@ -48,7 +48,7 @@ export async function currentRaterAssessments(db: Db): Promise<RaterAssessment[]
   const current = kept.get(db);
   if (current && current.version === version && Date.now() - current.at < MAX_AGE_MS)
     return current.assessments;
-  const assessments = loadFeedbackRows(db, { window: { to: new Date() } }).then((rows) =>
+  const assessments = loadFeedbackRows(db, { window: { to: new Date() }, events: 'none' }).then((rows) =>
     assessRaters(rows, parseBuildConfig({})),
   );
   const entry = { version, at: Date.now(), assessments };

@@ -275,4 +275,28 @@ describe('cursor pagination', () => {
     );
     await assertRejectsBadCursors('/v1/annotation/queues', moderator);
   });
+
+  test('raters, least trusted first', async () => {
+    for (let i = 0; i < 3; i++) {
+      const rater = await makeUser(t.app, 'user');
+      const ex = await startExchange(t, rater, `Rated ${i}?`, `Answer ${i}.`);
+      for (const answerId of [ex.answerId]) {
+        const rated = await api()
+          .put(`/v1/messages/${answerId}/rating`)
+          .set('authorization', rater.auth)
+          .send({ kind: 'thumbs', value: 'up' });
+        assert.equal(rated.status, 200);
+      }
+    }
+    const whole = await api().get('/v1/datasets/raters').set('authorization', ops.auth);
+    assert.equal(whole.status, 200);
+    assert.equal(whole.body.nextCursor, null);
+    assert.ok(whole.body.items.length >= 3);
+    const walked = await walk('/v1/datasets/raters', 'items', ops, 1, 'userId');
+    assert.deepEqual(
+      walked,
+      whole.body.items.map((r: { userId: string }) => r.userId),
+    );
+    await assertRejectsBadCursors('/v1/datasets/raters', ops);
+  });
 });

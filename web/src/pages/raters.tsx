@@ -1,6 +1,6 @@
 // Raters: how much feedback each gave, how often they agree with others and with answers of known
 // quality, and why the datasets trust them less (GET /v1/datasets/raters).
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { raterList, type RaterView } from '#contract/datasets.ts';
 import { api } from '../api.ts';
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
@@ -11,13 +11,24 @@ export function RatersPage() {
   const [raters, setRaters] = useState<RaterView[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [status, setStatus] = useState('');
+  const [nextCursor, setNextCursor] = useState<string | null>(null);
+  /** The first page, or with `cursor` the next one, appended. */
+  const fetchPage = useCallback(
+    (cursor: string | null) => {
+      const query = new URLSearchParams();
+      if (status) query.set('status', status);
+      if (cursor) query.set('cursor', cursor);
+      api(`/v1/datasets/raters?${query}`, raterList).then((r) => {
+        setRaters((shown) => (cursor ? [...(shown ?? []), ...r.items] : r.items));
+        setNextCursor(r.nextCursor);
+      }, setError);
+    },
+    [status],
+  );
   useEffect(() => {
     setRaters(null);
-    api(`/v1/datasets/raters${status ? `?status=${status}` : ''}`, raterList).then(
-      (r) => setRaters(r.items),
-      setError,
-    );
-  }, [status]);
+    fetchPage(null);
+  }, [fetchPage]);
   return (
     <section aria-label="Raters">
       <div className="filters">
@@ -70,6 +81,11 @@ export function RatersPage() {
             </tbody>
           </table>
         </div>
+      )}
+      {nextCursor && (
+        <button type="button" onClick={() => fetchPage(nextCursor)}>
+          Load more
+        </button>
       )}
     </section>
   );
