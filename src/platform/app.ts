@@ -87,7 +87,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(metricsPlugin);
   await app.register(rateLimitPlugin);
   await app.register(openApiPlugin);
-  await app.register(websocket);
+  // A frame is capped like an HTTP body (a larger one closes the socket with 1009).
+  await app.register(websocket, { options: { maxPayload: config.FEEDLOOP_BODY_LIMIT } });
   await app.register(messageAccessPlugin);
   await app.register(servedModelsPlugin);
   await app.register(queuesPlugin);
