@@ -1,12 +1,12 @@
 // buildApp: the Fastify application. Plugins first (errors, validation, services, metrics, auth,
 // rate limits, OpenAPI), then one route plugin per domain. Tests build their own app with it.
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import websocket from '@fastify/websocket';
 import { Redis } from 'ioredis';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { trustProxyOption, type Config } from './config.ts';
 import { createDatabase, databaseTimeouts, type Database } from './db/client.ts';
-import { registerErrorHandling } from './errors/error-handler.ts';
+import { registerErrorHandling, toErrorBody } from './errors/error-handler.ts';
 import { registerInputChecks } from './errors/input-text.ts';
 import { servicesPlugin } from './plugins/services.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
@@ -71,6 +71,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     return503OnClosing: true,
     // request.protocol and request.ip believe X-Forwarded-* only from these proxies.
     trustProxy: trustProxyOption(config.FEEDLOOP_TRUST_PROXY),
+    // Errors raised before routing (a URL that is not valid percent-encoding) in the one error shape.
+    frameworkErrors: (error, request, reply) => {
+      const { status, body } = toErrorBody(error);
+      request.log.info({ code: body.error.code, status }, body.error.message);
+      void (reply as FastifyReply).status(status).send(body);
+    },
   };
   const app = Fastify(serverOptions).withTypeProvider<ZodTypeProvider>();
 
@@ -92,7 +98,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // After auth: /metrics can be closed to anonymous callers (FEEDLOOP_METRICS_PUBLIC=false).
   await app.register(metricsPlugin);
   await app.register(openApiPlugin);
-  await app.register(websocket);
+  // A frame is capped like an HTTP body (a larger one closes the socket with 1009).
+  await app.register(websocket, { options: { maxPayload: config.FEEDLOOP_BODY_LIMIT } });
   await app.register(messageAccessPlugin);
   await app.register(servedModelsPlugin);
   await app.register(versionChoicePlugin);

@@ -66,6 +66,12 @@ export const configSchema = z.object({
   FEEDLOOP_DOCS_PUBLIC: bool.default(true),
   /** Whether /metrics is open to anonymous callers; false: ops and admins only (a scraper uses an ops API key). */
   FEEDLOOP_METRICS_PUBLIC: bool.default(true),
+  /** Answers one chat socket may generate at once. */
+  FEEDLOOP_SOCKET_GENERATIONS: z.coerce.number().int().min(1).default(4),
+  /** Answers one user may generate at once over chat sockets (all their sockets to this process). */
+  FEEDLOOP_USER_GENERATIONS: z.coerce.number().int().min(1).default(8),
+  /** Messages one chat socket may send per minute (generate, regenerate, cancel); more get rate_limited. */
+  FEEDLOOP_SOCKET_MESSAGES_PER_MINUTE: z.coerce.number().int().min(1).default(120),
   /** How often an open WebSocket checks its credential again (revoked, logged out, role changed), in milliseconds. */
   FEEDLOOP_SOCKET_AUTH_CHECK_MS: z.coerce.number().int().min(100).max(5000).default(5000),
   /**

@@ -19,18 +19,45 @@ import { chatClientMessage, type ChatServerMessage } from '../contract/chat-sock
 import { withStopList } from '../contract/sampling.ts';
 import { runCompletion, type CompletionRequest } from './completion-service.ts';
 
+// Frames waiting in a socket's send buffer beyond which the next token waits for them to go out.
+const SOCKET_HIGH_WATER_BYTES = 64 * 1024;
+
 export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addHook('onRequest', app.requireRole(...ROLE_GROUPS.anyUser));
+  const config = app.config;
+  // Generations running per user over all their sockets to this app.
+  const perUser = new Map<string, number>();
 
   app.get(
     '/v1/chat/socket',
     { websocket: true, onRequest: checkSocketOrigin, schema: { tags: ['completions'], hide: true } },
     (socket, request) => {
-      principalOf(request); // signed in (the hook above); the guard re-checks from here on
+      const { userId } = principalOf(request); // signed in (the hook above); the guard re-checks from here on
       const guard = guardSocket(request, socket, ROLE_GROUPS.anyUser);
       const running = new Map<string, AbortController>();
       const send = (message: ChatServerMessage) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+      };
+      /** Sends a token; when the client reads slower than the model writes, waits until it is written. */
+      const sendToken = (message: ChatServerMessage): Promise<void> | undefined => {
+        if (socket.readyState !== socket.OPEN) return undefined;
+        if (socket.bufferedAmount < SOCKET_HIGH_WATER_BYTES) {
+          socket.send(JSON.stringify(message));
+          return undefined;
+        }
+        return new Promise((resolve) => socket.send(JSON.stringify(message), () => resolve()));
+      };
+      // Messages per minute: a token bucket refilled continuously.
+      let tokens = config.FEEDLOOP_SOCKET_MESSAGES_PER_MINUTE;
+      let refilledAt = performance.now();
+      const takeMessageToken = () => {
+        const now = performance.now();
+        const perMs = config.FEEDLOOP_SOCKET_MESSAGES_PER_MINUTE / 60_000;
+        tokens = Math.min(config.FEEDLOOP_SOCKET_MESSAGES_PER_MINUTE, tokens + (now - refilledAt) * perMs);
+        refilledAt = now;
+        if (tokens < 1) return false;
+        tokens -= 1;
+        return true;
       };
       const fail = (id: string | null, err: unknown) => {
         const { status, body } = toErrorBody(err);
@@ -39,6 +66,15 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
       };
 
       socket.on('message', (data) => {
+        if (!takeMessageToken()) {
+          return fail(
+            null,
+            new AppError(
+              'rate_limited',
+              `At most ${config.FEEDLOOP_SOCKET_MESSAGES_PER_MINUTE} messages a minute on one socket`,
+            ),
+          );
+        }
         let parsed: z.output<typeof chatClientMessage>;
         try {
           const text = String(data);
@@ -83,8 +119,27 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
             new AppError('conflict', `requestId ${parsed.requestId} is already running`),
           );
         }
+        if (running.size >= config.FEEDLOOP_SOCKET_GENERATIONS) {
+          return fail(
+            parsed.requestId,
+            new AppError(
+              'rate_limited',
+              `At most ${config.FEEDLOOP_SOCKET_GENERATIONS} answers at once on one socket; wait or cancel one`,
+            ),
+          );
+        }
+        if ((perUser.get(userId) ?? 0) >= config.FEEDLOOP_USER_GENERATIONS) {
+          return fail(
+            parsed.requestId,
+            new AppError(
+              'rate_limited',
+              `At most ${config.FEEDLOOP_USER_GENERATIONS} answers at once per user; wait or cancel one`,
+            ),
+          );
+        }
         const controller = new AbortController();
         running.set(parsed.requestId, controller);
+        perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
         const id = parsed.requestId;
         const ask = parsed;
         const prompt: CompletionRequest['prompt'] =
@@ -117,9 +172,8 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
                   messageId,
                   model: version.name,
                 }),
-              onToken: (event) => {
-                if (event.delta) send({ type: 'token', requestId: id, delta: event.delta });
-              },
+              onToken: (event) =>
+                event.delta ? sendToken({ type: 'token', requestId: id, delta: event.delta }) : undefined,
             }).then(({ message, completion }) =>
               send({
                 type: 'done',
@@ -135,7 +189,12 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
             );
           })
           .catch((err) => fail(id, err))
-          .finally(() => running.delete(id));
+          .finally(() => {
+            running.delete(id);
+            const left = (perUser.get(userId) ?? 1) - 1;
+            if (left > 0) perUser.set(userId, left);
+            else perUser.delete(userId);
+          });
       });
 
       // A closed tab cancels its answers; what was generated so far is still stored.

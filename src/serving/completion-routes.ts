@@ -65,6 +65,19 @@ function abortOnDisconnect(reply: FastifyReply): AbortController {
   return controller;
 }
 
+/** Resolves when `stream` drains or closes (a client gone never drains). */
+function drained(stream: NodeJS.WritableStream & { once(event: 'close', listener: () => void): unknown }) {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      stream.removeListener('drain', done);
+      stream.removeListener('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+  });
+}
+
 export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addHook('onRequest', app.requireRole(...ROLE_GROUPS.anyUser));
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
@@ -194,8 +207,12 @@ export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
             modelName = version.name;
             open();
           },
-          onToken: (event) => {
-            if (event.delta) reply.raw.write(chunk({ content: event.delta }, null));
+          // A client reading slower than the model writes: wait for the buffer to drain (or the
+          // client to leave) before the next token, so at most one chunk is buffered beyond it.
+          onToken: async (event) => {
+            if (event.delta && !reply.raw.write(chunk({ content: event.delta }, null))) {
+              await drained(reply.raw);
+            }
           },
         });
         const { completion } = outcome;

@@ -41,7 +41,8 @@ export interface CompletionRequest {
    * the error and nothing of the exchange is kept.
    */
   onStart?: (info: { version: ModelVersion; messageId: string; turn: UserTurn }) => void;
-  onToken?: (event: TokenEvent) => void;
+  /** May return a promise: the next token waits for it (backpressure from a slow client). */
+  onToken?: (event: TokenEvent) => void | Promise<void>;
 }
 
 export interface CompletionOutcome {
@@ -223,7 +224,7 @@ export async function runCompletion(
   const storing = plan.store();
   storing.catch(() => stream.cancel());
   request.onStart?.({ version, messageId, turn: plan.turn });
-  for await (const event of stream) request.onToken?.(event);
+  for await (const event of stream) await request.onToken?.(event);
   const completion = await stream.result;
   const userMessage = await storing;
   const latencyMs = Math.round(performance.now() - started);

@@ -45,7 +45,12 @@ async function connect(headers: Record<string, string>): Promise<Client> {
 const errorCode = (m: Message) => (m.error as { code: string } | undefined)?.code;
 
 before(async () => {
-  t = await startTestApp({ MODEL_DIR });
+  t = await startTestApp({
+    MODEL_DIR,
+    FEEDLOOP_SOCKET_GENERATIONS: '2',
+    FEEDLOOP_USER_GENERATIONS: '3',
+    FEEDLOOP_SOCKET_MESSAGES_PER_MINUTE: '40',
+  });
   await ensureBaseModel(t.app.db.prisma, MODEL_DIR);
   const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
   wsUrl = `${address.replace(/^http/, 'ws')}/v1/chat/socket`;
@@ -140,5 +145,68 @@ describe('Origin', () => {
     assert.equal(await upgradeStatus({ authorization: user.auth, origin: 'https://evil.example' }), 403);
     assert.equal(await upgradeStatus({ authorization: user.auth, origin: `http://${host}` }), 101);
     assert.equal(await upgradeStatus({ authorization: user.auth }), 101, 'no Origin: not a browser');
+  });
+});
+
+describe('limits', () => {
+  const long = (requestId: string) => ({
+    type: 'generate',
+    requestId,
+    content: 'Tell me a long story.',
+    options: { maxTokens: 2000, minTokens: 2000 },
+  });
+
+  test('concurrent answers are capped per socket and per user; a cancel frees a slot', async () => {
+    const user = await makeUser(t.app);
+    const a = await connect({ authorization: user.auth });
+    const b = await connect({ authorization: user.auth });
+    a.send(long('a1'));
+    a.send(long('a2'));
+    await a.next((m) => m.type === 'started' && m.requestId === 'a2', 'a2 started');
+    a.send(long('a3'));
+    const perSocket = await a.next((m) => m.type === 'error' && m.requestId === 'a3');
+    assert.equal(errorCode(perSocket), 'rate_limited', JSON.stringify(perSocket));
+
+    b.send(long('b1'));
+    await b.next((m) => m.type === 'started' && m.requestId === 'b1', 'b1 started');
+    b.send(long('b2'));
+    const perUser = await b.next((m) => m.type === 'error' && m.requestId === 'b2');
+    assert.equal(errorCode(perUser), 'rate_limited', JSON.stringify(perUser));
+    assert.match(JSON.stringify(perUser), /per user/);
+
+    a.send({ type: 'cancel', requestId: 'a1' });
+    await a.next((m) => m.type === 'done' && m.requestId === 'a1', 'a1 cancelled');
+    b.send(long('b3'));
+    await b.next((m) => m.type === 'started' && m.requestId === 'b3', 'b3 started after a slot freed');
+    a.socket.close();
+    b.socket.close();
+    await waitFor(
+      'the generations to stop',
+      async () =>
+        (await t.app.servedModels.modelServer()).stats().then((s) => s.every((w) => w.active === 0)),
+      60_000,
+    );
+  });
+
+  test('messages beyond the per-minute rate get rate_limited', async () => {
+    const user = await makeUser(t.app);
+    const client = await connect({ authorization: user.auth });
+    for (let i = 0; i < 45; i++) client.send({ type: 'cancel', requestId: `c${i}` });
+    const limited = await client.next((m) => m.type === 'error' && errorCode(m) === 'rate_limited');
+    assert.match(JSON.stringify(limited), /40 messages a minute/);
+    client.socket.close();
+  });
+
+  test('a frame larger than the HTTP body limit closes the socket with 1009 before it is parsed', async () => {
+    const user = await makeUser(t.app);
+    const client = await connect({ authorization: user.auth });
+    client.send({
+      type: 'generate',
+      requestId: 'huge',
+      content: 'x'.repeat(t.config.FEEDLOOP_BODY_LIMIT + 1),
+    });
+    const closed = await client.closed;
+    assert.equal(closed.code, 1009);
+    assert.equal(client.inbox.length, 0);
   });
 });
