@@ -8,7 +8,13 @@ import { AppError, notFound } from '../platform/errors/app-error.ts';
 import { toJson } from '../platform/db/json.ts';
 import { z } from 'zod';
 import { activeModelVersion } from '../serving/active-version.ts';
-import { modelProvenance, type ModelProvenance } from '../contract/model-versions.ts';
+import {
+  modelProvenance,
+  upstreamHeaders,
+  type ModelProvenance,
+  type ModelVersionView,
+} from '../contract/model-versions.ts';
+import { samplingOptions, type SamplingOptions } from '../contract/sampling.ts';
 
 /** What an activation's audit entry records about the version it replaced. */
 const activationDetails = z.object({ previousActiveId: z.string().nullable().optional() });
@@ -16,11 +22,31 @@ const activationDetails = z.object({ previousActiveId: z.string().nullable().opt
 const invalid = (path: string, message: string) =>
   new AppError('validation_failed', `Invalid ${path}: ${message}`, [{ path, message }]);
 
-/** A version as the API shows it, its provenance read back through its schema. */
-export function versionView(version: ModelVersion): Omit<ModelVersion, 'provenance'> & {
-  provenance: ModelProvenance | null;
-} {
-  return { ...version, provenance: modelProvenance.nullable().parse(version.provenance) };
+/** A version as the API shows it, its JSON columns read back through their schemas. */
+export function versionView(version: ModelVersion): ModelVersionView {
+  return {
+    id: version.id,
+    name: version.name,
+    status: version.status,
+    provider: version.provider,
+    path: version.path,
+    upstream:
+      version.provider === 'openai'
+        ? {
+            baseUrl: version.baseUrl!,
+            model: version.upstreamModel!,
+            apiKeyEnv: version.apiKeyEnv,
+            headers: upstreamHeaders.nullable().parse(version.upstreamHeaders) ?? {},
+          }
+        : null,
+    defaults: samplingOptions.nullable().parse(version.samplingDefaults),
+    parentId: version.parentId,
+    datasetId: version.datasetId,
+    notes: version.notes,
+    provenance: modelProvenance.nullable().parse(version.provenance),
+    createdAt: version.createdAt,
+    promotedAt: version.promotedAt,
+  };
 }
 
 /** Versions, newest first; `before` is the id of the last one on the previous page. */
@@ -99,6 +125,63 @@ export async function registerModelVersion(
       action: 'model_version.register',
       target: `model_version:${version.id}`,
       details: { name: version.name, path: version.path, parentId: version.parentId },
+    });
+    return version;
+  });
+}
+
+/**
+ * Registers an OpenAI-compatible server's model as a candidate version (provider `openai`). The
+ * API key is not part of it: `apiKeyEnv` names the environment variable that holds it, read when
+ * a request is sent. Audited with the reason; 409 if the name is taken.
+ */
+export async function registerUpstreamVersion(
+  db: Db,
+  input: {
+    name: string;
+    baseUrl: string;
+    model: string;
+    apiKeyEnv?: string;
+    headers?: Record<string, string>;
+    defaults?: SamplingOptions;
+    reason: string;
+    actorId: string | null;
+  },
+): Promise<ModelVersion> {
+  return inTransaction(db, async (tx) => {
+    const taken = await tx.modelVersion.findUnique({ where: { name: input.name }, select: { id: true } });
+    if (taken) throw new AppError('conflict', `A model version named ${input.name} exists`);
+    const version = await tx.modelVersion
+      .create({
+        data: {
+          name: input.name,
+          provider: 'openai',
+          path: null,
+          baseUrl: input.baseUrl,
+          upstreamModel: input.model,
+          apiKeyEnv: input.apiKeyEnv ?? null,
+          ...(input.headers ? { upstreamHeaders: toJson(input.headers) } : {}),
+          ...(input.defaults ? { samplingDefaults: toJson(input.defaults) } : {}),
+          notes: input.reason,
+        },
+      })
+      .catch((err: unknown) => {
+        if ((err as { code?: string }).code === 'P2002')
+          throw new AppError('conflict', `A model version named ${input.name} exists`);
+        throw err;
+      });
+    await recordAudit(tx, {
+      actorId: input.actorId,
+      action: 'model_version.register',
+      target: `model_version:${version.id}`,
+      details: {
+        name: version.name,
+        provider: 'openai',
+        baseUrl: input.baseUrl,
+        model: input.model,
+        apiKeyEnv: input.apiKeyEnv ?? null,
+        reason: input.reason,
+      },
     });
     return version;
   });

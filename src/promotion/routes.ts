@@ -11,6 +11,7 @@ import {
   activateModelVersion,
   listModelVersions,
   registerModelVersion,
+  registerUpstreamVersion,
   rejectModelVersion,
   rollbackModelVersion,
   versionView,
@@ -31,6 +32,7 @@ import {
   modelVersionPage,
   modelVersionView,
   registerModelBody,
+  registerUpstreamBody,
   versionResponse,
 } from '../contract/model-versions.ts';
 
@@ -74,6 +76,30 @@ const writeRoutes: FastifyPluginAsyncZod = async (app) => {
         ...request.body,
         actorId: principalOf(request).userId,
       });
+      return reply.status(201).send(versionView(version));
+    },
+  );
+
+  app.post(
+    '/v1/model-versions/upstream',
+    {
+      schema: {
+        tags,
+        summary:
+          'Register a model of an OpenAI-compatible server (vLLM, Ollama, a hosted API) as a candidate; the API key stays in the environment variable apiKeyEnv names',
+        body: registerUpstreamBody,
+        response: { 201: modelVersionView, 409: errorBody, ...commonErrors },
+      },
+    },
+    async (request, reply) => {
+      const version = await registerUpstreamVersion(app.db.prisma, {
+        ...request.body,
+        actorId: principalOf(request).userId,
+      });
+      request.log.info(
+        { modelVersionId: version.id, baseUrl: version.baseUrl, model: version.upstreamModel },
+        'upstream model version registered',
+      );
       return reply.status(201).send(versionView(version));
     },
   );

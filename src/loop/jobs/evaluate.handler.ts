@@ -56,6 +56,7 @@ async function evaluateVersion(
   options: { key: string; pairs: PreferencePair[]; signal?: AbortSignal },
 ): Promise<void> {
   const progress = new ProgressRecorder(ctx, run.id, () => {});
+  if (version.path === null) throw new UnrecoverableError(`${version.name} has no folder to evaluate`);
   const model = loadModel(path.resolve(ctx.config.MODEL_DIR, version.path));
   try {
     await log(ctx, run.id, 'info', `evaluate: evaluating ${version.name}`, { modelVersionId: version.id });
