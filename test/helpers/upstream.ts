@@ -1,11 +1,26 @@
 // A second feedloop instance used as an OpenAI-compatible upstream in tests: it serves the tiny
-// random model (test/helpers/llm.ts) as its active version over real HTTP, and hands out an API
+// random model (test/helpers/llm.ts; with a 256-token context) as its active version over real HTTP, and hands out an API
 // key that the first instance is given through an environment variable.
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { activateModelVersion, registerModelVersion } from '../../src/promotion/model-versions.ts';
 import { makeUser, startTestApp, type TestApp } from './app.ts';
-import { writeTinyModel } from './llm.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { saveModel } from '../../src/llm/checkpoint.ts';
+import { initParams } from '../../src/llm/params.ts';
+import { tinyConfig, tinyTokenizer } from './llm.ts';
+
+/** The tiny random model of the other tests, with a context long enough for the evaluation prompts. */
+function writeUpstreamModel(seed: number): string {
+  const tokenizer = tinyTokenizer();
+  const config = { ...tinyConfig(tokenizer.vocabSize), contextLength: 256 };
+  const dir = mkdtempSync(path.join(tmpdir(), 'feedloop-upstream-model-'));
+  const params = initParams(config, seed);
+  saveModel(dir, { config, params, tokenizer, manifest: { seed, test: true } });
+  for (const t of Object.values(params)) t.dispose();
+  return dir;
+}
 
 export interface Upstream {
   t: TestApp;
@@ -19,7 +34,7 @@ export interface Upstream {
 }
 
 export async function startUpstream(model = 'tiny'): Promise<Upstream> {
-  const dir = writeTinyModel(3);
+  const dir = writeUpstreamModel(3);
   const t = await startTestApp({ MODEL_DIR: path.dirname(dir) });
   const version = await registerModelVersion(t.app.db.prisma, {
     name: model,

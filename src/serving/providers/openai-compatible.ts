@@ -249,3 +249,31 @@ export class OpenAiCompatibleProvider implements ModelProvider {
     }, cancel);
   }
 }
+
+/**
+ * The log-probability of every token of `text` as the upstream's model reads it, with each token's
+ * character offset: OpenAI's legacy Completions API with `echo` and `logprobs` (vLLM answers it;
+ * servers without prompt log-probabilities refuse or leave them out, and this throws). The first
+ * token has none (null).
+ */
+export async function promptLogProbs(
+  target: UpstreamTarget,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  text: string,
+  signal?: AbortSignal,
+): Promise<{ logprobs: (number | null)[]; offsets: number[] }> {
+  const { client, key } = upstreamClient(target, env, timeoutMs);
+  const response = await client.completions
+    .create(
+      { model: target.model, prompt: text, max_tokens: 1, temperature: 0, echo: true, logprobs: 1 },
+      { signal },
+    )
+    .catch((err: unknown) => {
+      throw upstreamFailure(err, target, key);
+    });
+  const logprobs = response.choices[0]?.logprobs;
+  if (!logprobs?.token_logprobs?.length || logprobs.text_offset?.length !== logprobs.token_logprobs.length)
+    throw new AppError('upstream_error', 'the upstream sent no prompt log-probabilities with its answer');
+  return { logprobs: logprobs.token_logprobs as (number | null)[], offsets: logprobs.text_offset };
+}
