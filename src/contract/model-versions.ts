@@ -22,8 +22,11 @@ export const modelPath = z
   .min(1)
   .max(500)
   .refine(
-    (p) => !p.startsWith('/') && !p.includes('\\') && p.split('/').every((s) => s !== '' && s !== '..'),
-    'must be a relative folder inside MODEL_DIR (no leading "/", no "..", no empty segments)',
+    (p) =>
+      !p.startsWith('/') &&
+      !p.includes('\\') &&
+      p.split('/').every((s) => s !== '' && s !== '..' && s !== '.'),
+    'must be a relative folder inside MODEL_DIR (no leading "/", no "." or "..", no empty segments)',
   );
 
 export const registerModelBody = z.strictObject({

@@ -1,7 +1,11 @@
 // The model-version registry: which sets of weights exist and which one serves. Registration and
 // activation are audited; activation is the one place that changes the active version, so the
 // promotion gates (later) and the ops route share it.
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { inTransaction, type Db } from '../platform/db/client.ts';
+import { readModelFolder } from '../llm/checkpoint.ts';
+import { TextTokenizer } from '../llm/tokenizer.ts';
 import type { ModelStatus, ModelVersion, Prisma } from '../generated/prisma/client.ts';
 import { recordAudit } from '../platform/audit/audit-log.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
@@ -74,6 +78,30 @@ export async function listModelVersions(
   const modelVersions = rows.slice(0, filter.limit);
   const nextBefore = rows.length > filter.limit ? (modelVersions.at(-1)?.id ?? null) : null;
   return { modelVersions, nextBefore };
+}
+
+/**
+ * Refuses (400 naming body.path) a folder that is not a loadable model: missing, not a folder
+ * inside MODEL_DIR, or without a readable config, tokenizer and weights that fit the config. Reads
+ * the whole folder, as loading it would.
+ */
+export function assertLoadableModelFolder(modelDir: string, relative: string): void {
+  const root = path.resolve(modelDir);
+  const dir = path.resolve(root, relative);
+  if (dir === root || !dir.startsWith(root + path.sep))
+    throw invalid('body.path', 'must be a folder inside MODEL_DIR, not MODEL_DIR itself');
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw invalid('body.path', `no folder ${relative} exists in MODEL_DIR`);
+  try {
+    const folder = readModelFolder(dir, { confineTo: root });
+    const tokenizer = new TextTokenizer(folder.tokenizerJson);
+    if (tokenizer.vocabSize !== folder.config.vocabSize)
+      throw new Error(
+        `tokenizer.json has ${tokenizer.vocabSize} tokens but config.json says ${folder.config.vocabSize}`,
+      );
+  } catch (err) {
+    throw invalid('body.path', `is not a loadable model: ${(err as Error).message}`);
+  }
 }
 
 /**

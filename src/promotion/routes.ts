@@ -5,10 +5,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { scratchDir, sendFolderArchive } from '../platform/archive.ts';
 import { principalOf } from '../platform/auth/plugin.ts';
+import { AppError } from '../platform/errors/app-error.ts';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { commonErrors, errorBody, idParams } from '../contract/http.ts';
 import {
   activateModelVersion,
+  assertLoadableModelFolder,
   listModelVersions,
   registerModelVersion,
   registerUpstreamVersion,
@@ -72,6 +74,9 @@ const writeRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
+      const taken = await app.db.prisma.modelVersion.findUnique({ where: { name: request.body.name } });
+      if (taken) throw new AppError('conflict', `A model version named ${request.body.name} exists`);
+      assertLoadableModelFolder(app.config.MODEL_DIR, request.body.path);
       const version = await registerModelVersion(app.db.prisma, {
         ...request.body,
         actorId: principalOf(request).userId,
