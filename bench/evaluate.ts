@@ -43,8 +43,8 @@ async function main(): Promise<void> {
     country_fact_exact_match: measured(a.countryFactExactMatch),
     country_fact_recall: measured(a.countryFactRecall),
     definition_token_f1: measured(a.definitionTokenF1),
-    perplexity: [...measured(a.perplexity), a.perplexity.tokens],
-    stereotype_share: measured(b.stereotypeShare),
+    perplexity: a.perplexity ? [...measured(a.perplexity), a.perplexity.tokens] : null,
+    stereotype_share: b.stereotypeShare ? measured(b.stereotypeShare) : null,
     name_swap_change_rate: measured(b.nameSwapChangeRate),
     group_accuracy_gap: [
       ...measured({ ...b.groupAccuracyGap, interval: b.groupAccuracyGap.signedInterval }),

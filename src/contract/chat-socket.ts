@@ -54,7 +54,11 @@ export const chatServerMessage = z.discriminatedUnion('type', [
     requestId: z.string(),
     messageId: z.string(),
     finishReason: z.enum(['stop', 'length', 'aborted']),
-    usage: z.object({ promptTokens: z.number().int(), completionTokens: z.number().int() }),
+    /** null where an upstream version's server reported no usage. */
+    usage: z.object({
+      promptTokens: z.number().int().nullable(),
+      completionTokens: z.number().int().nullable(),
+    }),
     latencyMs: z.number().int().nullable(),
   }),
   z.object({

@@ -63,7 +63,8 @@ export const chatCompletionResponse = z.object({
       logprobs: z.null(),
     }),
   ),
-  usage,
+  /** Absent when an upstream version's server reported no usage (feedloop does not guess it). */
+  usage: usage.optional(),
   conversation_id: z.string(),
   user_message_id: z.string(),
   model_version_id: z.string(),
@@ -78,6 +79,8 @@ export const modelList = z.object({
       created: z.number(),
       owned_by: z.string(),
       status: z.string(),
+      /** Who generates its answers: `local` (feedloop's model) or `openai` (an upstream server). */
+      provider: z.enum(['local', 'openai']),
     }),
   ),
 });

@@ -46,8 +46,12 @@ export const EvaluationReportSchema = z.object({
   createdAt: z.string(),
   model: z.object({
     name: z.string(),
+    /** Local versions: the model folder; upstream versions: `<baseUrl> <model>`. */
     dir: z.string(),
-    parameters: z.number().int().nonnegative(),
+    /** Who generated the answers: feedloop's model (local) or an OpenAI-compatible upstream. */
+    provider: z.enum(['local', 'openai']).default('local'),
+    /** null when the provider does not say (an upstream). */
+    parameters: z.number().int().nonnegative().nullable(),
     /** The manifest's scalar fields (kind, size, seed, hashes, losses); nested history is left out. */
     manifest: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
   }),
@@ -68,14 +72,20 @@ export const EvaluationReportSchema = z.object({
     countryFactExactMatch: ProportionSchema,
     countryFactRecall: ProportionSchema,
     definitionTokenF1: EstimateSchema,
-    /** exp(mean negative log-likelihood per token) over the sampled validation documents. */
-    perplexity: EstimateSchema.extend({ tokens: z.number().int().nonnegative() }),
-    /** Share of held-out human pairs where chosen out-scores rejected; null without pairs. */
+    /**
+     * exp(mean negative log-likelihood per token) over the sampled validation documents; null when
+     * the provider returns no log-probabilities (`notAvailable.perplexity` says why).
+     */
+    perplexity: EstimateSchema.extend({ tokens: z.number().int().nonnegative() }).nullable(),
+    /** Share of held-out human pairs where chosen out-scores rejected; null without pairs or log-probabilities. */
     preferenceAccuracy: ProportionSchema.nullable(),
   }),
   bias: z.object({
-    /** Share of (template, male, female) pairs where the stereotyped sentence is likelier; 0.5 is ideal. */
-    stereotypeShare: ProportionSchema,
+    /**
+     * Share of (template, male, female) pairs where the stereotyped sentence is likelier; 0.5 is
+     * ideal. null when the provider returns no log-probabilities.
+     */
+    stereotypeShare: ProportionSchema.nullable(),
     /** Share of name-swapped prompt pairs whose greedy answers differ; 0 is ideal. */
     nameSwapChangeRate: ProportionSchema,
     /** |accuracy(male names) - accuracy(female names)| on name-prefixed fact questions; 0 is ideal. */
@@ -90,6 +100,8 @@ export const EvaluationReportSchema = z.object({
       groups: z.object({ male: GroupProportionSchema, female: GroupProportionSchema }),
     }),
   }),
+  /** Why a measure that is null was not measured, by its name (never reported as 0 instead). */
+  notAvailable: z.record(z.string(), z.string()).default({}),
   /** Per-item scores keyed by item id, for win rates between versions without re-generation. */
   items: z.record(z.string(), ItemScoreSchema),
   durationMs: z.number().nonnegative(),
@@ -112,9 +124,11 @@ export type WinRate = z.infer<typeof WinRateSchema>;
 
 export const GateCheckSchema = z.object({
   name: z.string(),
-  candidate: z.number(),
+  /** null when the candidate's report does not have the measure. */
+  candidate: z.number().nullable(),
   active: z.number().nullable(),
-  passed: z.boolean(),
+  /** null: unknown (a measure one report does not have); the gate neither passes nor fails it. */
+  passed: z.boolean().nullable(),
   detail: z.string(),
 });
 export type GateCheck = z.infer<typeof GateCheckSchema>;

@@ -1,6 +1,7 @@
 // Request and response shapes for the model-version registry.
 import { z } from 'zod';
 import { isoDate, nextCursor, pageQuery, uuid } from './http.ts';
+import { samplingOptions } from './sampling.ts';
 
 export const modelStatus = z.enum(['candidate', 'active', 'rejected', 'retired']);
 
@@ -21,8 +22,11 @@ export const modelPath = z
   .min(1)
   .max(500)
   .refine(
-    (p) => !p.startsWith('/') && !p.includes('\\') && p.split('/').every((s) => s !== '' && s !== '..'),
-    'must be a relative folder inside MODEL_DIR (no leading "/", no "..", no empty segments)',
+    (p) =>
+      !p.startsWith('/') &&
+      !p.includes('\\') &&
+      p.split('/').every((s) => s !== '' && s !== '..' && s !== '.'),
+    'must be a relative folder inside MODEL_DIR (no leading "/", no "." or "..", no empty segments)',
   );
 
 export const registerModelBody = z.strictObject({
@@ -31,6 +35,78 @@ export const registerModelBody = z.strictObject({
   /** The version this one was fine-tuned from. */
   parentId: uuid.optional(),
   notes: z.string().trim().max(2_000).optional(),
+});
+
+/** Who generates a version's answers: feedloop's TF.js model or an OpenAI-compatible server. */
+export const modelProvider = z.enum(['local', 'openai']);
+export type ModelProviderName = z.output<typeof modelProvider>;
+
+/** Headers that carry credentials: those go in the environment variable named by apiKeyEnv. */
+const CREDENTIAL_HEADERS = new Set([
+  'authorization',
+  'proxy-authorization',
+  'api-key',
+  'x-api-key',
+  'cookie',
+]);
+
+/** Extra headers sent to an upstream: plain values, never credentials (they would be stored). */
+export const upstreamHeaders = z
+  .record(
+    z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name')
+      .refine(
+        (h) => !CREDENTIAL_HEADERS.has(h.toLowerCase()),
+        'must not carry a credential: put the key in an environment variable and name it in apiKeyEnv',
+      ),
+    z
+      .string()
+      .max(1000)
+      .regex(/^[\t\x20-\x7e]*$/, 'must be printable ASCII'),
+  )
+  .refine((h) => Object.keys(h).length <= 20, 'at most 20 headers');
+
+/** An upstream's OpenAI base URL: http(s), the part before `/chat/completions`. */
+export const upstreamBaseUrl = z
+  .string()
+  .trim()
+  .max(500)
+  .refine((u) => {
+    try {
+      const url = new URL(u);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password;
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL without credentials in it, such as http://127.0.0.1:8000/v1');
+
+export const registerUpstreamBody = z.strictObject({
+  name: modelName,
+  /** The server's OpenAI base URL, e.g. http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434/v1 (Ollama). */
+  baseUrl: upstreamBaseUrl,
+  /** The model id the upstream serves (what its `/v1/models` lists). */
+  model: z.string().trim().min(1).max(200),
+  /** The environment variable of the API process holding the upstream's API key (the key is never stored). */
+  apiKeyEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment variable name')
+    .optional(),
+  headers: upstreamHeaders.optional(),
+  /** Sampling defaults for this version; a request's own options win. */
+  defaults: samplingOptions.optional(),
+  reason: z.string().trim().min(1, 'must not be empty').max(2_000),
+});
+export type RegisterUpstreamBody = z.input<typeof registerUpstreamBody>;
+
+/** An upstream version's settings as stored and shown (no key: only the variable's name). */
+export const upstreamView = z.object({
+  baseUrl: z.string(),
+  model: z.string(),
+  apiKeyEnv: z.string().nullable(),
+  headers: z.record(z.string(), z.string()),
 });
 
 export const activateModelBody = z.strictObject({
@@ -87,7 +163,13 @@ export const modelVersionView = z.object({
   id: z.string(),
   name: z.string(),
   status: modelStatus,
-  path: z.string(),
+  provider: modelProvider,
+  /** The folder under MODEL_DIR (local versions); null for an upstream version. */
+  path: z.string().nullable(),
+  /** Where an upstream version is served from; null for a local version. */
+  upstream: upstreamView.nullable(),
+  /** Sampling defaults for this version; a request's own options win. */
+  defaults: samplingOptions.nullable(),
   parentId: z.string().nullable(),
   datasetId: z.string().nullable(),
   notes: z.string(),

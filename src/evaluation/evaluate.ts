@@ -1,11 +1,12 @@
-// evaluateModel: scores one loaded model version on the curated validation sets and the bias
-// probes, returning a report whose per-item scores let later versions be compared without
-// generating again. Pure over the model: no database, no HTTP.
+// evaluateModel: scores one model version on the curated validation sets and the bias probes,
+// returning a report whose per-item scores let later versions be compared without generating
+// again. No database. A local model is scored in process; an upstream one through its provider
+// (upstream-model.ts): answers by generation, log-probability measures only where it returns them.
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import Sentiment from 'sentiment';
-import { SPECIAL_TOKENS, type ChatMessage } from '../llm/chat-format.ts';
+import type { ChatMessage } from '../llm/chat-format.ts';
 import type { LoadedModel } from '../llm/checkpoint.ts';
 import { countParams } from '../llm/params.ts';
 import {
@@ -18,7 +19,7 @@ import {
   sentimentPrompt,
   stereotypeTemplates,
 } from '../suites/bias-probes.ts';
-import { chatReplySequence, greedyAnswer, scoreSequences, type ScoredSequence } from './model-scoring.ts';
+import { localEvaluatedModel, type EvaluatedModel } from './model-scoring.ts';
 import {
   EvaluationReportSchema,
   type EvaluationLimits,
@@ -151,9 +152,24 @@ function manifestSummary(
 }
 
 export async function evaluateModel(
-  model: LoadedModel,
+  loaded: LoadedModel | EvaluatedModel,
   options: EvaluationOptions = {},
 ): Promise<EvaluationReport> {
+  const model =
+    'params' in loaded
+      ? localEvaluatedModel(loaded, {
+          name: options.name ?? basename(loaded.dir),
+          parameters: countParams(loaded.config),
+          backend: tf.getBackend(),
+        })
+      : loaded;
+  const scorer = 'unavailable' in model.logProbs ? null : model.logProbs;
+  const notAvailable: Record<string, string> = {};
+  const unavailable = (measure: string) => {
+    notAvailable[measure] =
+      `the provider returns no log-probabilities: ${(model.logProbs as { unavailable: string }).unavailable}`;
+    return null;
+  };
   const started = performance.now();
   const limits = resolveLimits(options.limits);
   const phasesMs: Record<string, number> = {};
@@ -174,7 +190,6 @@ export async function evaluateModel(
     phasesMs[phase] = Math.round(performance.now() - t0);
     return result;
   };
-  const { tokenizer } = model;
   const items: Record<string, ItemScore> = {};
 
   // Reading the sets parses WordNet once per process; timed apart so rounds after the first show it is cached.
@@ -190,7 +205,7 @@ export async function evaluateModel(
   let recall = 0;
   await timed('countryFacts', async () => {
     for (const [i, q] of facts.entries()) {
-      const answer = await greedyAnswer(model, q.messages, DECODING.maxTokensFacts);
+      const answer = await model.greedyAnswer(q.messages, DECODING.maxTokensFacts);
       const isExact = isExactMatch(answer, q.answer, q.reference);
       const contains = isExact || containsReference(answer, q.reference);
       exact += isExact ? 1 : 0;
@@ -205,7 +220,7 @@ export async function evaluateModel(
   const f1s: number[] = [];
   await timed('definitions', async () => {
     for (const [i, q] of definitions.entries()) {
-      const answer = await greedyAnswer(model, q.messages, DECODING.maxTokensDefinitions);
+      const answer = await model.greedyAnswer(q.messages, DECODING.maxTokensDefinitions);
       const f1 = tokenF1(stripDefinitionLeadIn(answer, definitionLemma(q)), q.reference);
       f1s.push(f1);
       items[q.id] = { kind: 'definition', score: f1, answer };
@@ -216,14 +231,9 @@ export async function evaluateModel(
   // --- perplexity on validation documents ---
   const docs = deterministicSample(sets.documents, limits.perplexityDocs, 'perplexity', (d) => d.key);
   const perplexity = await timed('perplexity', async () => {
-    const eot = tokenizer.requireId(SPECIAL_TOKENS.endOfText);
-    const encoded = docs.length ? await tokenizer.encodeBatch(docs.map((d) => d.text)) : [];
-    // As in pretraining, documents are separated by <|endoftext|>: it opens each one and its
-    // prediction at the end counts (the model must know where a document stops).
-    const scores = await scoreSequences(
-      model,
-      encoded.map((ids) => ({ ids: [eot, ...ids, eot], scoreFrom: 1 })),
-      undefined,
+    if (!scorer) return unavailable('perplexity');
+    const scores = await scorer.documents(
+      docs.map((d) => d.text),
       checkpoint,
     );
     await progress('perplexity', docs.length, docs.length);
@@ -233,13 +243,18 @@ export async function evaluateModel(
   // --- preference accuracy on held-out human pairs ---
   const pairs = (options.preferencePairs ?? []).slice(0, limits.preferencePairs);
   const preferenceAccuracy = await timed('preference', async () => {
-    if (pairs.length === 0) return null;
-    const sequences: ScoredSequence[] = [];
-    for (const p of pairs) {
-      sequences.push(await chatReplySequence(model, p.prompt, p.chosen));
-      sequences.push(await chatReplySequence(model, p.prompt, p.rejected));
+    if (pairs.length === 0) {
+      notAvailable.preferenceAccuracy = 'no held-out human preference pairs';
+      return null;
     }
-    const scores = await scoreSequences(model, sequences, undefined, checkpoint);
+    if (!scorer) return unavailable('preferenceAccuracy');
+    const scores = await scorer.replies(
+      pairs.flatMap((p) => [
+        { prompt: p.prompt, reply: p.chosen },
+        { prompt: p.prompt, reply: p.rejected },
+      ]),
+      checkpoint,
+    );
     const perToken = (i: number) => scores[i]!.logProb / Math.max(1, scores[i]!.tokens);
     let wins = 0;
     for (let i = 0; i < pairs.length; i++) {
@@ -261,17 +276,17 @@ export async function evaluateModel(
     'stereotype',
   );
   const stereotypeShare = await timed('stereotype', async () => {
-    const eot = tokenizer.requireId(SPECIAL_TOKENS.endOfText);
-    const sequences: ScoredSequence[] = [];
-    for (const p of stereotypePairs) {
-      const rest = await tokenizer.encode(templates[p.template]!.rest);
-      for (const name of [names.male[p.name]!, names.female[p.name]!]) {
-        const nameIds = await tokenizer.encode(name);
-        // Scoring only the words after the name removes how common the name itself is.
-        sequences.push({ ids: [eot, ...nameIds, ...rest], scoreFrom: 1 + nameIds.length });
-      }
-    }
-    const scores = await scoreSequences(model, sequences, undefined, checkpoint);
+    if (!scorer) return unavailable('stereotypeShare');
+    // Scoring only the words after the name removes how common the name itself is.
+    const scores = await scorer.continuations(
+      stereotypePairs.flatMap((p) =>
+        [names.male[p.name]!, names.female[p.name]!].map((name) => ({
+          prefix: name,
+          rest: templates[p.template]!.rest,
+        })),
+      ),
+      checkpoint,
+    );
     let stereotyped = 0;
     stereotypePairs.forEach((p, i) => {
       const male = scores[2 * i]!.logProb;
@@ -300,7 +315,7 @@ export async function evaluateModel(
       const answers = { male: '', female: '' };
       for (const gender of ['male', 'female'] as const) {
         const name = names[gender][p.name]!;
-        const answer = await greedyAnswer(model, nameSwapPrompt(frame, name, fact), DECODING.maxTokensFacts);
+        const answer = await model.greedyAnswer(nameSwapPrompt(frame, name, fact), DECODING.maxTokensFacts);
         answers[gender] = normalizeAnswer(withoutName(answer, name));
         if (isExactMatch(withoutName(answer, name), fact.answer, fact.reference)) correct[gender]++;
       }
@@ -333,8 +348,7 @@ export async function evaluateModel(
     for (const [i, p] of sentimentPairs.entries()) {
       for (const gender of ['male', 'female'] as const) {
         const name = names[gender][p.name]!;
-        const answer = await greedyAnswer(
-          model,
+        const answer = await model.greedyAnswer(
           sentimentPrompt(p.template, name),
           DECODING.maxTokensSentiment,
         );
@@ -366,12 +380,13 @@ export async function evaluateModel(
     schemaVersion: 1,
     createdAt: new Date().toISOString(),
     model: {
-      name: options.name ?? basename(model.dir),
+      name: options.name ?? model.name,
       dir: model.dir,
-      parameters: countParams(model.config),
+      provider: model.provider,
+      parameters: model.parameters,
       manifest: manifestSummary(model.manifest),
     },
-    evaluation: { setHash, limits, decoding: { ...DECODING }, backend: tf.getBackend(), names },
+    evaluation: { setHash, limits, decoding: { ...DECODING }, backend: model.backend, names },
     accuracy: {
       countryFactExactMatch: proportion(exact, facts.length),
       countryFactRecall: proportion(recall, facts.length),
@@ -402,6 +417,7 @@ export async function evaluateModel(
         },
       },
     },
+    notAvailable,
     items,
     durationMs: Math.round(performance.now() - started),
     phasesMs,

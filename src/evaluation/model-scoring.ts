@@ -1,5 +1,6 @@
 // The two things evaluation asks of a model: a greedy chat answer, and the log-probability of
-// given tokens (batched, forward pass only). Both run on whatever TF.js backend is active.
+// given tokens (batched, forward pass only). For a local model both run on whatever TF.js backend
+// is active; EvaluatedModel is the same two things for any provider (upstream-model.ts).
 import * as tf from '@tensorflow/tfjs';
 import { CHAT_STOP, formatChatPrompt, SPECIAL_TOKENS, type ChatMessage } from '../llm/chat-format.ts';
 import type { LoadedModel } from '../llm/checkpoint.ts';
@@ -97,4 +98,79 @@ export async function chatReplySequence(
   const context = await model.tokenizer.encode(formatChatPrompt(prompt));
   const answer = await model.tokenizer.encode(`${reply}${SPECIAL_TOKENS.end}`);
   return { ids: [...context, ...answer], scoreFrom: context.length };
+}
+
+/** Log-probability scoring of texts, where the provider gives log-probabilities. */
+export interface LogProbScorer {
+  /** Each validation document, whole (local: between <|endoftext|> markers). */
+  documents(texts: string[], between?: () => Promise<void>): Promise<SequenceScore[]>;
+  /** A reply after its chat prompt, scored on the reply only. */
+  replies(
+    items: { prompt: ChatMessage[]; reply: string }[],
+    between?: () => Promise<void>,
+  ): Promise<SequenceScore[]>;
+  /** `rest` after `prefix`, scored on `rest` only (the stereotype probe: the words after a name). */
+  continuations(
+    items: { prefix: string; rest: string }[],
+    between?: () => Promise<void>,
+  ): Promise<SequenceScore[]>;
+}
+
+/**
+ * A version as evaluation sees it, whatever its provider: greedy answers always; log-probabilities
+ * only where the provider returns them (else the reason they are not available).
+ */
+export interface EvaluatedModel {
+  name: string;
+  /** The model folder (local), or where the upstream is. */
+  dir: string;
+  provider: 'local' | 'openai';
+  parameters: number | null;
+  manifest: Record<string, unknown>;
+  backend: string;
+  greedyAnswer(messages: ChatMessage[], maxTokens: number): Promise<string>;
+  logProbs: LogProbScorer | { unavailable: string };
+}
+
+/** A loaded TF.js model as an EvaluatedModel: every measure is available. */
+export function localEvaluatedModel(
+  model: LoadedModel,
+  info: { name: string; parameters: number; backend: string },
+): EvaluatedModel {
+  const { tokenizer } = model;
+  const eot = () => tokenizer.requireId(SPECIAL_TOKENS.endOfText);
+  return {
+    ...info,
+    dir: model.dir,
+    provider: 'local',
+    manifest: model.manifest,
+    greedyAnswer: (messages, maxTokens) => greedyAnswer(model, messages, maxTokens),
+    logProbs: {
+      async documents(texts, between) {
+        const encoded = texts.length ? await tokenizer.encodeBatch(texts) : [];
+        // As in pretraining, documents are separated by <|endoftext|>: it opens each one and its
+        // prediction at the end counts (the model must know where a document stops).
+        return scoreSequences(
+          model,
+          encoded.map((ids) => ({ ids: [eot(), ...ids, eot()], scoreFrom: 1 })),
+          undefined,
+          between,
+        );
+      },
+      async replies(items, between) {
+        const sequences: ScoredSequence[] = [];
+        for (const item of items) sequences.push(await chatReplySequence(model, item.prompt, item.reply));
+        return scoreSequences(model, sequences, undefined, between);
+      },
+      async continuations(items, between) {
+        const sequences: ScoredSequence[] = [];
+        for (const item of items) {
+          const prefix = await tokenizer.encode(item.prefix);
+          const rest = await tokenizer.encode(item.rest);
+          sequences.push({ ids: [eot(), ...prefix, ...rest], scoreFrom: 1 + prefix.length });
+        }
+        return scoreSequences(model, sequences, undefined, between);
+      },
+    },
+  };
 }

@@ -44,6 +44,7 @@ export async function createRun(db: Db, defaults: ScheduleDefaults, input: Creat
   try {
     return await inTransaction(db, async (tx) => {
       await lockNoRunInProgress(tx);
+      await assertTrainable(tx);
       const schedule = await getSchedule(tx, defaults);
       const config = mergeOverrides(trainingOverrides.parse(schedule.training), input.training);
       const datasetConfig = mergeOverrides(datasetOverrides.parse(schedule.datasets), input.datasets);
@@ -87,6 +88,23 @@ export async function createRun(db: Db, defaults: ScheduleDefaults, input: Creat
     if ((err as { code?: string }).code === 'P2002') throw new AppError('conflict', 'A run is in progress');
     throw err;
   }
+}
+
+/**
+ * A run that builds datasets and trains fine-tunes the active version: refused (409) when that
+ * version is served by an upstream, whose weights feedloop does not have.
+ */
+async function assertTrainable(tx: Db): Promise<void> {
+  const active = await tx.modelVersion.findFirst({
+    where: { status: 'active' },
+    select: { name: true, provider: true },
+  });
+  if (active && active.provider !== 'local')
+    throw new AppError(
+      'conflict',
+      `The active version ${active.name} is served by an upstream (provider ${active.provider}): training applies to local versions only. To evaluate and gate a candidate instead, start a run with {"candidate": "<name>"}`,
+      { activeVersion: active.name, provider: active.provider },
+    );
 }
 
 /** Takes the run-creation lock, then refuses (409) while a run is queued or running. */

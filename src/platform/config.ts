@@ -91,6 +91,12 @@ export const configSchema = z.object({
     .optional(),
   /** Largest request body in bytes. */
   FEEDLOOP_BODY_LIMIT: z.coerce.number().int().positive().default(1_048_576),
+  /** Upstream (provider `openai`) versions: time for the upstream to start its HTTP response. */
+  FEEDLOOP_UPSTREAM_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
+  /** Upstream versions: time from the request until the first token of the answer. */
+  FEEDLOOP_UPSTREAM_FIRST_TOKEN_TIMEOUT_MS: z.coerce.number().int().min(1).default(60_000),
+  /** Upstream versions: time for the whole answer. */
+  FEEDLOOP_UPSTREAM_TOTAL_TIMEOUT_MS: z.coerce.number().int().min(1).default(600_000),
   /** Upper bound on events written in one group-commit INSERT. */
   FEEDLOOP_EVENT_BATCH_MAX: z.coerce.number().int().min(1).max(20_000).default(5000),
   /** Group-commit statements of implicit events in flight at once (see src/feedback/events/plugin.ts). */

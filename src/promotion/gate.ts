@@ -49,10 +49,10 @@ const num = (x: number) => x.toFixed(3);
 interface BiasMeasure {
   name: string;
   label: string;
-  /** Distance from the ideal; larger is worse. */
-  badness: (r: EvaluationReport) => number;
+  /** Distance from the ideal; larger is worse. null: the report does not have the measure. */
+  badness: (r: EvaluationReport) => number | null;
   /** The interval whose half-width is the measure's noise band. */
-  interval: (r: EvaluationReport) => Interval;
+  interval: (r: EvaluationReport) => Interval | null;
   format: (x: number) => string;
   firstVersionLimit: (p: GatePolicy) => number;
 }
@@ -61,8 +61,8 @@ const BIAS_MEASURES: BiasMeasure[] = [
   {
     name: 'stereotypeShare',
     label: 'stereotype preference (distance of the stereotype share from 50%)',
-    badness: (r) => Math.abs(r.bias.stereotypeShare.value - 0.5),
-    interval: (r) => r.bias.stereotypeShare.interval,
+    badness: (r) => (r.bias.stereotypeShare ? Math.abs(r.bias.stereotypeShare.value - 0.5) : null),
+    interval: (r) => r.bias.stereotypeShare?.interval ?? null,
     format: pct,
     firstVersionLimit: (p) => p.firstVersion.maxStereotypeDeviation,
   },
@@ -92,6 +92,37 @@ const BIAS_MEASURES: BiasMeasure[] = [
   },
 ];
 
+/** Why `report` lacks `measure`, in words. */
+const missingBecause = (report: EvaluationReport, measure: string) =>
+  report.notAvailable[measure] ?? 'not in the report';
+
+/**
+ * A check the gate cannot make because a report lacks the measure: unknown (passed null), never
+ * counted as passed, and said so in the reasons.
+ */
+function unknownCheck(
+  m: BiasMeasure,
+  candidate: EvaluationReport,
+  active: EvaluationReport | null,
+): GateCheck | null {
+  const cv = m.badness(candidate);
+  const av = active ? m.badness(active) : null;
+  if (cv !== null && (active === null || av !== null)) return null;
+  const missing = [
+    cv === null ? `the candidate's report does not have it (${missingBecause(candidate, m.name)})` : null,
+    active && av === null
+      ? `the active version's report does not have it (${missingBecause(active, m.name)})`
+      : null,
+  ].filter(Boolean);
+  return {
+    name: m.name,
+    candidate: cv,
+    active: av,
+    passed: null,
+    detail: `${m.label}: unknown, not checked: ${missing.join('; ')}`,
+  };
+}
+
 function firstVersionChecks(candidate: EvaluationReport, policy: GatePolicy): GateCheck[] {
   const em = candidate.accuracy.countryFactExactMatch;
   const checks: GateCheck[] = [
@@ -111,7 +142,12 @@ function firstVersionChecks(candidate: EvaluationReport, policy: GatePolicy): Ga
     },
   ];
   for (const m of BIAS_MEASURES) {
-    const value = m.badness(candidate);
+    const unknown = unknownCheck(m, candidate, null);
+    if (unknown) {
+      checks.push(unknown);
+      continue;
+    }
+    const value = m.badness(candidate)!;
     const limit = m.firstVersionLimit(policy);
     checks.push({
       name: m.name,
@@ -153,13 +189,18 @@ function comparisonChecks(
     },
   ];
   for (const m of BIAS_MEASURES) {
-    const cv = m.badness(candidate);
-    const av = m.badness(active);
+    const unknown = unknownCheck(m, candidate, active);
+    if (unknown) {
+      checks.push(unknown);
+      continue;
+    }
+    const cv = m.badness(candidate)!;
+    const av = m.badness(active)!;
     // Two independent estimates: their difference's 95% half-width is the root of the sum of squares
     // of theirs (one report's half-width alone understates the noise of a difference by up to
     // sqrt(2), and rejected a round-2 candidate of bench:loop on a 12.5-point change of a 64-pair rate).
     const band =
-      Math.hypot(halfWidth(m.interval(candidate)), halfWidth(m.interval(active))) + policy.biasSlack;
+      Math.hypot(halfWidth(m.interval(candidate)!), halfWidth(m.interval(active)!)) + policy.biasSlack;
     const growth = cv - av;
     checks.push({
       name: m.name,
@@ -197,22 +238,35 @@ export function gateDecision(
 ): GateDecision {
   const first = active === null;
   const checks = first ? firstVersionChecks(candidate, policy) : comparisonChecks(candidate, active, policy);
-  const failed = checks.filter((c) => !c.passed);
+  const failed = checks.filter((c) => c.passed === false);
+  // A measure a report lacks is unknown: it neither blocks nor counts as passed, and the reasons say so.
+  const unknown = checks
+    .filter((c) => c.passed === null)
+    .map((c) => `Not checked (unknown, not passed): ${c.detail}.`);
   const rate = active ? winRate(candidate, active) : null;
   if (failed.length > 0) {
     return {
       decision: 'reject',
-      reasons: failed.map((c) => rejectionReason(c, first)),
+      reasons: [...failed.map((c) => rejectionReason(c, first)), ...unknown],
       checks,
       winRate: rate,
     };
   }
   const em = checks.find((c) => c.name === 'countryFactExactMatch')!;
   const reasons = first
-    ? [`First version: ${em.detail}.`, 'Every bias measure is within the first-version limits.']
+    ? [
+        `First version: ${em.detail}.`,
+        unknown.length
+          ? 'Every bias measure the report has is within the first-version limits.'
+          : 'Every bias measure is within the first-version limits.',
+        ...unknown,
+      ]
     : [
         `More accurate: ${em.detail}.`,
-        'No bias measure got worse beyond its 95% interval.',
+        unknown.length
+          ? 'No bias measure both reports have got worse beyond its 95% interval.'
+          : 'No bias measure got worse beyond its 95% interval.',
+        ...unknown,
         `Per-item win rate against the active version: ${pct(rate!.winRate)} over ${rate!.n} items (${rate!.wins} better, ${rate!.ties} equal, ${rate!.losses} worse).`,
       ];
   return { decision: 'promote', reasons, checks, winRate: rate };

@@ -240,6 +240,11 @@ export async function exportModelVersion(
   db: Db,
   input: { modelDir: string; version: ModelVersion; outDir: string; floats: FloatStorage },
 ): Promise<{ files: string[] }> {
+  if (input.version.path === null)
+    throw new AppError(
+      'conflict',
+      `Model version ${input.version.name} is served by an upstream (provider ${input.version.provider}); feedloop has no weights to export`,
+    );
   const modelDir = path.resolve(input.modelDir, input.version.path);
   if (!existsSync(modelDir))
     throw new AppError(

@@ -62,12 +62,14 @@ function evaluationSection(report: NonNullable<ModelCardInput['report']>): strin
       interval(accuracy.definitionTokenF1.interval, num),
       String(accuracy.definitionTokenF1.n),
     ],
-    [
-      'perplexity on validation documents',
-      accuracy.perplexity.value.toFixed(2),
-      interval(accuracy.perplexity.interval, (v) => v.toFixed(2)),
-      String(accuracy.perplexity.n),
-    ],
+    accuracy.perplexity
+      ? [
+          'perplexity on validation documents',
+          accuracy.perplexity.value.toFixed(2),
+          interval(accuracy.perplexity.interval, (v) => v.toFixed(2)),
+          String(accuracy.perplexity.n),
+        ]
+      : ['perplexity on validation documents', 'not available', '', ''],
     ...(accuracy.preferenceAccuracy
       ? [
           [
@@ -78,12 +80,14 @@ function evaluationSection(report: NonNullable<ModelCardInput['report']>): strin
           ] as [string, string, string, string],
         ]
       : []),
-    [
-      'stereotype share (0.5 is ideal)',
-      num(bias.stereotypeShare.value),
-      interval(bias.stereotypeShare.interval, num),
-      String(bias.stereotypeShare.n),
-    ],
+    bias.stereotypeShare
+      ? [
+          'stereotype share (0.5 is ideal)',
+          num(bias.stereotypeShare.value),
+          interval(bias.stereotypeShare.interval, num),
+          String(bias.stereotypeShare.n),
+        ]
+      : ['stereotype share (0.5 is ideal)', 'not available', '', ''],
     [
       'name-swap change rate (0 is ideal)',
       pct(bias.nameSwapChangeRate.value),

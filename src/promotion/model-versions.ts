@@ -1,7 +1,11 @@
 // The model-version registry: which sets of weights exist and which one serves. Registration and
 // activation are audited; activation is the one place that changes the active version, so the
 // promotion gates (later) and the ops route share it.
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { inTransaction, type Db } from '../platform/db/client.ts';
+import { readModelFolder } from '../llm/checkpoint.ts';
+import { TextTokenizer } from '../llm/tokenizer.ts';
 import type { ModelStatus, ModelVersion, Prisma } from '../generated/prisma/client.ts';
 import { recordAudit } from '../platform/audit/audit-log.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
@@ -10,7 +14,13 @@ import { toJson } from '../platform/db/json.ts';
 import { z } from 'zod';
 import { activeModelVersion } from '../serving/active-version.ts';
 import { endCurrentSplit } from '../serving/traffic-split.ts';
-import { modelProvenance, type ModelProvenance } from '../contract/model-versions.ts';
+import {
+  modelProvenance,
+  upstreamHeaders,
+  type ModelProvenance,
+  type ModelVersionView,
+} from '../contract/model-versions.ts';
+import { samplingOptions, type SamplingOptions } from '../contract/sampling.ts';
 
 /** What an activation's audit entry records about the version it replaced. */
 const activationDetails = z.object({ previousActiveId: z.string().nullable().optional() });
@@ -18,11 +28,31 @@ const activationDetails = z.object({ previousActiveId: z.string().nullable().opt
 const invalid = (path: string, message: string) =>
   new AppError('validation_failed', `Invalid ${path}: ${message}`, [{ path, message }]);
 
-/** A version as the API shows it, its provenance read back through its schema. */
-export function versionView(version: ModelVersion): Omit<ModelVersion, 'provenance'> & {
-  provenance: ModelProvenance | null;
-} {
-  return { ...version, provenance: modelProvenance.nullable().parse(version.provenance) };
+/** A version as the API shows it, its JSON columns read back through their schemas. */
+export function versionView(version: ModelVersion): ModelVersionView {
+  return {
+    id: version.id,
+    name: version.name,
+    status: version.status,
+    provider: version.provider,
+    path: version.path,
+    upstream:
+      version.provider === 'openai'
+        ? {
+            baseUrl: version.baseUrl!,
+            model: version.upstreamModel!,
+            apiKeyEnv: version.apiKeyEnv,
+            headers: upstreamHeaders.nullable().parse(version.upstreamHeaders) ?? {},
+          }
+        : null,
+    defaults: samplingOptions.nullable().parse(version.samplingDefaults),
+    parentId: version.parentId,
+    datasetId: version.datasetId,
+    notes: version.notes,
+    provenance: modelProvenance.nullable().parse(version.provenance),
+    createdAt: version.createdAt,
+    promotedAt: version.promotedAt,
+  };
 }
 
 /** Versions, newest first; `before` is the id of the last one on the previous page. */
@@ -49,6 +79,30 @@ export async function listModelVersions(
   });
   const { items, nextCursor } = pageOf(rows, filter.limit, (v) => ({ at: v.createdAt, id: v.id }));
   return { modelVersions: items, nextCursor, nextBefore: nextCursor ? (items.at(-1)?.id ?? null) : null };
+}
+
+/**
+ * Refuses (400 naming body.path) a folder that is not a loadable model: missing, not a folder
+ * inside MODEL_DIR, or without a readable config, tokenizer and weights that fit the config. Reads
+ * the whole folder, as loading it would.
+ */
+export function assertLoadableModelFolder(modelDir: string, relative: string): void {
+  const root = path.resolve(modelDir);
+  const dir = path.resolve(root, relative);
+  if (dir === root || !dir.startsWith(root + path.sep))
+    throw invalid('body.path', 'must be a folder inside MODEL_DIR, not MODEL_DIR itself');
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw invalid('body.path', `no folder ${relative} exists in MODEL_DIR`);
+  try {
+    const folder = readModelFolder(dir, { confineTo: root });
+    const tokenizer = new TextTokenizer(folder.tokenizerJson);
+    if (tokenizer.vocabSize !== folder.config.vocabSize)
+      throw new Error(
+        `tokenizer.json has ${tokenizer.vocabSize} tokens but config.json says ${folder.config.vocabSize}`,
+      );
+  } catch (err) {
+    throw invalid('body.path', `is not a loadable model: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -100,6 +154,63 @@ export async function registerModelVersion(
       action: 'model_version.register',
       target: `model_version:${version.id}`,
       details: { name: version.name, path: version.path, parentId: version.parentId },
+    });
+    return version;
+  });
+}
+
+/**
+ * Registers an OpenAI-compatible server's model as a candidate version (provider `openai`). The
+ * API key is not part of it: `apiKeyEnv` names the environment variable that holds it, read when
+ * a request is sent. Audited with the reason; 409 if the name is taken.
+ */
+export async function registerUpstreamVersion(
+  db: Db,
+  input: {
+    name: string;
+    baseUrl: string;
+    model: string;
+    apiKeyEnv?: string;
+    headers?: Record<string, string>;
+    defaults?: SamplingOptions;
+    reason: string;
+    actorId: string | null;
+  },
+): Promise<ModelVersion> {
+  return inTransaction(db, async (tx) => {
+    const taken = await tx.modelVersion.findUnique({ where: { name: input.name }, select: { id: true } });
+    if (taken) throw new AppError('conflict', `A model version named ${input.name} exists`);
+    const version = await tx.modelVersion
+      .create({
+        data: {
+          name: input.name,
+          provider: 'openai',
+          path: null,
+          baseUrl: input.baseUrl,
+          upstreamModel: input.model,
+          apiKeyEnv: input.apiKeyEnv ?? null,
+          ...(input.headers ? { upstreamHeaders: toJson(input.headers) } : {}),
+          ...(input.defaults ? { samplingDefaults: toJson(input.defaults) } : {}),
+          notes: input.reason,
+        },
+      })
+      .catch((err: unknown) => {
+        if ((err as { code?: string }).code === 'P2002')
+          throw new AppError('conflict', `A model version named ${input.name} exists`);
+        throw err;
+      });
+    await recordAudit(tx, {
+      actorId: input.actorId,
+      action: 'model_version.register',
+      target: `model_version:${version.id}`,
+      details: {
+        name: version.name,
+        provider: 'openai',
+        baseUrl: input.baseUrl,
+        model: input.model,
+        apiKeyEnv: input.apiKeyEnv ?? null,
+        reason: input.reason,
+      },
     });
     return version;
   });

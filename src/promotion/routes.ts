@@ -5,12 +5,15 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { scratchDir, sendFolderArchive } from '../platform/archive.ts';
 import { principalOf } from '../platform/auth/plugin.ts';
+import { AppError } from '../platform/errors/app-error.ts';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { commonErrors, errorBody, idParams } from '../contract/http.ts';
 import {
   activateModelVersion,
+  assertLoadableModelFolder,
   listModelVersions,
   registerModelVersion,
+  registerUpstreamVersion,
   rejectModelVersion,
   rollbackModelVersion,
   versionView,
@@ -31,6 +34,7 @@ import {
   modelVersionPage,
   modelVersionView,
   registerModelBody,
+  registerUpstreamBody,
   versionResponse,
 } from '../contract/model-versions.ts';
 
@@ -70,10 +74,37 @@ const writeRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
+      const taken = await app.db.prisma.modelVersion.findUnique({ where: { name: request.body.name } });
+      if (taken) throw new AppError('conflict', `A model version named ${request.body.name} exists`);
+      assertLoadableModelFolder(app.config.MODEL_DIR, request.body.path);
       const version = await registerModelVersion(app.db.prisma, {
         ...request.body,
         actorId: principalOf(request).userId,
       });
+      return reply.status(201).send(versionView(version));
+    },
+  );
+
+  app.post(
+    '/v1/model-versions/upstream',
+    {
+      schema: {
+        tags,
+        summary:
+          'Register a model of an OpenAI-compatible server (vLLM, Ollama, a hosted API) as a candidate; the API key stays in the environment variable apiKeyEnv names',
+        body: registerUpstreamBody,
+        response: { 201: modelVersionView, 409: errorBody, ...commonErrors },
+      },
+    },
+    async (request, reply) => {
+      const version = await registerUpstreamVersion(app.db.prisma, {
+        ...request.body,
+        actorId: principalOf(request).userId,
+      });
+      request.log.info(
+        { modelVersionId: version.id, baseUrl: version.baseUrl, model: version.upstreamModel },
+        'upstream model version registered',
+      );
       return reply.status(201).send(versionView(version));
     },
   );

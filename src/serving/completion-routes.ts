@@ -9,6 +9,7 @@ import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { toErrorBody } from '../platform/errors/error-handler.ts';
 import type { GenerationOptionsInput } from '../llm/index.ts';
 import { runCompletion } from './completion-service.ts';
+import type { ProviderCompletion } from './providers/provider.ts';
 import {
   chatCompletionBody,
   chatCompletionResponse,
@@ -56,6 +57,17 @@ function generationOptions(body: ChatCompletionBody): GenerationOptionsInput {
   return options;
 }
 
+/** OpenAI's usage object, when the counts are known (an upstream may not report them). */
+function usageOf(completion: ProviderCompletion) {
+  const { promptTokens, completionTokens } = completion;
+  if (promptTokens === null || completionTokens === null) return null;
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
+}
+
 /** Aborts when the client goes away before the answer is complete. */
 function abortOnDisconnect(reply: FastifyReply): AbortController {
   const controller = new AbortController();
@@ -101,6 +113,7 @@ export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
           created: Math.floor(v.createdAt.getTime() / 1000),
           owned_by: 'feedloop',
           status: v.status,
+          provider: v.provider,
         })),
       };
     },
@@ -119,7 +132,9 @@ export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
           400: openAiError,
           401: openAiError,
           404: openAiError,
+          502: openAiError,
           503: openAiError,
+          504: openAiError,
         },
       },
     },
@@ -158,11 +173,7 @@ export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
               logprobs: null,
             },
           ],
-          usage: {
-            prompt_tokens: completion.promptTokens,
-            completion_tokens: completion.completionTokens,
-            total_tokens: completion.promptTokens + completion.completionTokens,
-          },
+          ...(usageOf(completion) ? { usage: usageOf(completion)! } : {}),
           conversation_id: message.conversationId,
           user_message_id: outcome.userMessage.id,
           model_version_id: version.id,
@@ -217,15 +228,8 @@ export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
         });
         const { completion } = outcome;
         if (!reply.raw.writable) return;
-        const usage = body.stream_options?.include_usage
-          ? {
-              usage: {
-                prompt_tokens: completion.promptTokens,
-                completion_tokens: completion.completionTokens,
-                total_tokens: completion.promptTokens + completion.completionTokens,
-              },
-            }
-          : {};
+        const counts = usageOf(completion);
+        const usage = body.stream_options?.include_usage && counts ? { usage: counts } : {};
         reply.raw.write(chunk({}, completion.finishReason === 'length' ? 'length' : 'stop', usage));
         reply.raw.write('data: [DONE]\n\n');
         reply.raw.end();

@@ -1,15 +1,17 @@
 // One completion, end to end: find the model version, check the prompt fits it, store the prompt
-// in a conversation while the model already answers it, stream the answer from the model workers,
-// and store the answer as a message with its model version, sampling parameters, latency and token
-// counts. The OpenAI route and the chat WebSocket share it.
+// in a conversation while the model already answers it, stream the answer from the version's
+// provider (the local worker pool or an OpenAI-compatible upstream), and store the answer as a
+// message with its model version, provider, sampling parameters, latency, token counts and what an
+// upstream reported. The OpenAI route and the chat WebSocket share it.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../platform/auth/principal.ts';
 import { appendMessage, createConversation, pathTo } from '../feedback/conversations/conversations.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
-import type { Message, ModelVersion } from '../generated/prisma/client.ts';
+import type { Message, ModelVersion, Prisma } from '../generated/prisma/client.ts';
 import type { ChatMessage, GenerationOptionsInput } from '../llm/index.ts';
-import type { Completion, TokenEvent } from './worker-pool/model-server.ts';
+import { samplingOptions, withStopList } from '../contract/sampling.ts';
+import type { ProviderCompletion, TokenEvent } from './providers/provider.ts';
 
 export interface CompletionRequest {
   principal: Principal;
@@ -49,7 +51,7 @@ export interface CompletionOutcome {
   message: Message;
   userMessage: Message;
   version: ModelVersion;
-  completion: Completion;
+  completion: ProviderCompletion;
 }
 
 /** Where the new user turn goes; its ids are chosen before it is stored. */
@@ -63,6 +65,8 @@ interface PromptPlan {
   history: ChatMessage[];
   turn: UserTurn;
   store(): Promise<Message>;
+  /** Removes what store() added (the answer failed before any of it was streamed). */
+  discard(): Promise<void>;
 }
 
 const asChat = (messages: Message[]): ChatMessage[] =>
@@ -98,6 +102,7 @@ async function planPrompt(app: FastifyInstance, request: CompletionRequest): Pro
       history: asChat(chain),
       turn: { conversationId: userMessage.conversationId, userMessageId: userMessage.id },
       store: async () => userMessage,
+      discard: async () => {},
     };
   }
 
@@ -118,6 +123,7 @@ async function planPrompt(app: FastifyInstance, request: CompletionRequest): Pro
           });
           return created.messages[0]!;
         },
+        discard: () => discardConversation(app, turn.conversationId),
       };
     }
     await assertOwnConversation(app, principal, conversationId);
@@ -141,6 +147,7 @@ async function planPrompt(app: FastifyInstance, request: CompletionRequest): Pro
           content,
           parentId: parent?.id ?? null,
         }),
+      discard: () => discardMessage(app, userMessageId),
     };
   }
 
@@ -173,6 +180,7 @@ async function planPrompt(app: FastifyInstance, request: CompletionRequest): Pro
           content: last.content,
           parentId,
         }),
+      discard: () => discardMessage(app, userMessageId),
     };
   }
   const turn = { conversationId: randomUUID(), userMessageId };
@@ -191,7 +199,22 @@ async function planPrompt(app: FastifyInstance, request: CompletionRequest): Pro
       });
       return created.messages.find((m) => m.id === userMessageId)!;
     },
+    discard: () => discardConversation(app, turn.conversationId),
   };
+}
+
+async function discardConversation(app: FastifyInstance, id: string): Promise<void> {
+  await app.db.prisma.conversation.deleteMany({ where: { id } });
+}
+
+async function discardMessage(app: FastifyInstance, id: string): Promise<void> {
+  await app.db.prisma.message.deleteMany({ where: { id, children: { none: {} } } });
+}
+
+/** A version's sampling defaults under the request's own options (the request wins). */
+function effectiveOptions(version: ModelVersion, options: GenerationOptionsInput): GenerationOptionsInput {
+  const defaults = samplingOptions.nullable().parse(version.samplingDefaults);
+  return defaults ? { ...withStopList(defaults), ...options } : options;
 }
 
 export async function runCompletion(
@@ -200,47 +223,109 @@ export async function runCompletion(
 ): Promise<CompletionOutcome> {
   // Which version answers is decided in version-choice.ts (split, active version, who may name one).
   const chosen = request.version ?? (await app.versionChoice.choose(request.principal, request.model));
-  const { version, server } = await app.servedModels.resolve(chosen.name);
+  const { version, provider } = await app.servedModels.resolve(chosen.name);
   const plan = await planPrompt(app, request);
-  if (request.longPrompt === 'reject') {
-    const size = await app.servedModels.promptSize(version, plan.history);
-    if (size.tokens >= size.contextLength) {
-      throw new AppError(
-        'context_length_exceeded',
-        `This model's context is ${size.contextLength} tokens; the messages take ${size.tokens}. Shorten them.`,
-        [{ path: 'body.messages', message: `takes ${size.tokens} tokens of ${size.contextLength}` }],
-      );
-    }
-  }
+  await provider.prepare(version, plan.history, request.longPrompt);
+  const options = effectiveOptions(version, request.options);
   const messageId = randomUUID();
   const started = performance.now();
   // The answer streams while the user turn is being stored: the first token does not wait for the
   // database. A failed store cancels the generation and ends the stream with the error, so nothing
   // of the exchange is kept and the client is told.
-  const stream = server.generate(
-    { ...request.options, versionId: version.id, messages: plan.history },
-    { signal: request.signal },
-  );
+  const stream = provider.generate(version, { messages: plan.history, options }, { signal: request.signal });
   const storing = plan.store();
   storing.catch(() => stream.cancel());
-  request.onStart?.({ version, messageId, turn: plan.turn });
-  for await (const event of stream) await request.onToken?.(event);
-  const completion = await stream.result;
+  let text = '';
+  let completion: ProviderCompletion;
+  try {
+    const events = stream[Symbol.asyncIterator]();
+    // A local answer starts at once. An upstream one starts when the upstream sends its first
+    // token: until then a failure or a timeout is still an HTTP status (502, 504), not an event in
+    // a stream that already said 200.
+    let next = provider.kind === 'local' ? null : await events.next();
+    request.onStart?.({ version, messageId, turn: plan.turn });
+    for (next ??= await events.next(); !next.done; next = await events.next()) {
+      text += next.value.delta;
+      await request.onToken?.(next.value);
+    }
+    completion = await stream.result;
+  } catch (err) {
+    // The generation failed (the upstream refused or timed out, a worker died). Before any text
+    // reached the client nothing of the exchange is kept; after, the part it saw is kept, marked
+    // aborted, as a cancelled answer is.
+    const userMessage = await storing.catch(() => null);
+    if (userMessage && text) {
+      await storeAnswer(app, {
+        request: { ...request, options },
+        version,
+        messageId,
+        userMessage,
+        started,
+        completion: {
+          text,
+          finishReason: 'aborted',
+          promptTokens: null,
+          completionTokens: null,
+          upstream: null,
+        },
+        error: err instanceof AppError ? err.code : 'internal',
+      }).catch((storeErr: unknown) => app.log.error({ err: storeErr }, 'could not store a partial answer'));
+    } else if (userMessage) {
+      await plan
+        .discard()
+        .catch((discardErr: unknown) =>
+          app.log.error({ err: discardErr }, 'could not remove the prompt of a failed answer'),
+        );
+    }
+    throw err;
+  }
   const userMessage = await storing;
-  const latencyMs = Math.round(performance.now() - started);
   // An answer cut short by the client is still stored (marked aborted): nothing the user saw is lost.
-  const message = await appendMessage(app.db, {
-    id: messageId,
-    conversationId: userMessage.conversationId,
-    role: 'assistant',
-    content: completion.text,
-    parentId: userMessage.id,
-    author: 'served',
-    modelVersionId: version.id,
-    params: { ...request.options, finishReason: completion.finishReason },
-    latencyMs,
-    promptTokens: completion.promptTokens,
-    completionTokens: completion.completionTokens,
+  const message = await storeAnswer(app, {
+    request: { ...request, options },
+    version,
+    messageId,
+    userMessage,
+    started,
+    completion,
   });
   return { message, userMessage, version, completion };
+}
+
+async function storeAnswer(
+  app: FastifyInstance,
+  input: {
+    request: Pick<CompletionRequest, 'options'>;
+    version: ModelVersion;
+    messageId: string;
+    userMessage: Message;
+    started: number;
+    completion: ProviderCompletion;
+    /** The error code when a failed generation's partial answer is kept. */
+    error?: string;
+  },
+): Promise<Message> {
+  const { completion, version } = input;
+  const upstream = completion.upstream;
+  return appendMessage(app.db, {
+    id: input.messageId,
+    conversationId: input.userMessage.conversationId,
+    role: 'assistant',
+    content: completion.text,
+    parentId: input.userMessage.id,
+    author: 'served',
+    modelVersionId: version.id,
+    params: {
+      ...input.request.options,
+      finishReason: completion.finishReason,
+      ...(input.error ? { error: input.error } : {}),
+    } as Prisma.InputJsonObject,
+    latencyMs: Math.round(performance.now() - input.started),
+    promptTokens: completion.promptTokens,
+    completionTokens: completion.completionTokens,
+    provider: version.provider,
+    upstreamModel: upstream?.model ?? null,
+    upstreamResponseId: upstream?.responseId ?? null,
+    usage: (upstream?.usage ?? null) as Prisma.InputJsonObject | null,
+  });
 }

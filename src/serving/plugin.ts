@@ -10,7 +10,12 @@ declare module 'fastify' {
 
 export const servedModelsPlugin = fp(
   async (app) => {
-    const served = new ServedModels(app.db.prisma, app.config.MODEL_DIR, app.config.MODEL_BACKEND, app.log);
+    const { config } = app;
+    const served = new ServedModels(app.db.prisma, config.MODEL_DIR, config.MODEL_BACKEND, app.log, {
+      connectMs: config.FEEDLOOP_UPSTREAM_CONNECT_TIMEOUT_MS,
+      firstTokenMs: config.FEEDLOOP_UPSTREAM_FIRST_TOKEN_TIMEOUT_MS,
+      totalMs: config.FEEDLOOP_UPSTREAM_TOTAL_TIMEOUT_MS,
+    });
     app.decorate('servedModels', served);
     app.addHook('onClose', () => served.close());
   },

@@ -1,6 +1,6 @@
 // Builds a real app against a fresh database and the real Redis, plus helpers to make users.
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/platform/app.ts';
+import { buildApp, type BuildAppOptions } from '../../src/platform/app.ts';
 import { loadConfig, type Config } from '../../src/platform/config.ts';
 import { createUser, issueApiKey } from '../../src/platform/users/users.ts';
 import type { Role } from '../../src/platform/auth/principal.ts';
@@ -13,7 +13,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: { logger?: BuildAppOptions['logger'] } = {},
+): Promise<TestApp> {
   const database = await createTestDatabase();
   const config = loadConfig({
     ...process.env,
@@ -28,7 +31,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     FEEDLOOP_SIGNUPS_PER_HOUR: '100000',
     ...env,
   });
-  const app = await buildApp({ config });
+  const app = await buildApp({ config, logger: options.logger });
   await app.ready();
   return {
     app,

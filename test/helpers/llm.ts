@@ -1,7 +1,7 @@
 // Shared fixtures for model tests: a tiny tokenizer trained on a few sentences and tiny model
 // folders, all built in a temp dir so tests never depend on the committed checkpoint.
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { saveModel } from '../../src/llm/checkpoint.ts';
@@ -71,4 +71,16 @@ export async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
   if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
   await tf.setBackend(name);
   await tf.ready();
+}
+
+/**
+ * Writes a tiny random model to MODEL_DIR/<name> (registration checks the folder is a loadable
+ * model); `remove` takes it away again, for tests whose MODEL_DIR is shared.
+ */
+export function placeTinyModel(modelDir: string, name: string): { dir: string; remove(): void } {
+  const source = writeTinyModel(5);
+  const dir = join(modelDir, name);
+  cpSync(source, dir, { recursive: true });
+  rmSync(source, { recursive: true, force: true });
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -49,7 +49,7 @@ export function makeReport(c: ReportCounts): EvaluationReport {
   return EvaluationReportSchema.parse({
     schemaVersion: 1,
     createdAt: '2026-11-26T12:00:00.000Z',
-    model: { name: 'fixture', dir: '/nowhere', parameters: 1, manifest: {} },
+    model: { name: 'fixture', dir: '/nowhere', provider: 'local', parameters: 1, manifest: {} },
     evaluation: {
       setHash: c.setHash ?? 'same-set',
       limits: {

@@ -7,6 +7,7 @@ import type {
   Message,
   MessageAuthor,
   MessageRole,
+  ModelProvider,
   Prisma,
 } from '../../generated/prisma/client.ts';
 import { AppError, notFound } from '../../platform/errors/app-error.ts';
@@ -41,6 +42,12 @@ export interface NewMessage {
   latencyMs?: number | null;
   promptTokens?: number | null;
   completionTokens?: number | null;
+  /** Served answers: the provider that wrote it (local or an OpenAI-compatible upstream). */
+  provider?: ModelProvider | null;
+  /** Upstream answers: what the upstream reported (its model id, response id, usage as sent). */
+  upstreamModel?: string | null;
+  upstreamResponseId?: string | null;
+  usage?: Prisma.InputJsonObject | null;
 }
 
 // Writing messages: every completion writes two (the user turn, then the answer), so these two
@@ -53,7 +60,7 @@ export interface NewMessage {
 const UTC = (param: string) => `${param}::timestamptz AT TIME ZONE 'UTC'`;
 
 const MESSAGE_COLUMNS =
-  'id, conversation_id, parent_id, role, content, author, logged_model, model_version_id, params, latency_ms, prompt_tokens, completion_tokens, created_at';
+  'id, conversation_id, parent_id, role, content, author, logged_model, model_version_id, params, latency_ms, prompt_tokens, completion_tokens, provider, upstream_model, upstream_response_id, usage, created_at';
 
 /** The provenance of a new message, checked (the database's check constraint backs it). */
 function provenanceOf(input: NewMessage): {
@@ -95,9 +102,13 @@ export async function appendMessage(db: Database, input: NewMessage): Promise<Me
     input.latencyMs ?? null,
     input.promptTokens ?? null,
     input.completionTokens ?? null,
+    input.provider ?? null,
+    input.upstreamModel ?? null,
+    input.upstreamResponseId ?? null,
+    input.usage ? JSON.stringify(input.usage) : null,
   ];
   const insert = (parent: string, from: string) => `INSERT INTO messages (${MESSAGE_COLUMNS})
-SELECT $3::uuid, $1::uuid, ${parent}, $4::"MessageRole", $5, $6::"MessageAuthor", $7, $8::uuid, $9::jsonb, $10, $11, $12, ${UTC('$2')}
+SELECT $3::uuid, $1::uuid, ${parent}, $4::"MessageRole", $5, $6::"MessageAuthor", $7, $8::uuid, $9::jsonb, $10, $11, $12, $13::"ModelProvider", $14, $15, $16::jsonb, ${UTC('$2')}
 FROM ${from}
 RETURNING parent_id`;
   const message = (parentId: string | null): Message => ({
@@ -111,6 +122,10 @@ RETURNING parent_id`;
     latencyMs: input.latencyMs ?? null,
     promptTokens: input.promptTokens ?? null,
     completionTokens: input.completionTokens ?? null,
+    provider: input.provider ?? null,
+    upstreamModel: input.upstreamModel ?? null,
+    upstreamResponseId: input.upstreamResponseId ?? null,
+    usage: (input.usage ?? null) as Message['usage'],
     createdAt: now,
   });
 
@@ -122,10 +137,10 @@ RETURNING parent_id`;
         `WITH touched AS (
   UPDATE conversations c SET updated_at = ${UTC('$2')}
   WHERE c.id = $1::uuid
-    AND ($13::uuid IS NULL OR EXISTS (SELECT 1 FROM messages p WHERE p.id = $13::uuid AND p.conversation_id = c.id))
+    AND ($17::uuid IS NULL OR EXISTS (SELECT 1 FROM messages p WHERE p.id = $17::uuid AND p.conversation_id = c.id))
   RETURNING c.id
 )
-${insert('$13::uuid', 'touched')}`,
+${insert('$17::uuid', 'touched')}`,
         [...values, parentId],
       );
       if (rows.length === 1) return message(parentId);
@@ -298,6 +313,10 @@ export async function pathTo(db: Db, messageId: string): Promise<Message[]> {
       latency_ms: number | null;
       prompt_tokens: number | null;
       completion_tokens: number | null;
+      provider: ModelProvider | null;
+      upstream_model: string | null;
+      upstream_response_id: string | null;
+      usage: Prisma.JsonValue;
       created_at: Date;
     }>
   >`
@@ -306,7 +325,8 @@ export async function pathTo(db: Db, messageId: string): Promise<Message[]> {
       UNION ALL
       SELECT m.*, chain.depth + 1 FROM messages m JOIN chain ON m.id = chain.parent_id)
     SELECT id::text, conversation_id::text, parent_id::text, role, content, author, logged_model,
-           model_version_id::text, params, latency_ms, prompt_tokens, completion_tokens, created_at
+           model_version_id::text, params, latency_ms, prompt_tokens, completion_tokens, provider,
+           upstream_model, upstream_response_id, usage, created_at
       FROM chain ORDER BY depth DESC`;
   return rows.map((r) => ({
     id: r.id,
@@ -321,6 +341,10 @@ export async function pathTo(db: Db, messageId: string): Promise<Message[]> {
     latencyMs: r.latency_ms,
     promptTokens: r.prompt_tokens,
     completionTokens: r.completion_tokens,
+    provider: r.provider,
+    upstreamModel: r.upstream_model,
+    upstreamResponseId: r.upstream_response_id,
+    usage: r.usage,
     createdAt: r.created_at,
   }));
 }
@@ -364,6 +388,10 @@ export async function createConversation(
       latencyMs: null,
       promptTokens: null,
       completionTokens: null,
+      provider: null,
+      upstreamModel: null,
+      upstreamResponseId: null,
+      usage: null,
       createdAt: conversation.createdAt,
     });
   }

@@ -10,6 +10,7 @@ import { toJson } from '../../platform/db/json.ts';
 import { activeModelVersion } from '../../serving/active-version.ts';
 import { loadModel, type ChatMessage } from '../../llm/index.ts';
 import { evaluateModel, type EvaluationOptions, type PreferencePair } from '../../evaluation/evaluate.ts';
+import { upstreamEvaluatedModel } from '../../evaluation/upstream-model.ts';
 import { fileName } from '../../datasets/builders.ts';
 import type { LoopContext } from '../context.ts';
 import { log, type StageJob } from '../pipeline.ts';
@@ -56,7 +57,22 @@ async function evaluateVersion(
   options: { key: string; pairs: PreferencePair[]; signal?: AbortSignal },
 ): Promise<void> {
   const progress = new ProgressRecorder(ctx, run.id, () => {});
-  const model = loadModel(path.resolve(ctx.config.MODEL_DIR, version.path));
+  // A local version is loaded here; an upstream one is asked over HTTP through its provider (the
+  // worker process needs the upstream's API key variable too).
+  const loaded =
+    version.provider === 'local' && version.path !== null
+      ? loadModel(path.resolve(ctx.config.MODEL_DIR, version.path))
+      : null;
+  const model =
+    loaded ??
+    (await upstreamEvaluatedModel(version, {
+      timeouts: {
+        connectMs: ctx.config.FEEDLOOP_UPSTREAM_CONNECT_TIMEOUT_MS,
+        firstTokenMs: ctx.config.FEEDLOOP_UPSTREAM_FIRST_TOKEN_TIMEOUT_MS,
+        totalMs: ctx.config.FEEDLOOP_UPSTREAM_TOTAL_TIMEOUT_MS,
+      },
+      signal: options.signal,
+    }));
   try {
     await log(ctx, run.id, 'info', `evaluate: evaluating ${version.name}`, { modelVersionId: version.id });
     const report = await evaluateModel(model, {
@@ -84,7 +100,7 @@ async function evaluateVersion(
       },
     });
   } finally {
-    for (const t of Object.values(model.params)) t.dispose();
+    for (const t of Object.values(loaded?.params ?? {})) t.dispose();
   }
 }
 

@@ -26,6 +26,10 @@ export async function trainCandidate(ctx: LoopContext, run: LoopRun, stage: Stag
   if (!dataset) throw new UnrecoverableError('the run has no dataset snapshot');
   const active = await activeModelVersion(ctx.prisma);
   if (!active) throw new UnrecoverableError('no model version is active: nothing to fine-tune from');
+  if (active.provider !== 'local' || active.path === null)
+    throw new UnrecoverableError(
+      `the active version ${active.name} is served by an upstream (provider ${active.provider}): training applies to local versions only`,
+    );
 
   const name = candidateName(run.id);
   const cancel = new AbortController();

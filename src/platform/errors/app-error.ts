@@ -14,7 +14,11 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   rate_limited: 429,
   internal: 500,
+  /** An upstream model server (a version with provider `openai`) failed or refused. */
+  upstream_error: 502,
   unavailable: 503,
+  /** An upstream model server did not answer within a configured timeout. */
+  upstream_timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

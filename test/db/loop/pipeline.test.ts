@@ -92,7 +92,7 @@ describe('a loop run end to end', () => {
     assert.equal(candidate.parentId, base.id);
     assert.equal(candidate.datasetId, run.datasetId);
     assert.equal(candidate.status, run.decision === 'promoted' ? 'active' : 'rejected');
-    await stat(path.join(modelDir, candidate.path, 'model.safetensors'));
+    await stat(path.join(modelDir, candidate.path!, 'model.safetensors'));
 
     // The report: both versions evaluated on the same items, win rate, flag rates, the gate.
     const report = (

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { makeUser, type TestUser } from '../../helpers/app.ts';
 import { startLoopTest, type LoopTest } from '../../helpers/loop.ts';
+import { placeTinyModel } from '../../helpers/llm.ts';
 import { errorPaths } from '../../helpers/conversations.ts';
 
 describe('loop routes', () => {
@@ -194,7 +195,14 @@ describe('loop routes', () => {
 
   test('model versions: promote, reject and rollback are ops actions with reasons, audited', async () => {
     const register = async (name: string) => {
-      const res = await call(ops, 'post', '/v1/model-versions', { name, path: name });
+      // Registration reads the folder: a real (tiny) model, removed again from the shared MODEL_DIR.
+      const folder = placeTinyModel(t.config.MODEL_DIR, name);
+      let res;
+      try {
+        res = await call(ops, 'post', '/v1/model-versions', { name, path: name });
+      } finally {
+        folder.remove();
+      }
       assert.equal(res.status, 201);
       return res.body.id as string;
     };

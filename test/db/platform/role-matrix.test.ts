@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../../helpers/app.ts';
+import { placeTinyModel } from '../../helpers/llm.ts';
 import { startExchange } from '../../helpers/conversations.ts';
 import type { Role } from '../../../src/platform/auth/principal.ts';
 
@@ -30,7 +31,7 @@ interface Family {
   route: string;
   expected: Record<Caller, number>;
   /** Makes the call; `tag` names what it would create. */
-  call(caller: Caller, tag: string): request.Test;
+  call(caller: Caller, tag: string): PromiseLike<request.Response>;
   /** After a refused call: nothing named `tag` was written. */
   unchanged?(tag: string): Promise<void>;
 }
@@ -112,7 +113,15 @@ const FAMILIES: Record<string, Family> = {
   'models-write': {
     route: 'POST /v1/model-versions',
     expected: { anonymous: 401, user: 403, moderator: 403, ops: 201, admin: 201, service: 403 },
-    call: (caller, tag) => as(caller, api().post('/v1/model-versions').send({ name: tag, path: tag })),
+    call: async (caller, tag) => {
+      // Registration reads the folder: a real (tiny) model, removed again from the shared MODEL_DIR.
+      const folder = placeTinyModel(t.config.MODEL_DIR, tag);
+      try {
+        return await as(caller, api().post('/v1/model-versions').send({ name: tag, path: tag }));
+      } finally {
+        folder.remove();
+      }
+    },
     unchanged: async (tag) =>
       assert.equal(await t.app.db.prisma.modelVersion.count({ where: { name: tag } }), 0),
   },

@@ -4,6 +4,10 @@ import request from 'supertest';
 import { makeUser, startTestApp, type TestApp, type TestUser } from '../../helpers/app.ts';
 import { activateModelVersion } from '../../../src/promotion/model-versions.ts';
 import { errorPaths } from '../../helpers/conversations.ts';
+import { placeTinyModel } from '../../helpers/llm.ts';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 let t: TestApp;
 let ops: TestUser;
@@ -12,18 +16,25 @@ let user: TestUser;
 const NO_SUCH_ID = '00000000-0000-4000-8000-000000000000';
 let counter = 0;
 
+let modelDir: string;
+
 before(async () => {
-  t = await startTestApp();
+  modelDir = mkdtempSync(path.join(tmpdir(), 'feedloop-models-'));
+  t = await startTestApp({ MODEL_DIR: modelDir });
   ops = await makeUser(t.app, 'ops');
   admin = await makeUser(t.app, 'admin');
   user = await makeUser(t.app, 'user');
 });
-after(() => t.close());
+after(async () => {
+  await t.close();
+  rmSync(modelDir, { recursive: true, force: true });
+});
 
 const api = () => request(t.app.server);
 
 async function register(body: Record<string, unknown> = {}) {
   counter += 1;
+  placeTinyModel(modelDir, typeof body.path === 'string' ? body.path : `tiny-${counter}`);
   const res = await api()
     .post('/v1/model-versions')
     .set('authorization', ops.auth)
@@ -63,6 +74,7 @@ describe('POST /v1/model-versions', () => {
   });
 
   test('bad registrations are 400s naming the field', async () => {
+    placeTinyModel(modelDir, 'p');
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ path: 'p' }, 'body.name'],
       [{ name: 'has space', path: 'p' }, 'body.name'],
@@ -193,5 +205,35 @@ describe('POST /v1/model-versions/:id/activate', () => {
     // One of the four won the last turn; the other three served and were retired in turn.
     const statuses = await Promise.all(versions.map((v) => statusOf(v.id)));
     assert.deepEqual(statuses.sort(), ['active', 'retired', 'retired', 'retired']);
+  });
+});
+
+describe('a local version must be a loadable model folder (issue 13, defect 13)', () => {
+  const post = (body: Record<string, unknown>) =>
+    api().post('/v1/model-versions').set('authorization', ops.auth).send(body);
+
+  test('a missing folder, ".", MODEL_DIR itself or a folder without a model is a 400 naming body.path', async () => {
+    mkdirSync(path.join(modelDir, 'empty'));
+    mkdirSync(path.join(modelDir, 'no-weights'));
+    writeFileSync(path.join(modelDir, 'no-weights', 'config.json'), '{}');
+    const broken = placeTinyModel(modelDir, 'broken-tokenizer');
+    writeFileSync(path.join(broken.dir, 'tokenizer.json'), 'not json');
+    for (const p of ['no-such-folder', '.', 'a/./b', 'empty', 'no-weights', 'broken-tokenizer']) {
+      const res = await post({ name: `bad-${p.replace(/[^a-z]/g, '')}`, path: p });
+      assert.equal(res.status, 400, `${p}: ${res.text}`);
+      assert.deepEqual(errorPaths(res.body), ['body.path'], `${p}: ${res.text}`);
+    }
+    assert.equal(await t.app.db.prisma.modelVersion.count({ where: { name: { startsWith: 'bad-' } } }), 0);
+  });
+
+  test('a version whose folder went missing after registration is a 503 naming it, not a 500', async () => {
+    const version = await register();
+    rmSync(path.join(modelDir, version.name), { recursive: true, force: true });
+    const res = await api()
+      .post('/v1/chat/completions')
+      .set('authorization', ops.auth)
+      .send({ model: version.name, messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(res.status, 503, res.text);
+    assert.match(res.body.error.message, new RegExp(`${version.name} cannot be loaded`));
   });
 });

@@ -42,9 +42,9 @@ describe('evaluateModel', () => {
     assert.equal(report.accuracy.countryFactExactMatch.n, 3);
     assert.equal(report.accuracy.countryFactRecall.n, 3);
     assert.equal(report.accuracy.definitionTokenF1.n, 3);
-    assert.equal(report.accuracy.perplexity.n, 6);
+    assert.equal(report.accuracy.perplexity!.n, 6);
     assert.equal(report.accuracy.preferenceAccuracy, null);
-    assert.equal(report.bias.stereotypeShare.n, 4);
+    assert.equal(report.bias.stereotypeShare!.n, 4);
     assert.equal(report.bias.nameSwapChangeRate.n, 4);
     assert.equal(report.bias.sentimentGap.n, 4);
     for (const phase of ['countryFacts', 'definitions', 'perplexity', 'stereotype', 'nameSwap', 'sentiment'])
@@ -66,7 +66,7 @@ describe('evaluateModel', () => {
   });
 
   test('an untrained model has about uniform perplexity (the vocabulary size)', () => {
-    const { value, interval, tokens } = report.accuracy.perplexity;
+    const { value, interval, tokens } = report.accuracy.perplexity!;
     const vocab = model.config.vocabSize;
     assert.ok(tokens > 0);
     assert.ok(value > vocab * 0.7 && value < vocab * 1.3, `perplexity ${value} vs vocabulary ${vocab}`);

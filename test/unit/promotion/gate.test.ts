@@ -137,3 +137,41 @@ describe('gateDecision', () => {
     assert.equal(gateDecision(makeReport({ exact: 1 }), null, strict).decision, 'reject');
   });
 });
+
+describe('gateDecision with a measure a report does not have (an upstream without log-probabilities)', () => {
+  const withoutStereotype = (exact: number) => ({
+    ...makeReport({ exact }),
+    bias: { ...makeReport({ exact }).bias, stereotypeShare: null },
+    notAvailable: { stereotypeShare: 'the provider returns no log-probabilities' },
+  });
+
+  test('the check is unknown, not passed, and the reasons say so; the known checks still decide', () => {
+    const d = gateDecision(withoutStereotype(30), makeReport({ exact: 20 }));
+    const stereotype = check(d, 'stereotypeShare');
+    assert.equal(stereotype.passed, null);
+    assert.equal(stereotype.candidate, null);
+    assert.match(stereotype.detail, /unknown, not checked: .*provider returns no log-probabilities/);
+    assert.equal(d.decision, 'promote');
+    assert.ok(
+      d.reasons.some((r) => /^Not checked \(unknown, not passed\): stereotype/.test(r)),
+      d.reasons.join('\n'),
+    );
+    assert.ok(!d.reasons.includes('No bias measure got worse beyond its 95% interval.'));
+    // Missing on the active side is unknown too.
+    const reverse = gateDecision(makeReport({ exact: 30 }), withoutStereotype(20));
+    assert.equal(check(reverse, 'stereotypeShare').passed, null);
+    assert.match(check(reverse, 'stereotypeShare').detail, /the active version's report does not have it/);
+  });
+
+  test('a failing known check still rejects, and the unknown one is listed as well', () => {
+    const d = gateDecision(withoutStereotype(15), makeReport({ exact: 20 }));
+    assert.equal(d.decision, 'reject');
+    assert.ok(d.reasons.some((r) => r.startsWith('Not checked (unknown, not passed)')));
+  });
+
+  test('a first version without the measure: unknown, not passed', () => {
+    const d = gateDecision(withoutStereotype(30), null);
+    assert.equal(check(d, 'stereotypeShare').passed, null);
+    assert.ok(d.reasons.some((r) => r.startsWith('Not checked (unknown, not passed)')));
+  });
+});

@@ -10,8 +10,12 @@ import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog
 import { Empty, ErrorNote, Loading } from '../components/status.tsx';
 import { useLoad } from './use-load.ts';
 
-/** A measure as the page shows it: the report's `{value, n, interval}`, or a plain number. */
-type Metric = Pick<Estimate, 'value'> & Partial<Estimate>;
+/**
+ * A measure as the page shows it: the report's `{value, n, interval}`, or a plain number; or a
+ * measure the provider could not give (null in the report), with the report's reason.
+ */
+type Metric =
+  (Pick<Estimate, 'value'> & Partial<Estimate> & { notAvailable?: never }) | { notAvailable: string };
 
 const LABELS: Record<string, string> = {
   countryFactExactMatch: 'Country facts, exact match',
@@ -26,11 +30,12 @@ const LABELS: Record<string, string> = {
 };
 
 /** The section's measures: estimates and proportions (EstimateSchema reads both), or plain numbers. */
-function metrics(section: unknown): Map<string, Metric> {
+function metrics(section: unknown, notAvailable: Record<string, string> = {}): Map<string, Metric> {
   const out = new Map<string, Metric>();
   if (!section || typeof section !== 'object') return out;
   for (const [key, v] of Object.entries(section)) {
-    if (typeof v === 'number') out.set(key, { value: v });
+    if (v === null) out.set(key, { notAvailable: notAvailable[key] ?? 'not measured' });
+    else if (typeof v === 'number') out.set(key, { value: v });
     else {
       const estimate = EstimateSchema.safeParse(v);
       if (estimate.success) out.set(key, estimate.data);
@@ -42,7 +47,9 @@ function metrics(section: unknown): Map<string, Metric> {
 const fmt = (m: Metric | undefined) =>
   m === undefined
     ? '—'
-    : `${+m.value.toFixed(4)}${m.interval ? ` [${+m.interval[0].toFixed(3)}, ${+m.interval[1].toFixed(3)}]` : ''}${m.n !== undefined ? ` n=${m.n}` : ''}`;
+    : m.notAvailable !== undefined
+      ? 'not available'
+      : `${+m.value.toFixed(4)}${m.interval ? ` [${+m.interval[0].toFixed(3)}, ${+m.interval[1].toFixed(3)}]` : ''}${m.n !== undefined ? ` n=${m.n}` : ''}`;
 
 const show = (v: unknown) =>
   typeof v === 'number' ? +v.toFixed(4) : v === null || v === undefined ? '—' : String(v);
@@ -185,8 +192,10 @@ function ReportView({ report, baseline }: { report: ReportRow; baseline?: Report
   const sections = useMemo(
     () =>
       (['accuracy', 'bias'] as const).map((section) => {
-        const mine = metrics(report.report[section]);
-        const theirs = baseline ? metrics(baseline.report[section]) : new Map<string, Metric>();
+        const mine = metrics(report.report[section], report.report.notAvailable);
+        const theirs = baseline
+          ? metrics(baseline.report[section], baseline.report.notAvailable)
+          : new Map<string, Metric>();
         return { section, keys: [...new Set([...mine.keys(), ...theirs.keys()])], mine, theirs };
       }),
     [report, baseline],
@@ -220,7 +229,9 @@ function ReportView({ report, baseline }: { report: ReportRow; baseline?: Report
                     <th scope="row">{c.name}</th>
                     <td>{show(c.candidate)}</td>
                     <td>{show(c.active)}</td>
-                    <td className={c.passed ? 'good' : 'bad'}>{c.passed ? 'yes' : 'no'}</td>
+                    <td className={c.passed === null ? 'muted' : c.passed ? 'good' : 'bad'}>
+                      {c.passed === null ? 'unknown' : c.passed ? 'yes' : 'no'}
+                    </td>
                     <td>{c.detail}</td>
                   </tr>
                 ))}
@@ -256,18 +267,20 @@ function ReportView({ report, baseline }: { report: ReportRow; baseline?: Report
                     {keys.map((key) => {
                       const a = mine.get(key);
                       const b = theirs.get(key);
-                      const top = Math.max(1e-9, Math.abs(a?.value ?? 0), Math.abs(b?.value ?? 0));
+                      const valueOf = (m: Metric | undefined) =>
+                        m && m.notAvailable === undefined ? m.value : 0;
+                      const top = Math.max(1e-9, Math.abs(valueOf(a)), Math.abs(valueOf(b)));
                       const cell = (m: Metric | undefined, colour: string) => (
                         <td>
                           <span className="bar-cell">
-                            {m && (
+                            {m && m.notAvailable === undefined && (
                               <span
                                 className="bar"
                                 aria-hidden="true"
                                 style={{ width: `${(Math.abs(m.value) / top) * 6}rem`, background: colour }}
                               />
                             )}
-                            <span>{fmt(m)}</span>
+                            <span title={m?.notAvailable}>{fmt(m)}</span>
                           </span>
                         </td>
                       );
