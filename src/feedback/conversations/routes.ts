@@ -51,6 +51,26 @@ const conversationOut = (conversation: ConversationWithMessages) => ({
 });
 
 /**
+ * Answers of an arena battle not voted on yet are blind: their version stays hidden until the vote
+ * (the arena's own responses name the versions only after it), so a conversation or message read
+ * cannot tell the voter which side is which.
+ */
+async function blindUnvotedArenaAnswers<M extends { id: string; modelVersionId: string | null }>(
+  db: Db,
+  messages: M[],
+): Promise<M[]> {
+  const ids = messages.filter((m) => m.modelVersionId).map((m) => m.id);
+  if (!ids.length) return messages;
+  const battles = await db.arenaBattle.findMany({
+    where: { votedAt: null, OR: [{ messageAId: { in: ids } }, { messageBId: { in: ids } }] },
+    select: { messageAId: true, messageBId: true },
+  });
+  if (!battles.length) return messages;
+  const blind = new Set(battles.flatMap((b) => [b.messageAId, b.messageBId]));
+  return messages.map((m) => (blind.has(m.id) ? { ...m, modelVersionId: null } : m));
+}
+
+/**
  * Naming the model that wrote answers is the integration path for apps logging their own model's
  * exchanges (service credentials, ops, admins). Anyone else's assistant turns are their own text.
  */
@@ -130,7 +150,8 @@ export const chatRoutes: FastifyPluginAsyncZod = async (app) => {
       await readableConversationOwner(prisma, principalOf(request), request.params.id);
       const conversation = await getConversationPage(prisma, request.params.id, request.query);
       if (!conversation) throw notFound('Conversation');
-      return { ...conversationOut(conversation), nextCursor: conversation.nextCursor };
+      const messages = await blindUnvotedArenaAnswers(prisma, conversation.messages);
+      return { ...conversationOut({ ...conversation, messages }), nextCursor: conversation.nextCursor };
     },
   );
 
@@ -179,7 +200,8 @@ export const chatRoutes: FastifyPluginAsyncZod = async (app) => {
         feedbackSummary(prisma, request.params.id, principal.userId),
       ]);
       if (!message) throw notFound('Message');
-      return { ...messageOut(message), feedback };
+      const [shown] = await blindUnvotedArenaAnswers(prisma, [message]);
+      return { ...messageOut(shown!), feedback };
     },
   );
 };
