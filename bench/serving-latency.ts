@@ -162,8 +162,26 @@ async function main(): Promise<void> {
       streams: { type: 'string', default: '8' },
       rounds: { type: 'string', default: '15' },
       'max-tokens': { type: 'string', default: '64' },
+      upstream: { type: 'boolean', default: false },
+      smoke: { type: 'boolean', default: false },
+      'upstream-url': { type: 'string' },
+      'upstream-model': { type: 'string' },
+      'upstream-key-env': { type: 'string' },
     },
   });
+  if (values.upstream) {
+    // Through feedloop to an OpenAI-compatible upstream vs the upstream directly (bench/serving-upstream.ts).
+    const { cpuModel, runUpstreamBench } = await import('./serving-upstream.ts');
+    process.stdout.write(`cpu: ${cpuModel()}\n`);
+    const line = await runUpstreamBench({
+      smoke: values.smoke,
+      upstreamUrl: values['upstream-url'],
+      upstreamModel: values['upstream-model'],
+      upstreamKeyEnv: values['upstream-key-env'],
+    });
+    process.stdout.write(`${JSON.stringify({ ...line, cpu: cpuModel() })}\n`);
+    return;
+  }
   const serving = await measureServingLatency({
     streams: Number(values.streams),
     rounds: Number(values.rounds),
