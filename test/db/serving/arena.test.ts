@@ -109,6 +109,21 @@ describe('arena battles', () => {
       );
 
       if (i === 0) {
+        // The stored conversation and its messages do not name the sides either, until the vote.
+        const conversation = await request(t.app.server)
+          .get(`/v1/conversations/${res.body.conversationId}`)
+          .set('Authorization', user.auth);
+        assert.equal(conversation.status, 200, JSON.stringify(conversation.body));
+        for (const s of strings(conversation.body))
+          assert.ok(!hidden.includes(s), `the conversation shows ${s} before the vote`);
+        for (const side of [res.body.a, res.body.b]) {
+          const message = await request(t.app.server)
+            .get(`/v1/messages/${side.messageId}`)
+            .set('Authorization', user.auth);
+          assert.equal(message.status, 200, JSON.stringify(message.body));
+          for (const s of strings(message.body))
+            assert.ok(!hidden.includes(s), `an answer read alone shows ${s} before the vote`);
+        }
         const notYours = await request(t.app.server)
           .post(`/v1/arena/battles/${res.body.id}/vote`)
           .set('Authorization', other.auth)
