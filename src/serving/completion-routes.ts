@@ -78,8 +78,10 @@ function abortOnDisconnect(reply: FastifyReply): AbortController {
 }
 
 /** Resolves when `stream` drains or closes (a client gone never drains). */
-function drained(stream: NodeJS.WritableStream & { once(event: 'close', listener: () => void): unknown }) {
+function drained(stream: import('node:http').ServerResponse) {
   return new Promise<void>((resolve) => {
+    // Already gone: 'close' has fired and will not again.
+    if (stream.destroyed || !stream.writable) return resolve();
     const done = () => {
       stream.removeListener('drain', done);
       stream.removeListener('close', done);
