@@ -217,6 +217,19 @@ function effectiveOptions(version: ModelVersion, options: GenerationOptionsInput
   return defaults ? { ...withStopList(defaults), ...options } : options;
 }
 
+/**
+ * A model's text as Postgres can store it and every client can decode it: a NUL byte (a random or
+ * byte-level model can emit one) or a lone surrogate becomes U+FFFD, in the streamed tokens and the
+ * stored answer alike, so what the client saw is what is kept.
+ */
+export function storableText(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- NUL is exactly what Postgres text cannot hold
+    /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+    '\uFFFD',
+  );
+}
+
 export async function runCompletion(
   app: FastifyInstance,
   request: CompletionRequest,
@@ -245,10 +258,12 @@ export async function runCompletion(
     let next = provider.kind === 'local' ? null : await events.next();
     request.onStart?.({ version, messageId, turn: plan.turn });
     for (next ??= await events.next(); !next.done; next = await events.next()) {
-      text += next.value.delta;
-      await request.onToken?.(next.value);
+      const event = { ...next.value, delta: storableText(next.value.delta) };
+      text += event.delta;
+      await request.onToken?.(event);
     }
-    completion = await stream.result;
+    const result = await stream.result;
+    completion = { ...result, text: storableText(result.text) };
   } catch (err) {
     // The generation failed (the upstream refused or timed out, a worker died). Before any text
     // reached the client nothing of the exchange is kept; after, the part it saw is kept, marked

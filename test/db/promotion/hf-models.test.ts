@@ -78,7 +78,12 @@ describe('POST /v1/model-versions/import', () => {
     assert.equal(audit?.actorId, ops.id);
     assert.equal((audit?.details as { reason: string }).reason, 'trained on the GPU cluster');
 
-    // Any signed-in caller may ask for a candidate by name.
+    // A candidate is named by ops, or by users once ops open it to them.
+    const opened = await api()
+      .put(`/v1/model-versions/${res.body.id}/access`)
+      .set('authorization', ops.auth)
+      .send({ openToUsers: true, reason: 'users try the import' });
+    assert.equal(opened.status, 200, JSON.stringify(opened.body));
     const completion = await api()
       .post('/v1/chat/completions')
       .set('authorization', user.auth)
