@@ -54,11 +54,14 @@ export function AnswerCard({
   const long = message.content.length > LONG_ANSWER_CHARS;
   const aborted = message.params?.finishReason === 'aborted' || message.params?.finishReason === 'cancelled';
 
+  // Set once the user rates here: the first load's answer, if it arrives later (a slow server), is
+  // older than what the user just did and must not overwrite it (it would close the reason form).
+  const acted = useRef(false);
   useEffect(() => {
     let live = true;
     api(`/v1/messages/${message.id}`, messageDetailView).then(
       (m) => {
-        if (!live) return;
+        if (!live || acted.current) return;
         setMine(m.feedback.mine);
         setReasons(m.feedback.myReasons);
       },
@@ -118,6 +121,7 @@ export function AnswerCard({
 
   const rateThumbs = (value: 'up' | 'down') =>
     act(async () => {
+      acted.current = true;
       if (mine.thumbs === value) {
         await api(`/v1/messages/${message.id}/rating?kind=thumbs`, z.null(), { method: 'DELETE' });
         setMine((m) => ({ ...m, thumbs: null }));
@@ -136,6 +140,7 @@ export function AnswerCard({
 
   const rateStars = (value: number) =>
     act(async () => {
+      acted.current = true;
       await api(`/v1/messages/${message.id}/rating`, ratingView, {
         method: 'PUT',
         body: { kind: 'stars', value } satisfies RatingBody,
