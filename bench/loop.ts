@@ -321,7 +321,7 @@ async function main(): Promise<void> {
         reason: `bench:loop round ${round}`,
         ...runOverrides,
       });
-      const done = await waitFor(`run ${run.id}`, 25 * 60_000, async () => {
+      const done = await waitFor(`run ${run.id}`, 90 * 60_000, async () => {
         const { run: r } = await ops.get<{ run: LoopRun }>(`/v1/loop/runs/${run.id}`);
         return ['succeeded', 'failed', 'cancelled'].includes(r.status) ? r : undefined;
       });
