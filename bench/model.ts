@@ -19,7 +19,8 @@ import {
   trainStep,
 } from '../src/llm/train-step.ts';
 import { trainFlopsPerToken } from '../src/llm/transformer.ts';
-import { measureServingLatency, percentile } from './serving-latency.ts';
+import { measureServingLatency } from './serving-latency.ts';
+import { percentile } from './percentile.ts';
 
 export type MatmulShape = [m: number, k: number, n: number];
 
