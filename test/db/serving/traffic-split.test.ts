@@ -32,6 +32,14 @@ describe('traffic splits and who may name a version', () => {
     return res;
   }
 
+  /** Ops set the traffic split: each version with its weight, in order. */
+  function setSplit(weights: Record<string, number>, reason: string) {
+    return request(t.app.server)
+      .put('/v1/serving/traffic')
+      .set('Authorization', ops.auth)
+      .send({ splits: Object.entries(weights).map(([version, weight]) => ({ version, weight })), reason });
+  }
+
   before(async () => {
     t = await startTestApp({
       MODEL_DIR,
@@ -193,16 +201,7 @@ describe('traffic splits and who may name a version', () => {
   });
 
   test('requests naming no model follow the weights within binomial bounds, sticky per user, recorded on the message', async () => {
-    const set = await request(t.app.server)
-      .put('/v1/serving/traffic')
-      .set('Authorization', ops.auth)
-      .send({
-        splits: [
-          { version: 'base', weight: 1 },
-          { version: 'canary', weight: 3 },
-        ],
-        reason: 'canary at 75%',
-      });
+    const set = await setSplit({ base: 1, canary: 3 }, 'canary at 75%');
     assert.equal(set.status, 200, JSON.stringify(set.body));
     assert.deepEqual(
       set.body.arms.map((a: { version: string; share: number }) => [a.version, a.share]),
@@ -269,11 +268,7 @@ describe('traffic splits and who may name a version', () => {
     try {
       await api.logged(/^Server listening/, 240_000);
       const second = `http://127.0.0.1:${port}`;
-      await request(t.app.server)
-        .put('/v1/serving/traffic')
-        .set('Authorization', ops.auth)
-        .send({ splits: [{ version: 'canary', weight: 1 }], reason: 'all on the canary' })
-        .expect(200);
+      await setSplit({ canary: 1 }, 'all on the canary').expect(200);
       await waitFor(
         'the second process to route to the canary',
         async () => (await ask(user, undefined, second)).body.model === 'canary',
@@ -300,17 +295,7 @@ describe('traffic splits and who may name a version', () => {
   });
 
   test('promoting a version ends the split, audited', async () => {
-    const set = await request(t.app.server)
-      .put('/v1/serving/traffic')
-      .set('Authorization', ops.auth)
-      .send({
-        splits: [
-          { version: 'base', weight: 1 },
-          { version: 'old', weight: 1 },
-        ],
-        reason: 'half and half',
-      })
-      .expect(200);
+    const set = await setSplit({ base: 1, old: 1 }, 'half and half').expect(200);
     await request(t.app.server)
       .post(`/v1/model-versions/${old.id}/promote`)
       .set('Authorization', ops.auth)
@@ -332,17 +317,7 @@ describe('traffic splits and who may name a version', () => {
       30_000,
     );
     // Rolling back ends a split too.
-    const again = await request(t.app.server)
-      .put('/v1/serving/traffic')
-      .set('Authorization', ops.auth)
-      .send({
-        splits: [
-          { version: 'old', weight: 1 },
-          { version: 'canary', weight: 1 },
-        ],
-        reason: 'again',
-      })
-      .expect(200);
+    const again = await setSplit({ old: 1, canary: 1 }, 'again').expect(200);
     await request(t.app.server)
       .post('/v1/model-versions/rollback')
       .set('Authorization', ops.auth)
@@ -353,17 +328,7 @@ describe('traffic splits and who may name a version', () => {
   });
 
   test('the canary guard stops a split whose canary gets more thumbs down, and audits it', async () => {
-    const set = await request(t.app.server)
-      .put('/v1/serving/traffic')
-      .set('Authorization', ops.auth)
-      .send({
-        splits: [
-          { version: 'base', weight: 9 },
-          { version: 'canary', weight: 1 },
-        ],
-        reason: 'guarded canary',
-      })
-      .expect(200);
+    const set = await setSplit({ base: 9, canary: 1 }, 'guarded canary').expect(200);
     const rater = await makeUser(t.app, 'ops');
     // The baseline's answers are liked and the canary's are not: 24 of each, over the minimum of 20.
     for (const [model, value] of [
