@@ -32,15 +32,15 @@ export async function measureServingLatency(options: {
     // Warm-up: uncounted rounds at full concurrency. The first bursts after start compile routes,
     // fill caches and give the JIT its hot paths (the database client's take a few dozen requests);
     // the very first burst is reported apart as cold.
-    const streams = () => burst(client, 'default', options.streams, options.maxTokens);
-    const coldTtftMs = (await streams()).ttftMs;
-    for (let i = 1; i < WARM_UP_ROUNDS; i++) await streams();
+    const streamBurst = () => burst(client, 'default', options.streams, options.maxTokens);
+    const coldTtftMs = (await streamBurst()).ttftMs;
+    for (let i = 1; i < WARM_UP_ROUNDS; i++) await streamBurst();
     const ttftMs: number[] = [];
     const ingestMs: number[] = [];
     for (let round = 0; round < options.rounds; round++) {
       const measured = await ingestWhile(
         { baseUrl: bench.url, apiKey: bench.apiKey, messageId: bench.messageId, idPrefix: `bench-${round}` },
-        streams(),
+        streamBurst(),
       );
       ttftMs.push(...measured.result.ttftMs);
       ingestMs.push(...measured.ingestMs);
