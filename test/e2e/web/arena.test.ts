@@ -10,9 +10,8 @@ import { registerModelVersion } from '../../../src/promotion/model-versions.ts';
 import {
   assertNoConsoleErrors,
   launchBrowser,
-  openPage,
+  openSignedIn,
   screenshot,
-  signIn,
   startWebApp,
   type WebTestApp,
 } from './browser.ts';
@@ -48,9 +47,8 @@ describe('arena and split in the browser', () => {
 
     const password = 'user password here';
     const user = await makeUser(t.app, 'user', password);
-    const watched = await openPage(browser, t.url);
+    const watched = await openSignedIn(browser, t.url, user, password);
     const { page } = watched;
-    await signIn(page, user.email, password);
     await page.getByRole('button', { name: 'Compare two models' }).click();
     const arena = page.getByRole('region', { name: 'Compare two models' });
     await arena.getByLabel('Your prompt for both models').fill('What is the capital of Peru?');
@@ -77,8 +75,7 @@ describe('arena and split in the browser', () => {
     assertNoConsoleErrors(watched);
 
     // Ops: the split side by side, and the leaderboard with the one vote.
-    const opsPage = await openPage(browser, t.url);
-    await signIn(opsPage.page, ops.email, opsPassword);
+    const opsPage = await openSignedIn(browser, t.url, ops, opsPassword);
     await opsPage.page.goto('/dashboard/serving');
     const table = opsPage.page.getByRole('table', { name: 'Split comparison' });
     await table.waitFor();

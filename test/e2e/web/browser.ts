@@ -112,3 +112,15 @@ export async function signIn(page: Page, email: string, password: string) {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('navigation', { name: 'Main' }).waitFor();
 }
+
+/** A new watched page on `baseURL`, signed in through the UI as `user`. */
+export async function openSignedIn(
+  browser: Browser,
+  baseURL: string,
+  user: { email: string },
+  password: string,
+): Promise<WatchedPage> {
+  const watched = await openPage(browser, baseURL);
+  await signIn(watched.page, user.email, password);
+  return watched;
+}

@@ -10,9 +10,8 @@ import { registerModelVersion } from '../../../src/promotion/model-versions.ts';
 import {
   assertNoConsoleErrors,
   launchBrowser,
-  openPage,
+  openSignedIn,
   screenshot,
-  signIn,
   startWebApp,
   type WebTestApp,
 } from './browser.ts';
@@ -66,9 +65,8 @@ describe('ops dashboard', () => {
     await seedFeedback(version.id);
     const password = 'ops password here';
     const ops = await makeUser(t.app, 'ops', password);
-    const watched = await openPage(browser, t.url);
+    const watched = await openSignedIn(browser, t.url, ops, password);
     const { page } = watched;
-    await signIn(page, ops.email, password);
     const nav = page.getByRole('navigation', { name: 'Main' });
     assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Chat', 'Dashboard', 'Settings']);
     await nav.getByRole('link', { name: 'Dashboard' }).click();

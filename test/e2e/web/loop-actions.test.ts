@@ -7,7 +7,7 @@ import request from 'supertest';
 import type { Browser } from 'playwright-core';
 import { makeUser, type TestUser } from '../../helpers/app.ts';
 import { startLoopTest, type LoopTest } from '../../helpers/loop.ts';
-import { assertNoConsoleErrors, launchBrowser, openPage, screenshot, signIn } from './browser.ts';
+import { assertNoConsoleErrors, launchBrowser, openSignedIn, screenshot } from './browser.ts';
 
 let t: LoopTest;
 let url: string;
@@ -28,9 +28,8 @@ after(async () => {
 
 describe('ops dashboard: loop actions', () => {
   test('pause and resume the schedule, start a run and cancel it, queues and reports', async () => {
-    const watched = await openPage(browser, url);
+    const watched = await openSignedIn(browser, url, ops, PASSWORD);
     const { page } = watched;
-    await signIn(page, ops.email, PASSWORD);
     await page.goto('/dashboard/training');
     await page.getByText('No runs yet. Start one with the button above.').waitFor();
 

@@ -12,7 +12,7 @@ import { ALL_WORKERS } from '../../../src/loop/jobs/worker-catalog.ts';
 import { makeUser, type TestUser } from '../../helpers/app.ts';
 import { startLoopTest, type LoopTest } from '../../helpers/loop.ts';
 import { activateTinyModel, seedCorrections, smallTraining } from '../../helpers/loop-runs.ts';
-import { assertNoConsoleErrors, launchBrowser, openPage, screenshot, signIn } from './browser.ts';
+import { assertNoConsoleErrors, launchBrowser, openSignedIn, screenshot } from './browser.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 
 let t: LoopTest;
@@ -58,9 +58,8 @@ async function lossPoints(page: import('playwright-core').Page): Promise<number>
 
 describe('ops dashboard: the loop', () => {
   test('schedule, a run with a live curve, its report and gate decision, rollback and queues', async () => {
-    const watched = await openPage(browser, url);
+    const watched = await openSignedIn(browser, url, ops, PASSWORD);
     const { page } = watched;
-    await signIn(page, ops.email, PASSWORD);
     await page.goto('/dashboard/training');
 
     // Pause, then resume the schedule; each asks first.

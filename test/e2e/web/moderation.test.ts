@@ -9,9 +9,8 @@ import { startExchange } from '../../helpers/conversations.ts';
 import {
   assertNoConsoleErrors,
   launchBrowser,
-  openPage,
+  openSignedIn,
   screenshot,
-  signIn,
   startWebApp,
   type WebTestApp,
 } from './browser.ts';
@@ -55,9 +54,8 @@ describe('moderation', () => {
 
     const password = 'moderator password';
     const moderator = await makeUser(t.app, 'moderator', password);
-    const watched = await openPage(browser, t.url);
+    const watched = await openSignedIn(browser, t.url, moderator, password);
     const { page } = watched;
-    await signIn(page, moderator.email, password);
     const nav = page.getByRole('navigation', { name: 'Main' });
     assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Chat', 'Moderation', 'Settings']);
     await nav.getByRole('link', { name: 'Moderation' }).click();

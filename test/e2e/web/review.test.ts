@@ -12,9 +12,8 @@ import { waitFor } from '../../helpers/wait-for.ts';
 import {
   assertNoConsoleErrors,
   launchBrowser,
-  openPage,
+  openSignedIn,
   screenshot,
-  signIn,
   startWebApp,
   type WebTestApp,
 } from './browser.ts';
@@ -53,8 +52,7 @@ describe('annotation queues', () => {
     ];
 
     // The moderator creates the queue in the UI.
-    const mod = await openPage(browser, t.url);
-    await signIn(mod.page, moderator.email, PASSWORD);
+    const mod = await openSignedIn(browser, t.url, moderator, PASSWORD);
     await mod.page.getByRole('link', { name: 'Moderation' }).click();
     await mod.page.getByRole('link', { name: 'Annotation queues' }).click();
     await mod.page.getByText('No open queues').waitFor();
@@ -86,9 +84,8 @@ describe('annotation queues', () => {
     assert.deepEqual(queue.annotatorRoles, ['user']);
 
     // A rater: the Review link appears, the guidelines stay in view, answers are text.
-    const rater = await openPage(browser, t.url);
+    const rater = await openSignedIn(browser, t.url, raters[0]!, PASSWORD);
     const { page } = rater;
-    await signIn(page, raters[0]!.email, PASSWORD);
     await page.getByRole('link', { name: 'Review' }).click();
     await page.getByRole('link', { name: 'Capitals, this week' }).click();
     const guidelines = page.getByRole('complementary', { name: 'Guidelines' });
@@ -188,9 +185,8 @@ describe('annotation queues', () => {
         annotators: { userIds: [rater.id] },
       });
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    const watched = await openPage(browser, t.url);
+    const watched = await openSignedIn(browser, t.url, rater, PASSWORD);
     const { page } = watched;
-    await signIn(page, rater.email, PASSWORD);
     await page.goto(`/review/${created.body.id}`);
     const a = page.getByRole('article', { name: 'Answer A' });
     await a.waitFor();
@@ -214,9 +210,8 @@ describe('annotation queues', () => {
   test('in the chat, a thumbs or stars rating takes an optional reason', async () => {
     const user = await makeUser(t.app, 'user', PASSWORD);
     const ex = await startExchange(t, user, 'What is the capital of Peru?', 'Lima is the capital of Peru.');
-    const watched = await openPage(browser, t.url);
+    const watched = await openSignedIn(browser, t.url, user, PASSWORD);
     const { page } = watched;
-    await signIn(page, user.email, PASSWORD);
     await page.goto(`/chat/${ex.conversationId}`);
     const answer = page.getByRole('article', { name: 'Answer 1 of 1' });
     await answer.getByRole('button', { name: 'Thumbs up: a good answer' }).click();
