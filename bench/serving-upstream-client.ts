@@ -68,6 +68,8 @@ export async function runUpstreamJob(job: UpstreamJob): Promise<LoadSamples[]> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  // A bench that went away takes its client with it.
+  process.on('disconnect', () => process.exit(1));
   process.once('message', (job: UpstreamJob) => {
     runUpstreamJob(job).then(
       (samples) => process.send?.({ samples }, () => process.exit(0)),
