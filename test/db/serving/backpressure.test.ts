@@ -69,7 +69,11 @@ async function heldBack(response: LongAnswerResponse): Promise<number> {
       (response.waitingSince !== null && performance.now() - response.waitingSince >= STALL_MS),
     180_000,
   );
-  assert.equal(response.state, 'streaming', 'the upstream wrote the whole answer to a client reading nothing');
+  assert.equal(
+    response.state,
+    'streaming',
+    'the upstream wrote the whole answer to a client reading nothing',
+  );
   const written = response.written;
   process.stderr.write(
     `upstream wrote ${(written / MIB).toFixed(2)} MiB of ${(upstream.answer.length / MIB).toFixed(0)} MiB while the client read nothing\n`,
@@ -82,7 +86,9 @@ async function heldBack(response: LongAnswerResponse): Promise<number> {
 }
 
 /** A streamed completion, asked for over a raw HTTP request whose response is not read yet. */
-async function openCompletion(user: TestUser): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
+async function openCompletion(
+  user: TestUser,
+): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
   const req = http.request(`${baseUrl}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: user.auth, 'content-type': 'application/json' },
@@ -97,7 +103,9 @@ async function openCompletion(user: TestUser): Promise<{ req: http.ClientRequest
 }
 
 /** Reads a server-sent event stream to its end: the message id and the content deltas. */
-async function readEvents(res: http.IncomingMessage): Promise<{ id: string; content: string; done: boolean }> {
+async function readEvents(
+  res: http.IncomingMessage,
+): Promise<{ id: string; content: string; done: boolean }> {
   res.setEncoding('utf8');
   let body = '';
   for await (const part of res) body += part;
@@ -172,7 +180,9 @@ describe('a client that stops reading holds the upstream back', () => {
     assert.equal(content.length, upstream.answer.length);
     assert.ok(content === upstream.answer, 'the client got the answer intact');
     assert.equal(done.finishReason, 'stop');
-    const stored = await t.app.db.prisma.message.findUniqueOrThrow({ where: { id: done.messageId as string } });
+    const stored = await t.app.db.prisma.message.findUniqueOrThrow({
+      where: { id: done.messageId as string },
+    });
     assert.ok(stored.content === upstream.answer, 'the whole answer is stored');
   });
 
