@@ -4,8 +4,9 @@
 // upstream can only write what the sockets' buffers hold, not the answer. Once the client reads
 // again the whole answer arrives intact and is stored; a paused client that leaves ends the
 // upstream request and its partial answer is stored, marked aborted.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import request from 'supertest';
 import WebSocket from 'ws';
@@ -18,13 +19,22 @@ import {
 import { waitFor } from '../../helpers/wait-for.ts';
 
 const MIB = 1024 * 1024;
-// A 48 MiB answer in 12,288 deltas of 4 KiB.
+/** The most a TCP socket's send buffer grows to (Linux autotuning's ceiling; 4 MiB by default). */
+function sendBufferCeiling(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/tcp_wmem', 'utf8').trim().split(/\s+/)[2]) || 4 * MIB;
+  } catch {
+    return 4 * MIB;
+  }
+}
+// What may sit in buffers while the client reads nothing: mostly the kernel's, the upstream's and
+// feedloop's send buffers (measured here: about 4 MiB each, so 7.7 to 11.3 MiB in all with the
+// receive buffers) and a little in Node's streams and feedloop's high-water marks (64 KiB each).
+const HELD_BACK_BOUND = 2 * sendBufferCeiling() + 8 * MIB;
+// The answer is three times that (48 MiB with 4 MiB buffers), in deltas of 4 KiB: a server that
+// pulls regardless of its client goes far past the bound.
 const DELTA_CHARS = 4096;
-const DELTAS = 12 * 1024;
-// What may sit in buffers while the client reads nothing: the kernel's socket buffers on both hops
-// (a few MiB each on loopback), Node's stream buffers and feedloop's own high-water marks. The
-// answer is several times more, so a server that pulls regardless of its client goes far past it.
-const HELD_BACK_BOUND = 16 * MIB;
+const DELTAS = Math.ceil((3 * HELD_BACK_BOUND) / DELTA_CHARS);
 // The upstream has waited this long for its socket to drain: the pipe is full and stays full.
 const STALL_MS = 2000;
 
@@ -53,15 +63,15 @@ after(async () => {
   await upstream?.close();
 });
 
-/** The upstream's newest response, once it has begun. */
-const latestResponse = (count: number) =>
-  waitFor('the upstream request', () => upstream.responses[count], 30_000);
+/** The upstream's response to its `index`th request, once it has begun. */
+const upstreamResponse = (index: number) =>
+  waitFor('the upstream request', () => upstream.responses[index], 30_000);
 
 /**
  * Waits until the upstream has been stuck on a full socket for STALL_MS (the client's stop reached
- * it) or has written the whole answer (nothing held it back), and returns how far it got.
+ * it) or has written the whole answer (nothing held it back), and checks how far it got.
  */
-async function heldBack(response: LongAnswerResponse): Promise<number> {
+async function heldBack(ctx: TestContext, response: LongAnswerResponse): Promise<void> {
   await waitFor(
     'the upstream to be held back or to finish',
     () =>
@@ -75,14 +85,13 @@ async function heldBack(response: LongAnswerResponse): Promise<number> {
     'the upstream wrote the whole answer to a client reading nothing',
   );
   const written = response.written;
-  process.stderr.write(
-    `upstream wrote ${(written / MIB).toFixed(2)} MiB of ${(upstream.answer.length / MIB).toFixed(0)} MiB while the client read nothing\n`,
+  ctx.diagnostic(
+    `the upstream wrote ${(written / MIB).toFixed(2)} MiB of ${(upstream.answer.length / MIB).toFixed(0)} MiB while the client read nothing`,
   );
   assert.ok(
     written < HELD_BACK_BOUND,
     `the upstream wrote ${written} characters of ${upstream.answer.length} while the client read nothing`,
   );
-  return written;
 }
 
 /** A streamed completion, asked for over a raw HTTP request whose response is not read yet. */
@@ -143,12 +152,12 @@ async function openSocket(user: TestUser) {
 }
 
 describe('a client that stops reading holds the upstream back', () => {
-  test('server-sent events: the upstream waits while the client reads nothing, then the whole answer arrives and is stored', async () => {
+  test('server-sent events: the upstream waits while the client reads nothing, then the whole answer arrives and is stored', async (ctx) => {
     const user = await makeUser(t.app);
     const count = upstream.responses.length;
     const { res } = await openCompletion(user);
-    const response = await latestResponse(count);
-    await heldBack(response);
+    const response = await upstreamResponse(count);
+    await heldBack(ctx, response);
 
     const read = await readEvents(res);
     assert.ok(read.done, 'the stream ends with [DONE]');
@@ -160,15 +169,15 @@ describe('a client that stops reading holds the upstream back', () => {
     assert.equal(finishReason(stored.params), 'stop');
   });
 
-  test('the chat socket: the upstream waits while the client reads nothing, then the whole answer arrives and is stored', async () => {
+  test('the chat socket: the upstream waits while the client reads nothing, then the whole answer arrives and is stored', async (ctx) => {
     const user = await makeUser(t.app);
     const count = upstream.responses.length;
     const { socket, inbox } = await openSocket(user);
     socket.send(JSON.stringify({ type: 'generate', requestId: 'long', content: 'Go on.', model: 'long' }));
     await waitFor('the answer to start', () => inbox.find((m) => m.type === 'started'), 30_000, 0);
     socket.pause();
-    const response = await latestResponse(count);
-    await heldBack(response);
+    const response = await upstreamResponse(count);
+    await heldBack(ctx, response);
 
     socket.resume();
     const done = await waitFor('the done message', () => inbox.find((m) => m.type === 'done'), 180_000);
@@ -186,12 +195,12 @@ describe('a client that stops reading holds the upstream back', () => {
     assert.ok(stored.content === upstream.answer, 'the whole answer is stored');
   });
 
-  test('server-sent events: a paused client that leaves ends the upstream request; what was generated is stored, marked aborted', async () => {
+  test('server-sent events: a paused client that leaves ends the upstream request; what was generated is stored, marked aborted', async (ctx) => {
     const user = await makeUser(t.app);
     const count = upstream.responses.length;
     const { req } = await openCompletion(user);
-    const response = await latestResponse(count);
-    await heldBack(response);
+    const response = await upstreamResponse(count);
+    await heldBack(ctx, response);
 
     req.destroy();
     await waitFor('the upstream request to end', () => response.state === 'aborted', 30_000);
@@ -201,15 +210,15 @@ describe('a client that stops reading holds the upstream back', () => {
     assert.ok(upstream.answer.startsWith(stored.content), 'the stored part is the start of the answer');
   });
 
-  test('the chat socket: a paused client that leaves ends the upstream request; what was generated is stored, marked aborted', async () => {
+  test('the chat socket: a paused client that leaves ends the upstream request; what was generated is stored, marked aborted', async (ctx) => {
     const user = await makeUser(t.app);
     const count = upstream.responses.length;
     const { socket, inbox } = await openSocket(user);
     socket.send(JSON.stringify({ type: 'generate', requestId: 'long', content: 'Go on.', model: 'long' }));
     await waitFor('the answer to start', () => inbox.find((m) => m.type === 'started'), 30_000, 0);
     socket.pause();
-    const response = await latestResponse(count);
-    await heldBack(response);
+    const response = await upstreamResponse(count);
+    await heldBack(ctx, response);
 
     socket.terminate();
     await waitFor('the upstream request to end', () => response.state === 'aborted', 30_000);
