@@ -72,8 +72,11 @@ export function pushStream(
   let wake: (() => void) | null = null;
   let ended = false;
   let failure: unknown = null;
+  // Someone iterates: from then on the generation waits for them.
   let reading = false;
+  // Cancelled, or the reader stopped: the generation is never held back again.
   let released = false;
+  // Settles when the reader has taken enough for the generation to go on.
   let room: { promise: Promise<void>; resolve: () => void } | null = null;
   const makeRoom = () => {
     room?.resolve();
