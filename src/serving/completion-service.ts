@@ -265,6 +265,8 @@ export async function runCompletion(
     const result = await stream.result;
     completion = { ...result, text: storableText(result.text) };
   } catch (err) {
+    // Passing a token on may have failed rather than the generation: stop it, it has no reader.
+    stream.cancel();
     // The generation failed (the upstream refused or timed out, a worker died). Before any text
     // reached the client nothing of the exchange is kept; after, the part it saw is kept, marked
     // aborted, as a cancelled answer is.

@@ -47,7 +47,7 @@ export class LocalProvider implements ModelProvider {
           { signal: options.signal },
         );
         if (cancelled) stream.cancel();
-        for await (const event of stream) push({ delta: event.delta });
+        for await (const event of stream) await push({ delta: event.delta });
         const completion = await stream.result;
         return {
           text: completion.text,

@@ -223,7 +223,8 @@ export class OpenAiCompatibleProvider implements ModelProvider {
           if (delta) {
             clearTimeout(firstTokenTimer);
             text += delta;
-            push({ delta });
+            // Waits while the reader is behind: the upstream is read no faster than the client reads.
+            await push({ delta });
           }
         }
       } catch (err) {

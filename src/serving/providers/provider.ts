@@ -50,22 +50,55 @@ export interface ModelProvider {
   generate(version: ModelVersion, input: GenerationInput, options: { signal?: AbortSignal }): ProviderStream;
 }
 
+// Text a stream holds for a reader that has fallen behind before its generation waits for it.
+const QUEUE_HIGH_WATER_CHARS = 64 * 1024;
+
 /**
  * A ProviderStream fed by `run`: it pushes deltas as they come and resolves with the completion.
  * Iterating yields the deltas in order and then ends, or throws run's error.
+ *
+ * Backpressure: once someone iterates, `push` returns a promise that waits while the reader has
+ * QUEUE_HIGH_WATER_CHARS of text not yet taken, and `run` awaits it before pulling more from its
+ * source, so a client that stops reading stops the upstream (through the sockets' buffers) instead
+ * of its answer piling up here. A caller that only awaits `result` is never waited for, and nobody
+ * is waited for once the stream is cancelled or its reader has stopped.
  */
 export function pushStream(
-  run: (push: (event: TokenEvent) => void) => Promise<ProviderCompletion>,
+  run: (push: (event: TokenEvent) => Promise<void>) => Promise<ProviderCompletion>,
   cancel: () => void,
 ): ProviderStream {
   const queue: TokenEvent[] = [];
+  let queuedChars = 0;
   let wake: (() => void) | null = null;
   let ended = false;
   let failure: unknown = null;
-  const result = run((event) => {
+  // Someone iterates: from then on the generation waits for them.
+  let reading = false;
+  // Cancelled, or the reader stopped: the generation is never held back again.
+  let released = false;
+  // Settles when the reader has taken enough for the generation to go on.
+  let room: { promise: Promise<void>; resolve: () => void } | null = null;
+  const makeRoom = () => {
+    room?.resolve();
+    room = null;
+  };
+  const release = () => {
+    released = true;
+    makeRoom();
+  };
+  const push = (event: TokenEvent): Promise<void> => {
     queue.push(event);
+    queuedChars += event.delta.length;
     wake?.();
-  }).then(
+    if (!reading || released || queuedChars < QUEUE_HIGH_WATER_CHARS) return Promise.resolve();
+    if (!room) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      room = { promise, resolve };
+    }
+    return room.promise;
+  };
+  const result = run(push).then(
     (completion) => {
       ended = true;
       wake?.();
@@ -81,16 +114,31 @@ export function pushStream(
   // Whoever only iterates still sees the failure; keep it from being an unhandled rejection.
   result.catch(() => {});
   const iterate = async function* (): AsyncGenerator<TokenEvent> {
-    for (;;) {
-      if (queue.length) {
-        yield queue.shift()!;
-        continue;
+    reading = true;
+    try {
+      for (;;) {
+        if (queue.length) {
+          const event = queue.shift()!;
+          queuedChars -= event.delta.length;
+          if (queuedChars < QUEUE_HIGH_WATER_CHARS) makeRoom();
+          yield event;
+          continue;
+        }
+        if (failure) throw failure;
+        if (ended) return;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
       }
-      if (failure) throw failure;
-      if (ended) return;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = null;
+    } finally {
+      release();
     }
   };
-  return { result, cancel, [Symbol.asyncIterator]: iterate };
+  return {
+    result,
+    cancel: () => {
+      release();
+      cancel();
+    },
+    [Symbol.asyncIterator]: iterate,
+  };
 }
