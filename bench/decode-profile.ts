@@ -57,11 +57,10 @@ const opts = { temperature: 0.8, topK: 40, topP: 0.95 };
 const rng = mulberry32(1);
 
 let t = performance.now();
-let { logits, cache } = prefill(params, config, ids);
+disposeCache(prefill(params, config, ids).cache);
 const coldMs = performance.now() - t;
-disposeCache(cache);
 t = performance.now();
-({ logits, cache } = prefill(params, config, ids));
+let { logits, cache } = prefill(params, config, ids);
 log({
   stage: 'first-token',
   promptTokens: ids.length,

@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 
 /** g [N,out] @ w^T as (w @ g^T)^T: the weight [in,out] is the left operand, never transposed. */
 function inputGradient(g: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-  return tf.transpose(tf.matMul(w, tf.transpose(g)));
+  return tf.transpose(tf.matMul(w, tf.transpose(g))) as tf.Tensor2D;
 }
 
 /** x [N,in] @ w [in,out]. */
