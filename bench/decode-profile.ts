@@ -2,8 +2,9 @@
 // token of single-stream generation goes on the active backend, for a gpt2-small-sized import or
 // any model folder. Times the first token cold (one-time costs: weight packing, the transposed
 // output embedding) and warm, then each decoding step split into the model's forward pass and
-// read-back, sampling and detokenising, then one step's kernels by name (tf.profile). With
-// `--import-to`, a random gpt2-small hub folder is imported there first (kept for later runs).
+// read-back (wall and CPU time), sampling and detokenising, then one step's kernels by name
+// (tf.profile, wall time). With `--import-to`, a random gpt2-small hub folder is imported there
+// first (kept for later runs).
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,7 +70,12 @@ log({
 });
 
 const generated: number[] = [];
-const parts = { model: [] as number[], sample: [] as number[], detokenise: [] as number[] };
+const parts = {
+  model: [] as number[],
+  modelCpu: [] as number[],
+  sample: [] as number[],
+  detokenise: [] as number[],
+};
 for (let i = 0; i < Number(values['new-tokens']); i++) {
   t = performance.now();
   const id = sampleToken(logits, opts, rng);
@@ -79,11 +85,16 @@ for (let i = 0; i < Number(values['new-tokens']); i++) {
   tokenizer.decodeWithoutSpecials(generated);
   parts.detokenise.push(performance.now() - t);
   t = performance.now();
+  const cpu = process.cpuUsage();
   ({ logits, cache } = decodeStep(params, config, cache, id));
   parts.model.push(performance.now() - t);
+  const used = process.cpuUsage(cpu);
+  parts.modelCpu.push((used.user + used.system) / 1000);
 }
 const perToken = {
   modelMs: ms(median(parts.model)),
+  // CPU time is steadier than wall time on a shared machine.
+  modelCpuMs: ms(median(parts.modelCpu)),
   sampleMs: ms(median(parts.sample)),
   detokeniseMs: ms(median(parts.detokenise)),
 };
