@@ -9,9 +9,10 @@
 //
 // The input gradient g @ w^T is computed as (w @ g^T)^T. On wasm only a plain matmul reaches
 // XNNPACK, which packs its right operand on first use (cached per tensor); a weight changes every
-// step, so g @ transpose(w) transposed and packed every weight twice a step. Transposing g and the
-// product instead moves tokens x width elements, not the whole weight: measured at 128 tokens on
-// gpt2-small's four shapes, 108 ms against 268 ms a layer, with bit-identical results.
+// step, so g @ transpose(w) made a transposed copy of every weight each step and packed it too.
+// Transposing g and the product instead moves tokens x width elements, not the whole weight:
+// measured at 128 tokens on gpt2-small's four shapes, 108 ms against 268 ms a layer, with
+// bit-identical results.
 //
 // Gradient functions run in tf.tidy: TF.js calls a custom gradient outside any scope of its own,
 // so the transposed copies would otherwise live until the whole backward pass ends (a copy of
