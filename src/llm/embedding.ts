@@ -78,7 +78,11 @@ export function tiedEmbedding(table: tf.Tensor2D): TiedEmbedding {
     const x = xi as tf.Tensor2D;
     (save as tf.GradSaveFunc)([x]);
     return {
-      value: tf.matMul(x, tf.transpose(table)),
+      // (table @ x^T)^T, not x @ transpose(table): on wasm a plain matmul packs its right
+      // operand, and the table changes every training step, so the old form transposed and packed
+      // all [V,d] of it per call; here only x^T [d,N] is packed and the [V,N] product transposed.
+      // Measured on gpt2-small's table at 128 tokens: 0.41 s against 1.16 s, bit-identical.
+      value: tf.transpose(tf.matMul(table, tf.transpose(x))),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sa] = saved as [tf.Tensor2D];
         const g = dy as tf.Tensor2D;

@@ -90,3 +90,68 @@ test('top-k 1 is greedy and top-p keeps only the nucleus', () => {
   for (let i = 0; i < 200; i++) seen.add(sampleToken(logits, { temperature: 1, topK: 0, topP: 0.9 }, rng));
   assert.deepEqual([...seen].sort(), [1, 3]);
 });
+
+/** Sampling as it was written first: a full descending sort of the row for every threshold. */
+function sampleBySorting(
+  logits: Float32Array,
+  opts: { temperature: number; topK: number; topP: number },
+  rng: () => number,
+): number {
+  const sorted = Float32Array.from(logits).sort().reverse();
+  const finite = sorted.findIndex((v) => v === -Infinity);
+  const available = finite < 0 ? sorted.length : finite;
+  const max = sorted[0]!;
+  let keep = opts.topK > 0 ? Math.min(opts.topK, available) : available;
+  if (opts.topP < 1) {
+    let total = 0;
+    for (let j = 0; j < keep; j++) total += Math.exp((sorted[j]! - max) / opts.temperature);
+    let cumulative = 0;
+    for (let j = 0; j < keep; j++) {
+      cumulative += Math.exp((sorted[j]! - max) / opts.temperature) / total;
+      if (cumulative >= opts.topP) {
+        keep = j + 1;
+        break;
+      }
+    }
+  }
+  const cutoff = sorted[keep - 1]!;
+  const ids: number[] = [];
+  const weights: number[] = [];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) {
+    if (logits[i]! >= cutoff) {
+      ids.push(i);
+      weights.push(Math.exp((logits[i]! - max) / opts.temperature));
+      sum += weights.at(-1)!;
+    }
+  }
+  let r = rng() * sum;
+  for (let j = 0; j < ids.length; j++) {
+    r -= weights[j]!;
+    if (r <= 0) return ids[j]!;
+  }
+  return ids.at(-1)!;
+}
+
+test('top-k sampling draws the same token as sorting the whole row', () => {
+  const values = mulberry32(11);
+  for (let trial = 0; trial < 300; trial++) {
+    const vocab = 1 + Math.floor(values() * 300);
+    // Few distinct values (ties at the cut-off) in some rows, masked tokens in others.
+    const levels = trial % 3 === 0 ? 4 : 0;
+    const logits = Float32Array.from({ length: vocab }, () => {
+      if (trial % 5 === 1 && values() < 0.4) return -Infinity;
+      const v = (values() - 0.5) * 12;
+      return levels ? Math.round(v / levels) : v;
+    });
+    logits[Math.floor(values() * vocab)] = Math.max(0, ...logits.filter(Number.isFinite));
+    const opts = {
+      temperature: [0.3, 0.8, 1.5][trial % 3]!,
+      topK: [1, 2, 5, 40, 400][trial % 5]!,
+      topP: [1, 0.95, 0.5][trial % 3]!,
+    };
+    const seed = 1000 + trial;
+    const expected = sampleBySorting(logits, opts, mulberry32(seed));
+    assert.equal(sampleToken(logits, opts, mulberry32(seed)), expected, `trial ${trial}`);
+  }
+});
