@@ -8,6 +8,7 @@ import { formatChatPrompt, SPECIAL_TOKEN_LIST } from '../../llm/chat-format.ts';
 import { loadModel, type LoadedModel } from '../../llm/checkpoint.ts';
 import {
   GenerationSession,
+  warmForGeneration,
   releaseInferenceCache,
   type GenerationResult,
   type StepEvent,
@@ -202,6 +203,8 @@ async function handle(msg: ToWorker): Promise<void> {
     case 'load': {
       try {
         const model = loadModel(msg.dir);
+        // Packed and warmed before it is announced loaded: the first request pays nothing extra.
+        await warmForGeneration(model);
         const previous = versions.get(msg.versionId);
         versions.set(msg.versionId, { model, refs: 0, retired: false });
         if (previous) retire(previous);

@@ -2,7 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadModel } from '../../../src/llm/checkpoint.ts';
-import { decodeStep, GenerationSession, prefill, releaseInferenceCache } from '../../../src/llm/generate.ts';
+import {
+  decodeStep,
+  GenerationSession,
+  prefill,
+  releaseInferenceCache,
+  warmForGeneration,
+} from '../../../src/llm/generate.ts';
 import { mulberry32 } from '../../../src/llm/rng.ts';
 import { sampleToken } from '../../../src/llm/sampling.ts';
 import { disposeCache, forward } from '../../../src/llm/transformer.ts';
@@ -154,4 +160,21 @@ test('top-k sampling draws the same token as sorting the whole row', () => {
     const expected = sampleBySorting(logits, opts, mulberry32(seed));
     assert.equal(sampleToken(logits, opts, mulberry32(seed)), expected, `trial ${trial}`);
   }
+});
+
+test('warming a model for serving keeps only its output table and changes no answer', async () => {
+  await useBackend('wasm');
+  const model = loadModel(writeTinyModel(24));
+  const prompt = await model.tokenizer.encode('Tell me about rivers');
+  const opts = { maxTokens: 24, temperature: 0.9, seed: 7 };
+  const cold = await run(new GenerationSession(model, prompt, opts));
+  releaseInferenceCache(model.params);
+  const before = tf.memory().numTensors;
+  await warmForGeneration(model);
+  // What the warm-up keeps is the transposed output table the generations reuse; its sessions are freed.
+  assert.equal(tf.memory().numTensors, before + 1);
+  const warm = await run(new GenerationSession(model, prompt, opts));
+  assert.deepEqual(warm, cold);
+  assert.equal(tf.memory().numTensors, before + 1);
+  releaseInferenceCache(model.params);
 });
