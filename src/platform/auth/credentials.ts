@@ -34,6 +34,12 @@ export class CredentialResolver {
     });
   }
 
+  /** The principal this process holds for `key` without looking it up; undefined when it holds none. */
+  knownApiKey(key: string): Principal | null | undefined {
+    const hit = this.cache.get(`k:${hashToken(key)}`);
+    return hit && hit.expires > Date.now() ? hit.principal : undefined;
+  }
+
   async fromSessionToken(token: string, options: { fresh?: boolean } = {}): Promise<Principal | null> {
     const tokenHash = hashToken(token);
     return this.cached(`s:${tokenHash}`, options, async () => {
