@@ -73,6 +73,17 @@ export class VersionChoice {
     return (await this.usable()).value;
   }
 
+  /**
+   * Starts reading a new snapshot once the one held is REFRESH_MS old (the plugin calls it on a
+   * timer, so a burst after a quiet spell finds a young snapshot instead of waiting for one).
+   */
+  keepFresh(): Promise<unknown> {
+    const snapshot = this.snapshot;
+    if (snapshot && this.now() - snapshot.at <= REFRESH_MS) return Promise.resolve();
+    // Quiet when the database is unreachable: requests then wait for the read and answer 503.
+    return this.read().catch(() => undefined);
+  }
+
   /** Forget what this process read (after it changed it), so the next request reads it again. */
   invalidate(): void {
     this.generation++;

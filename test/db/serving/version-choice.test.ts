@@ -75,6 +75,20 @@ describe('the versions this process serves, as it last read them', () => {
     assert.equal(await nameOf(choice), next.name);
   });
 
+  test('keepFresh() (the timer) reads a new snapshot only once the one held is REFRESH_MS old', async () => {
+    const choice = held();
+    const first = (await choice.current()).active!;
+    const next = await register();
+    await activateElsewhere(next.id);
+    await choice.keepFresh();
+    assert.equal(await nameOf(choice), first.name, 'still young: not read again');
+    clock += REFRESH_MS + 1;
+    await choice.keepFresh();
+    clock += 1;
+    // Without that read the snapshot held would be answered from (REFRESH_MS + 2 old).
+    assert.equal(await nameOf(choice), next.name);
+  });
+
   test('a named version is kept with the snapshot; invalidate() forgets it', async () => {
     const choice = held();
     const named = await register();
