@@ -87,7 +87,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   await app.register(servicesPlugin, {
     config,
-    db: options.db ?? createDatabase(config.DATABASE_URL, { timeouts: databaseTimeouts(config) }),
+    db:
+      options.db ??
+      createDatabase(config.DATABASE_URL, {
+        poolSize: config.FEEDLOOP_DB_POOL_SIZE,
+        // As many as the event writer has statements in flight: it never waits for a connection.
+        eventPoolSize: config.FEEDLOOP_EVENT_FLUSHES,
+        timeouts: databaseTimeouts(config),
+      }),
     redis: options.redis ?? createHttpRedis(config.REDIS_URL),
     owned: !options.db && !options.redis,
   });

@@ -105,6 +105,12 @@ export const configSchema = z.object({
   FEEDLOOP_EVENT_RETENTION_MONTHS: z.coerce.number().int().min(0).optional(),
   /** Start the BullMQ workers as a child process of `npm start` (false when they run elsewhere). */
   FEEDLOOP_WORKERS: bool.default(true),
+  /**
+   * Postgres connections of an API process for everything but implicit events, which have a pool of
+   * FEEDLOOP_EVENT_FLUSHES connections of their own. Each streamed answer holds one for its two
+   * writes (the prompt, then the answer), never while it waits for tokens.
+   */
+  FEEDLOOP_DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   /** Opening a Postgres connection, or waiting for a free one in the pool, in milliseconds. */
   FEEDLOOP_DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
   /** Postgres cancels a statement that runs longer than this (statement_timeout), in milliseconds. */

@@ -191,6 +191,7 @@ const writeRoutes: FastifyPluginAsyncZod = async (app) => {
         actorId: principalOf(request).userId,
         reason: request.body.reason,
       });
+      app.versionChoice.invalidate();
       return { active: versionView(active), retired: retired && versionView(retired) };
     },
   );
@@ -211,6 +212,7 @@ const writeRoutes: FastifyPluginAsyncZod = async (app) => {
         actorId: principalOf(request).userId,
         reason: request.body.reason,
       });
+      app.versionChoice.invalidate();
       return { version: versionView(active) };
     },
   );
@@ -234,6 +236,7 @@ const writeRoutes: FastifyPluginAsyncZod = async (app) => {
         action: 'model_version.promote',
         from: ['candidate'],
       });
+      app.versionChoice.invalidate();
       return { version: versionView(active) };
     },
   );
@@ -249,15 +252,15 @@ const writeRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: versionResponse, 409: errorBody, ...commonErrors },
       },
     },
-    async (request) => ({
-      version: versionView(
-        await rejectModelVersion(app.db.prisma, {
-          id: request.params.id,
-          actorId: principalOf(request).userId,
-          reason: request.body.reason,
-        }),
-      ),
-    }),
+    async (request) => {
+      const rejected = await rejectModelVersion(app.db.prisma, {
+        id: request.params.id,
+        actorId: principalOf(request).userId,
+        reason: request.body.reason,
+      });
+      app.versionChoice.invalidate();
+      return { version: versionView(rejected) };
+    },
   );
 };
 

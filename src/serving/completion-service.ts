@@ -234,9 +234,10 @@ export async function runCompletion(
   app: FastifyInstance,
   request: CompletionRequest,
 ): Promise<CompletionOutcome> {
-  // Which version answers is decided in version-choice.ts (split, active version, who may name one).
-  const chosen = request.version ?? (await app.versionChoice.choose(request.principal, request.model));
-  const { version, provider } = await app.servedModels.resolve(chosen.name);
+  // Which version answers is decided in version-choice.ts (split, active version, who may name one),
+  // from what this process last read: the first token does not wait for the database to tell.
+  const version = request.version ?? (await app.versionChoice.choose(request.principal, request.model));
+  const provider = app.servedModels.providerOf(version);
   const plan = await planPrompt(app, request);
   await provider.prepare(version, plan.history, request.longPrompt);
   const options = effectiveOptions(version, request.options);

@@ -1,7 +1,8 @@
 // Which version answers, for this API process: app.versionChoice. Also runs, on timers, the
+// reading of the serving state (so requests find it in memory, also after a quiet spell), the
 // unloading of idle versions and (when FEEDLOOP_CANARY_GUARD is on) the canary guard.
 import fp from 'fastify-plugin';
-import { VersionChoice } from './version-choice.ts';
+import { REFRESH_MS, VersionChoice } from './version-choice.ts';
 import { checkCanaryGuard } from './canary-guard.ts';
 
 declare module 'fastify' {
@@ -35,6 +36,9 @@ export const versionChoicePlugin = fp(
       timer.unref();
       timers.push(timer);
     };
+    // A quarter of REFRESH_MS: a new read starts soon after the snapshot turns REFRESH_MS old, well
+    // before MAX_STALE_MS, when requests would wait for it.
+    every(REFRESH_MS / 4, 'reading the serving state', () => choice.keepFresh());
     if (config.FEEDLOOP_MODEL_IDLE_UNLOAD_MS > 0) {
       every(
         Math.max(1000, Math.min(60_000, Math.floor(config.FEEDLOOP_MODEL_IDLE_UNLOAD_MS / 4))),

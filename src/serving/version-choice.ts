@@ -1,10 +1,14 @@
 // Which version answers a request. Requests for `default` (or no model) go to the current traffic
 // split's choice for the user (sticky for the life of the split), else to the active version.
 // Naming a version is for ops and admins; users may name only what they would be served anyway
-// (the active version, a version of the split) or a version ops opened to users. The active
-// version and the split are re-read at most every REFRESH_MS, so a change made by any process takes
-// effect everywhere within that. Versions nobody has asked for in a while are unloaded from the
-// worker threads.
+// (the active version, a version of the split) or a version ops opened to users. Versions nobody
+// has asked for in a while are unloaded from the worker threads.
+//
+// The active version, the split and the versions requests named are one snapshot of this process,
+// read again once it is REFRESH_MS old: a change made by any process takes effect everywhere within
+// MAX_STALE_MS. A request finds them in memory: while a snapshot is at most MAX_STALE_MS old it is
+// used as it is and a newer one is read beside the requests, so no request waits for the database
+// to learn which version answers, except the first one after a quiet spell or a change made here.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../platform/db/client.ts';
 import type { ModelVersion } from '../generated/prisma/client.ts';
@@ -15,8 +19,12 @@ import { activeModelVersion } from './active-version.ts';
 import { armAt, currentSplit, routingPoint, type SplitWithArms } from './traffic-split.ts';
 import type { ServedModels } from './served-models.ts';
 
-/** How stale this process's view of the active version and the split may be. */
+/** A snapshot this old is read again (beside the requests that still use it). */
 export const REFRESH_MS = 1000;
+/** A snapshot older than this is not used: requests wait for a new one. */
+export const MAX_STALE_MS = 1500;
+/** Named versions a snapshot keeps (a bound on what requests naming random models can make it hold). */
+const NAMED_MAX = 100;
 
 export interface ServingState {
   active: ModelVersion | null;
@@ -30,41 +38,116 @@ export const mayNameAnyVersion = (principal: Pick<Principal, 'role'>): boolean =
 const modelNotFound = (name: string) =>
   new AppError('not_found', `The model '${name}' does not exist`, { param: 'model' });
 
+/** What this process knows: the serving state and the versions requests named, read at `at`. */
+interface Snapshot {
+  value: ServingState;
+  at: number;
+  /** Versions looked up by name since the snapshot was read (re-read with the next one). */
+  named: Map<string, ModelVersion>;
+}
+
 export class VersionChoice {
-  private state: { value: ServingState; at: number } | null = null;
-  private refreshing: Promise<ServingState> | null = null;
+  private snapshot: Snapshot | null = null;
+  private reading: Promise<Snapshot> | null = null;
+  /** Bumped by invalidate(): a read that began before it must not become the snapshot. */
+  private generation = 0;
   private readonly lastUsed = new Map<string, number>();
 
   constructor(
     private readonly db: Db,
     private readonly served: Pick<ServedModels, 'modelServer'>,
-    private readonly options: { idleUnloadMs: number; log?: Pick<FastifyBaseLogger, 'warn' | 'info'> },
+    private readonly options: {
+      idleUnloadMs: number;
+      log?: Pick<FastifyBaseLogger, 'warn' | 'info'>;
+      /** The clock snapshots are aged by (tests hold it still). */
+      now?: () => number;
+    },
   ) {}
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
 
   /** The active version and the current split, as this process last read them. */
   async current(): Promise<ServingState> {
-    if (this.state && Date.now() - this.state.at <= REFRESH_MS) return this.state.value;
-    this.refreshing ??= (async () => {
-      try {
-        const [active, split] = await Promise.all([activeModelVersion(this.db), currentSplit(this.db)]);
-        const value = { active, split };
-        this.state = { value, at: Date.now() };
-        return value;
-      } finally {
-        this.refreshing = null;
-      }
-    })();
-    return this.refreshing;
+    return (await this.usable()).value;
   }
 
-  /** Forget the cached state (after this process changed it), so the next request re-reads it. */
+  /**
+   * Starts reading a new snapshot once the one held is REFRESH_MS old (the plugin calls it on a
+   * timer, so a burst after a quiet spell finds a young snapshot instead of waiting for one).
+   */
+  keepFresh(): Promise<unknown> {
+    const snapshot = this.snapshot;
+    if (snapshot && this.now() - snapshot.at <= REFRESH_MS) return Promise.resolve();
+    // Quiet when the database is unreachable: requests then wait for the read and answer 503.
+    return this.read().catch(() => undefined);
+  }
+
+  /** Forget what this process read (after it changed it), so the next request reads it again. */
   invalidate(): void {
-    this.state = null;
+    this.generation++;
+    this.snapshot = null;
+    this.reading = null;
+  }
+
+  /** The snapshot if young enough, reading a newer one beside it once it is REFRESH_MS old. */
+  private async usable(): Promise<Snapshot> {
+    const snapshot = this.snapshot;
+    const age = snapshot ? this.now() - snapshot.at : Infinity;
+    if (age <= REFRESH_MS) return snapshot!;
+    const reading = this.read();
+    if (age > MAX_STALE_MS) return reading;
+    // A failed read in the background is tried again by the next request; once the snapshot is
+    // MAX_STALE_MS old, requests wait for the read and see its error.
+    reading.catch((err: unknown) =>
+      this.options.log?.warn({ err }, 'could not read the serving state; using the last one'),
+    );
+    return snapshot!;
+  }
+
+  /** Reads a new snapshot (one read at a time): the state and the versions the last one named. */
+  private read(): Promise<Snapshot> {
+    if (this.reading) return this.reading;
+    const generation = this.generation;
+    const names = [...(this.snapshot?.named.keys() ?? [])];
+    const reading = this.readSnapshot(names).then((snapshot) => {
+      if (generation === this.generation) this.snapshot = snapshot;
+      return snapshot;
+    });
+    this.reading = reading;
+    void reading
+      .finally(() => {
+        if (this.reading === reading) this.reading = null;
+      })
+      .catch(() => {});
+    return reading;
+  }
+
+  private async readSnapshot(names: string[]): Promise<Snapshot> {
+    const at = this.now();
+    const [active, split, named] = await Promise.all([
+      activeModelVersion(this.db),
+      currentSplit(this.db),
+      names.length > 0 ? this.db.modelVersion.findMany({ where: { name: { in: names } } }) : [],
+    ]);
+    return { value: { active, split }, at, named: new Map(named.map((v) => [v.name, v])) };
+  }
+
+  /** The version named `name` (rejected or not), as fresh as `snapshot`; null when none is. */
+  private async named(snapshot: Snapshot, name: string): Promise<ModelVersion | null> {
+    const known = snapshot.named.get(name);
+    if (known) return known;
+    const version = await this.db.modelVersion.findUnique({ where: { name } });
+    // A name that does not exist is not remembered: a version registered a moment later is found.
+    if (version && snapshot.named.size < NAMED_MAX) snapshot.named.set(name, version);
+    return version;
   }
 
   /** The version `principal` gets for a request naming `requested` (absent or "default": routed). */
   async choose(principal: Principal, requested?: string): Promise<ModelVersion> {
-    const { active, split } = await this.current();
+    const snapshot = await this.usable();
+    const { active, split } = snapshot.value;
     let version: ModelVersion;
     if (!requested || requested === 'default') {
       if (split && split.arms.length > 0) {
@@ -74,8 +157,10 @@ export class VersionChoice {
       } else {
         throw new AppError('unavailable', 'No model version is active yet');
       }
+      // A candidate of the split rejected since: it no longer answers.
+      if (version.status === 'rejected') throw modelNotFound(version.name);
     } else {
-      const named = await this.db.modelVersion.findUnique({ where: { name: requested } });
+      const named = await this.named(snapshot, requested);
       if (!named || named.status === 'rejected' || !this.mayName(principal, named, { active, split })) {
         // The same answer as for a name that does not exist: users learn nothing of candidates.
         throw modelNotFound(requested);
@@ -136,8 +221,8 @@ export class VersionChoice {
    */
   async unloadIdle(now = Date.now()): Promise<string[]> {
     if (this.options.idleUnloadMs <= 0) return [];
-    this.invalidate();
-    const { active, split } = await this.current();
+    // Read now: a version activated a moment ago must not be unloaded.
+    const { active, split } = (await this.read()).value;
     const kept = new Set([active?.id, ...(split?.arms.map((a) => a.modelVersionId) ?? [])]);
     const idle = [...this.lastUsed].filter(
       ([id, at]) => !kept.has(id) && now - at >= this.options.idleUnloadMs,

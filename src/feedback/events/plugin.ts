@@ -30,7 +30,7 @@ export const EVENT_MIN_ROWS_TO_OVERLAP = 100;
 export const eventsPlugin = fp(
   async (app) => {
     const writer = new EventWriter({
-      pool: app.db.pool,
+      pool: app.db.eventPool,
       batchMax: app.config.FEEDLOOP_EVENT_BATCH_MAX,
       maxConcurrentFlushes: app.config.FEEDLOOP_EVENT_FLUSHES,
       minRowsToOverlap: EVENT_MIN_ROWS_TO_OVERLAP,

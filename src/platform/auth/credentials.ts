@@ -1,6 +1,8 @@
 // Resolves an API key or session token to a Principal. Lookups are cached briefly so the hot
 // ingestion path does not pay a database round trip per request; revoking through this process
-// clears the cache at once, other processes see it within CACHE_TTL_MS.
+// clears the cache at once, other processes see it within CACHE_TTL_MS. Requests that arrive
+// together with the same credential share one lookup (a burst of streams on one key makes one
+// read when its entry expires, not one each).
 import type { Db } from '../db/client.ts';
 import type { Principal } from './principal.ts';
 import { hashToken } from './tokens.ts';
@@ -10,6 +12,9 @@ const CACHE_MAX = 10_000;
 
 export class CredentialResolver {
   private readonly cache = new Map<string, { principal: Principal | null; expires: number }>();
+  private readonly pending = new Map<string, Promise<Principal | null>>();
+  /** Bumped by invalidate(): a lookup that began before it is neither cached nor shared after it. */
+  private generation = 0;
 
   constructor(private readonly db: Db) {}
 
@@ -29,6 +34,12 @@ export class CredentialResolver {
     });
   }
 
+  /** The principal this process holds for `key` without looking it up; undefined when it holds none. */
+  knownApiKey(key: string): Principal | null | undefined {
+    const hit = this.cache.get(`k:${hashToken(key)}`);
+    return hit && hit.expires > Date.now() ? hit.principal : undefined;
+  }
+
   async fromSessionToken(token: string, options: { fresh?: boolean } = {}): Promise<Principal | null> {
     const tokenHash = hashToken(token);
     return this.cached(`s:${tokenHash}`, options, async () => {
@@ -46,7 +57,9 @@ export class CredentialResolver {
 
   /** Forgets every cached credential (after a revocation, a logout or a role change). */
   invalidate(): void {
+    this.generation++;
     this.cache.clear();
+    this.pending.clear();
   }
 
   private async cached(
@@ -57,7 +70,24 @@ export class CredentialResolver {
     const hit = this.cache.get(key);
     const now = Date.now();
     if (hit && hit.expires > now && !options.fresh) return hit.principal;
-    const principal = await load();
+    if (options.fresh) {
+      const generation = this.generation;
+      return this.store(key, now, generation, await load());
+    }
+    let lookup = this.pending.get(key);
+    if (!lookup) {
+      const generation = this.generation;
+      const started = load().then((principal) => this.store(key, now, generation, principal));
+      lookup = started.finally(() => {
+        if (this.pending.get(key) === lookup) this.pending.delete(key);
+      });
+      this.pending.set(key, lookup);
+    }
+    return lookup;
+  }
+
+  private store(key: string, now: number, generation: number, principal: Principal | null) {
+    if (generation !== this.generation) return principal;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(key, { principal, expires: now + CACHE_TTL_MS });
     return principal;

@@ -15,6 +15,11 @@ export type Db = PrismaClient | Parameters<Parameters<PrismaClient['$transaction
 export interface Database {
   prisma: PrismaClient;
   pool: pg.Pool;
+  /**
+   * Where implicit events are written (src/feedback/events): a pool of their own in the API, so
+   * feedback never waits for a connection behind the completions' writes; else `pool`.
+   */
+  eventPool: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -65,14 +70,10 @@ ClosingClient.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   return result;
 } as typeof baseQuery;
 
-export function createDatabase(
-  url: string,
-  options: { poolSize?: number; timeouts?: DatabaseTimeouts } = {},
-): Database {
-  const { timeouts } = options;
+function createPool(url: string, max: number, timeouts: DatabaseTimeouts | undefined): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.poolSize ?? 10,
+    max,
     ...(timeouts
       ? {
           Client: ClosingClient,
@@ -85,13 +86,30 @@ export function createDatabase(
   // An idle client that loses its connection emits 'error' on the pool; without a listener that
   // would crash the process. Queries on a dead connection still fail and surface as 503s.
   pool.on('error', () => {});
+  return pool;
+}
+
+export function createDatabase(
+  url: string,
+  options: {
+    poolSize?: number;
+    /** Connections of a separate pool for implicit events; unset: they share `pool`. */
+    eventPoolSize?: number;
+    timeouts?: DatabaseTimeouts;
+  } = {},
+): Database {
+  const { timeouts } = options;
+  const pool = createPool(url, options.poolSize ?? 10, timeouts);
+  const eventPool = options.eventPoolSize ? createPool(url, options.eventPoolSize, timeouts) : pool;
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,
     pool,
+    eventPool,
     async close() {
       await prisma.$disconnect();
       await pool.end();
+      if (eventPool !== pool) await eventPool.end();
     },
   };
 }

@@ -1,11 +1,15 @@
-// Security headers on every response (@fastify/helmet): a Content-Security-Policy the UI runs under
+// Security headers on every response (helmet): a Content-Security-Policy the UI runs under
 // with no violations (scripts, styles, fonts and connections from its own origin only; no framing),
 // nosniff, no Referer sent off the origin, and HSTS on requests that came over HTTPS (directly, or
 // through a trusted proxy's X-Forwarded-Proto: FEEDLOOP_TRUST_PROXY) or when the session cookie is
 // always Secure (FEEDLOOP_COOKIE_SECURE). The OpenAPI UI at /docs sets its own, looser policy
 // (src/platform/plugins/openapi.ts).
+//
+// helmet's middleware is built once: @fastify/helmet built it anew on every request (parsing every
+// option, the policy included), work each completion and each feedback event paid before its
+// first byte.
 import fp from 'fastify-plugin';
-import helmet from '@fastify/helmet';
+import helmet from 'helmet';
 import type { FastifyRequest } from 'fastify';
 
 const HSTS = 'max-age=31536000; includeSubDomains';
@@ -17,7 +21,7 @@ export function servedOverHttps(request: FastifyRequest): boolean {
 
 export const securityHeadersPlugin = fp(
   async (app) => {
-    await app.register(helmet, {
+    const setSecurityHeaders = helmet({
       contentSecurityPolicy: {
         useDefaults: false,
         directives: {
@@ -41,6 +45,9 @@ export const securityHeadersPlugin = fp(
       strictTransportSecurity: false,
       // The UI loads nothing cross-origin; COEP would only get in the way of API clients.
       crossOriginEmbedderPolicy: false,
+    });
+    app.addHook('onRequest', (request, reply, done) => {
+      setSecurityHeaders(request.raw, reply.raw, (err) => done(err as Error | undefined));
     });
     app.addHook('onSend', async (request, reply) => {
       if (servedOverHttps(request)) reply.header('strict-transport-security', HSTS);

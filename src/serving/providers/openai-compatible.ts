@@ -164,23 +164,38 @@ export function upstreamFailure(err: unknown, target: UpstreamTarget, key: strin
 
 export class OpenAiCompatibleProvider implements ModelProvider {
   readonly kind = 'openai' as const;
+  /**
+   * Each version's client, kept while its target and key stay the same (the key is still read from
+   * the environment on every request): building one per request cost CPU before every first token.
+   */
+  private readonly clients = new Map<string, { signature: string; client: OpenAI; key: string | null }>();
 
   constructor(
     private readonly timeouts: UpstreamTimeouts,
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
 
+  private clientFor(version: ModelVersion): { target: UpstreamTarget; client: OpenAI; key: string | null } {
+    const target = upstreamTarget(version);
+    const key = target.apiKeyEnv ? this.env[target.apiKeyEnv] || null : null;
+    const signature = JSON.stringify([target, key]);
+    const kept = this.clients.get(version.id);
+    if (kept?.signature === signature) return { target, client: kept.client, key: kept.key };
+    const made = upstreamClient(target, this.env, this.timeouts.totalMs);
+    this.clients.set(version.id, { signature, ...made });
+    return { target, ...made };
+  }
+
   async prepare(version: ModelVersion, _messages: ChatMessage[], _longPrompt: 'reject' | 'truncate') {
     // The key must be there before anything is stored; the upstream itself checks the context.
-    upstreamClient(upstreamTarget(version), this.env, this.timeouts.totalMs);
+    this.clientFor(version);
   }
 
   generate(version: ModelVersion, input: GenerationInput, options: { signal?: AbortSignal }): ProviderStream {
     const controller = new AbortController();
     const cancel = () => controller.abort(new Error('cancelled'));
     return pushStream(async (push) => {
-      const target = upstreamTarget(version);
-      const { client, key } = upstreamClient(target, this.env, this.timeouts.totalMs);
+      const { target, client, key } = this.clientFor(version);
       const timers: NodeJS.Timeout[] = [];
       const deadline = (phase: Phase, ms: number) => {
         const timer = setTimeout(() => controller.abort(new UpstreamTimeout(phase, ms)), ms);

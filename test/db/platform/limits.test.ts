@@ -93,6 +93,19 @@ describe('request and key limits', () => {
       headers: { authorization: user.auth },
     });
     assert.equal(elsewhere.statusCode, 200);
+    // A valid key this process holds (its check of the address runs beside the request) is refused
+    // from that address too, and nothing it asks for is done.
+    const keysBefore = await t.app.db.prisma.apiKey.count({ where: { userId: user.id } });
+    const blocked = await t.app.inject({
+      method: 'POST',
+      url: '/v1/me/api-keys',
+      remoteAddress: '203.0.113.7',
+      headers: { authorization: user.auth },
+      payload: { name: 'second' },
+    });
+    assert.equal(blocked.statusCode, 429, blocked.body);
+    assert.equal(blocked.json().error.code, 'rate_limited');
+    assert.equal(await t.app.db.prisma.apiKey.count({ where: { userId: user.id } }), keysBefore);
   });
 
   test('a user holds at most FEEDLOOP_API_KEYS_PER_USER active keys', async () => {
