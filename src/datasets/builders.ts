@@ -29,6 +29,21 @@ export type FeedbackKind = 'rating' | 'pairwise_vote' | 'correction' | 'implicit
 export interface FeedbackRef {
   kind: FeedbackKind;
   id: string;
+  /** Implicit events only: their ids are the client's own, unique per user (not across users). */
+  userId?: string;
+}
+
+/** A feedback row's identity in lineage: kind and id, and the user for implicit events. */
+export const feedbackRefKey = (ref: FeedbackRef) => `${ref.kind}:${ref.userId ?? ''}:${ref.id}`;
+
+/** Lineage order: by kind and id, then user (two users' events may share an id). */
+export function compareFeedbackRefs(a: FeedbackRef, b: FeedbackRef): number {
+  const ka = a.kind + a.id;
+  const kb = b.kind + b.id;
+  if (ka !== kb) return ka < kb ? -1 : 1;
+  const ua = a.userId ?? '';
+  const ub = b.userId ?? '';
+  return ua < ub ? -1 : ua > ub ? 1 : 0;
 }
 
 /** The annotation queue item a consensus example came from, as lineage records it. */
@@ -414,7 +429,7 @@ export function buildKto(rows: FeedbackRows, config: DatasetBuildConfig, trust: 
     if (e.type === 'dwell' && (e.value ?? 0) < dwellMinMs) continue;
     const entry = implicit.get(e.messageId) ?? { score: 0, refs: [] };
     entry.score += w;
-    entry.refs.push({ kind: 'implicit_event', id: e.id });
+    entry.refs.push({ kind: 'implicit_event', id: e.id, userId: e.userId });
     implicit.set(e.messageId, entry);
   }
   for (const a of rows.answers) {
@@ -596,7 +611,7 @@ export function buildDataset(
       for (const e of examples[format][split]) {
         const key = e.synthetic ? 'synthetic' : e.source;
         sizesBySource[format][key] = (sizesBySource[format][key] ?? 0) + 1;
-        for (const ref of e.feedback) feedback.set(`${ref.kind}:${ref.id}`, ref);
+        for (const ref of e.feedback) feedback.set(feedbackRefKey(ref), ref);
         if (e.annotation) annotations.set(e.annotation.itemId, e.annotation);
         for (const id of e.answerIds) answerIds.add(id);
       }
@@ -623,9 +638,7 @@ export function buildDataset(
     stats,
     raters,
     lineage: {
-      feedback: [...feedback.values()].sort((a, b) =>
-        a.kind + a.id < b.kind + b.id ? -1 : a.kind + a.id > b.kind + b.id ? 1 : 0,
-      ),
+      feedback: [...feedback.values()].sort(compareFeedbackRefs),
       annotations: [...annotations.values()].sort((a, b) => (a.itemId < b.itemId ? -1 : 1)),
       modelVersionIds,
     },

@@ -143,7 +143,12 @@ export async function buildDatasets(
       },
     });
     await tx.datasetFeedback.createMany({
-      data: build.lineage.feedback.map((f) => ({ datasetId: dataset.id, kind: f.kind, feedbackId: f.id })),
+      data: build.lineage.feedback.map((f) => ({
+        datasetId: dataset.id,
+        kind: f.kind,
+        feedbackId: f.id,
+        userId: f.userId ?? null,
+      })),
     });
     await tx.datasetAnnotation.createMany({
       data: build.lineage.annotations.map((a) => ({
