@@ -1,0 +1,74 @@
+// A stable external merge sort: items are buffered up to a fixed count, each full buffer is sorted
+// and written to a run file (one JSON line per item), and `sorted()` merges the runs. Memory holds
+// one buffer while adding and one line per run while merging, whatever the number of items.
+import { createReadStream } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+export class ExternalSorter<T> {
+  private buffer: T[] = [];
+  private runs: string[] = [];
+  count = 0;
+
+  /**
+   * `dir` is created and holds the runs (removed by `close`); `runSize` items are sorted in memory
+   * at a time.
+   */
+  constructor(
+    private readonly dir: string,
+    private readonly compare: (a: T, b: T) => number,
+    private readonly runSize = 10_000,
+  ) {}
+
+  async add(item: T): Promise<void> {
+    this.buffer.push(item);
+    this.count++;
+    if (this.buffer.length >= this.runSize) await this.spill();
+  }
+
+  private async spill(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    const items = this.buffer.sort(this.compare);
+    this.buffer = [];
+    await mkdir(this.dir, { recursive: true });
+    const file = path.join(this.dir, `run-${this.runs.length}.jsonl`);
+    let text = '';
+    for (const item of items) text += `${JSON.stringify(item)}\n`;
+    await writeFile(file, text);
+    this.runs.push(file);
+  }
+
+  /** Every item added, in order (equal items in the order they were added). */
+  async *sorted(): AsyncGenerator<T> {
+    if (this.runs.length === 0) {
+      yield* this.buffer.sort(this.compare);
+      return;
+    }
+    await this.spill();
+    const readers = this.runs.map((file) =>
+      createInterface({ input: createReadStream(file), crlfDelay: Infinity })[Symbol.asyncIterator](),
+    );
+    const heads: (T | undefined)[] = await Promise.all(
+      readers.map(async (r) => {
+        const next = await r.next();
+        return next.done ? undefined : (JSON.parse(next.value) as T);
+      }),
+    );
+    for (;;) {
+      let min = -1;
+      for (let i = 0; i < heads.length; i++) {
+        if (heads[i] !== undefined && (min === -1 || this.compare(heads[i]!, heads[min]!) < 0)) min = i;
+      }
+      if (min === -1) return;
+      yield heads[min]!;
+      const next = await readers[min]!.next();
+      heads[min] = next.done ? undefined : (JSON.parse(next.value) as T);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.buffer = [];
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

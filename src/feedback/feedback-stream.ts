@@ -1,0 +1,382 @@
+// Feedback read with cursors, for dataset builds over any number of rows: keyset pages through
+// Prisma, each page's rows grouped the way a build uses them (an answer's ratings; a prompt's
+// answers with all their feedback; a pair of answers with its votes). The filters are those of
+// loadFeedbackRows (./feedback-rows.ts), so a streamed build reads exactly the rows it reads.
+import type { Db } from '../platform/db/client.ts';
+import type { ChatMessage } from '../llm/index.ts';
+import type { PairwiseVote, Prisma, Rating } from '../generated/prisma/client.ts';
+import type {
+  AnnotationJudgementRow,
+  AnswerRow,
+  CorrectionRow,
+  EventSelection,
+  FeedbackRows,
+  FeedbackWindow,
+  FlagRow,
+  ImplicitEventRow,
+  RatingRow,
+  VoteRow,
+} from './feedback-rows.ts';
+
+export interface FeedbackFilter {
+  window: FeedbackWindow;
+  modelVersionIds?: string[];
+  events?: EventSelection;
+}
+
+/** Rows per query: a page's rows, their answers and contexts stay a few megabytes. */
+const PAGE = 2000;
+
+const rangeOf = (window: FeedbackWindow) => ({
+  ...(window.from ? { gte: window.from } : {}),
+  lt: window.to,
+});
+
+/** A model's answer to a prompt (never an assistant turn a person wrote), of the given versions. */
+function answerWhere(versions?: string[]): Prisma.MessageWhereInput {
+  return {
+    role: 'assistant',
+    author: { in: ['served', 'logged'] },
+    parentId: { not: null },
+    ...(versions ? { modelVersionId: { in: versions } } : {}),
+  };
+}
+
+function eventWhere(filter: FeedbackFilter): Prisma.ImplicitEventWhereInput {
+  const events = filter.events ?? 'all';
+  return {
+    receivedAt: rangeOf(filter.window),
+    ...(events === 'all' || events === 'none'
+      ? {}
+      : {
+          type: { in: events.types },
+          ...(events.dwellMinMs > 0
+            ? { OR: [{ type: { not: 'dwell' as const } }, { value: { gte: events.dwellMinMs } }] }
+            : {}),
+        }),
+  };
+}
+
+const byId = <T extends { id: string }>(rows: T[]): T[] => rows.sort((a, b) => (a.id < b.id ? -1 : 1));
+
+/**
+ * Pages of rows in `key` order, keyset-paginated, each page cut after its last complete group
+ * (rows sharing `groupOf`), so a group is never split across pages.
+ */
+async function* groupedPages<T extends { id: string }>(
+  fetch: (after: { group: string; id: string } | null, take: number) => Promise<T[]>,
+  groupOf: (row: T) => string,
+): AsyncGenerator<T[][]> {
+  let after: { group: string; id: string } | null = null;
+  let carry: T[] = [];
+  for (let take = PAGE; ; ) {
+    const rows = await fetch(after, take);
+    const all = [...carry, ...rows];
+    const last = rows.at(-1);
+    if (!last) {
+      if (carry.length) yield [carry];
+      return;
+    }
+    after = { group: groupOf(last), id: last.id };
+    const groups: T[][] = [];
+    for (const row of all) {
+      const group = groups.at(-1);
+      if (group && groupOf(group[0]!) === groupOf(row)) group.push(row);
+      else groups.push([row]);
+    }
+    // A full page may end inside a group: its rest comes with the next page.
+    carry = rows.length === take ? groups.pop()! : [];
+    if (groups.length) yield groups;
+    take = groups.length ? PAGE : take * 2;
+  }
+}
+
+/** Keyset condition on (group column, id), with a range start the index can use. */
+function after<W>(field: string, key: { group: string; id: string } | null): W | object {
+  if (!key) return {};
+  return {
+    [field]: { gte: key.group },
+    OR: [{ [field]: { gt: key.group } }, { [field]: key.group, id: { gt: key.id } }],
+  } as W;
+}
+
+const toRating = (r: {
+  id: string;
+  messageId: string;
+  userId: string;
+  kind: 'thumbs' | 'stars';
+  value: number;
+  updatedAt: Date;
+}): RatingRow => ({
+  id: r.id,
+  messageId: r.messageId,
+  userId: r.userId,
+  kind: r.kind,
+  value: r.value,
+  at: r.updatedAt,
+});
+
+/** Ratings in the window on models' answers, a page of answers at a time, each answer's together. */
+export async function* ratingsByAnswer(db: Db, filter: FeedbackFilter): AsyncGenerator<RatingRow[][]> {
+  const where: Prisma.RatingWhereInput = {
+    updatedAt: rangeOf(filter.window),
+    message: answerWhere(filter.modelVersionIds),
+  };
+  for await (const groups of groupedPages(
+    (key, take) =>
+      db.rating
+        .findMany({
+          where: { AND: [where, after('messageId', key)] },
+          orderBy: [{ messageId: 'asc' }, { id: 'asc' }],
+          take,
+        })
+        .then((rows) => rows.map(toRating)),
+    (r) => r.messageId,
+  ))
+    yield groups;
+}
+
+/** The same ratings, each rater's in time order. */
+export async function* ratingsByRater(db: Db, filter: FeedbackFilter): AsyncGenerator<RatingRow[]> {
+  const where: Prisma.RatingWhereInput = {
+    updatedAt: rangeOf(filter.window),
+    message: answerWhere(filter.modelVersionIds),
+  };
+  let key: { userId: string; at: Date; id: string } | null = null;
+  for (;;) {
+    const rows: Rating[] = await db.rating.findMany({
+      where: key
+        ? {
+            AND: [
+              where,
+              { userId: { gte: key.userId } },
+              {
+                OR: [
+                  { userId: { gt: key.userId } },
+                  { userId: key.userId, updatedAt: { gt: key.at } },
+                  { userId: key.userId, updatedAt: key.at, id: { gt: key.id } },
+                ],
+              },
+            ],
+          }
+        : where,
+      orderBy: [{ userId: 'asc' }, { updatedAt: 'asc' }, { id: 'asc' }],
+      take: PAGE,
+    });
+    if (rows.length === 0) return;
+    const last = rows.at(-1)!;
+    key = { userId: last.userId, at: last.updatedAt, id: last.id };
+    yield rows.map(toRating);
+  }
+}
+
+/** Votes in the window between two models' answers, counted per voter. */
+export async function votesPerRater(db: Db, filter: FeedbackFilter): Promise<Map<string, number>> {
+  const groups = await db.pairwiseVote.groupBy({
+    by: ['userId'],
+    where: voteWhere(filter),
+    _count: { _all: true },
+  });
+  return new Map(groups.map((g) => [g.userId, g._count._all]));
+}
+
+function voteWhere(filter: FeedbackFilter): Prisma.PairwiseVoteWhereInput {
+  return {
+    createdAt: rangeOf(filter.window),
+    messageA: answerWhere(filter.modelVersionIds),
+    messageB: answerWhere(filter.modelVersionIds),
+  };
+}
+
+/**
+ * Annotation queue judgements in the window on models' answers. Kept in memory: they are what
+ * people judged in queues, thousands, not the millions of chat feedback rows.
+ */
+export async function loadAnnotationJudgements(
+  db: Db,
+  filter: FeedbackFilter,
+): Promise<AnnotationJudgementRow[]> {
+  const judgements = await db.annotationAssignment.findMany({
+    where: {
+      status: 'done',
+      submittedAt: rangeOf(filter.window),
+      item: {
+        message: answerWhere(filter.modelVersionIds),
+        OR: [{ messageBId: null }, { messageB: answerWhere() }],
+      },
+    },
+    include: { item: { select: { messageId: true, messageBId: true } } },
+  });
+  return byId(
+    judgements.map((j) => ({
+      id: j.id,
+      itemId: j.itemId,
+      queueId: j.queueId,
+      raterId: j.raterId,
+      messageId: j.item.messageId,
+      messageBId: j.item.messageBId,
+      thumbs: j.thumbs,
+      stars: j.stars,
+      choice: j.choice,
+      label: j.label,
+      at: j.submittedAt!,
+    })),
+  );
+}
+
+/** Each message's conversation up to and including it, root first. */
+async function contextsOf(db: Db, messageIds: string[]): Promise<Map<string, ChatMessage[]>> {
+  const rows = await db.$queryRaw<{ start: string; role: ChatMessage['role']; content: string }[]>`
+    WITH RECURSIVE path AS (
+      SELECT m.id AS start, m.parent_id, m.role::text AS role, m.content, 0 AS depth
+        FROM messages m WHERE m.id = ANY(${messageIds}::uuid[])
+      UNION ALL
+      SELECT p.start, m.parent_id, m.role::text, m.content, p.depth + 1
+        FROM messages m JOIN path p ON m.id = p.parent_id
+    )
+    SELECT start::text AS start, role, content FROM path ORDER BY start, depth DESC`;
+  const out = new Map<string, ChatMessage[]>();
+  for (const r of rows) {
+    const path = out.get(r.start) ?? [];
+    path.push({ role: r.role, content: r.content });
+    out.set(r.start, path);
+  }
+  return out;
+}
+
+const answerSelect = {
+  id: true,
+  conversationId: true,
+  parentId: true,
+  content: true,
+  modelVersionId: true,
+  createdAt: true,
+} as const;
+
+async function withContexts(
+  db: Db,
+  answers: { id: string; conversationId: string; parentId: string | null; content: string; modelVersionId: string | null; createdAt: Date }[],
+): Promise<AnswerRow[]> {
+  const contexts = await contextsOf(db, [...new Set(answers.map((a) => a.parentId!))]);
+  return answers.map((a) => ({ ...a, parentId: a.parentId!, context: contexts.get(a.parentId!) ?? [] }));
+}
+
+/** Models' answers by id, with their contexts, sorted by id. */
+export async function answersById(db: Db, ids: string[]): Promise<AnswerRow[]> {
+  const answers = await db.message.findMany({ where: { id: { in: ids }, ...answerWhere() }, select: answerSelect });
+  return byId(await withContexts(db, answers));
+}
+
+/** Of `ids`, the answers a moderator judged bad in the window (an approved correction or flag). */
+export async function badAnswerIds(db: Db, filter: FeedbackFilter, ids: string[]): Promise<Set<string>> {
+  const reviewed = {
+    status: 'approved' as const,
+    reviewedAt: rangeOf(filter.window),
+    messageId: { in: ids },
+    message: answerWhere(filter.modelVersionIds),
+  };
+  const [corrections, flags] = await Promise.all([
+    db.correction.findMany({ where: reviewed, select: { messageId: true } }),
+    db.flag.findMany({ where: reviewed, select: { messageId: true } }),
+  ]);
+  return new Set([...corrections, ...flags].map((r) => r.messageId));
+}
+
+/**
+ * Prompts with feedback in the window, a page at a time: every answer to each prompt that has
+ * ratings, an approved correction, counted implicit events or a single-answer queue judgement, with
+ * all of that feedback (votes and annotations left to the caller). Rows are sorted as
+ * loadFeedbackRows sorts them.
+ */
+export async function* promptGroups(db: Db, filter: FeedbackFilter): AsyncGenerator<FeedbackRows[]> {
+  const range = rangeOf(filter.window);
+  const events = filter.events ?? 'all';
+  const where: Prisma.MessageWhereInput = {
+    ...answerWhere(filter.modelVersionIds),
+    OR: [
+      { ratings: { some: { updatedAt: range } } },
+      { corrections: { some: { status: 'approved', reviewedAt: range } } },
+      ...(events === 'none' ? [] : [{ implicitEvents: { some: eventWhere(filter) } }]),
+      {
+        annotatedAsA: {
+          some: { messageBId: null, assignments: { some: { status: 'done', submittedAt: range } } },
+        },
+      },
+    ],
+  };
+  for await (const groups of groupedPages(
+    (key, take) =>
+      db.message.findMany({
+        where: { AND: [where, after('parentId', key)] },
+        orderBy: [{ parentId: 'asc' }, { id: 'asc' }],
+        select: answerSelect,
+        take,
+      }),
+    (a) => a.parentId!,
+  )) {
+    const ids = groups.flat().map((a) => a.id);
+    const reviewed = { status: 'approved' as const, reviewedAt: range, messageId: { in: ids } };
+    const [answers, ratings, corrections, flags, implicitEvents] = await Promise.all([
+      withContexts(db, groups.flat()),
+      db.rating.findMany({ where: { updatedAt: range, messageId: { in: ids } } }),
+      db.correction.findMany({ where: reviewed }),
+      db.flag.findMany({ where: reviewed, select: { id: true, messageId: true } }),
+      events === 'none'
+        ? Promise.resolve([])
+        : db.implicitEvent.findMany({
+            where: { ...eventWhere(filter), messageId: { in: ids } },
+            select: { id: true, messageId: true, userId: true, type: true, value: true },
+          }),
+    ]);
+    const of = <T extends { messageId: string }>(rows: T[]) => {
+      const map = new Map<string, T[]>();
+      for (const r of rows) map.set(r.messageId, [...(map.get(r.messageId) ?? []), r]);
+      return (answerIds: string[]) => answerIds.flatMap((id) => map.get(id) ?? []);
+    };
+    const ratingsOf = of(ratings.map(toRating));
+    const correctionsOf = of<CorrectionRow>(
+      corrections.map((c) => ({ id: c.id, messageId: c.messageId, userId: c.userId, correctedText: c.correctedText })),
+    );
+    const flagsOf = of<FlagRow>(flags);
+    const eventsOf = of<ImplicitEventRow>(implicitEvents);
+    const answersOf = of(answers.map((a) => ({ ...a, messageId: a.parentId })));
+    yield groups.map((group) => {
+      const answerIds = group.map((a) => a.id).sort();
+      return {
+        answers: byId(answersOf([group[0]!.parentId!]).map(({ messageId: _prompt, ...a }) => a)),
+        ratings: byId(ratingsOf(answerIds)),
+        votes: [] as VoteRow[],
+        corrections: byId(correctionsOf(answerIds)),
+        flags: byId(flagsOf(answerIds)),
+        // Event ids are unique per user: two users' events may share one, ordered by user then.
+        implicitEvents: eventsOf(answerIds).sort((a, b) =>
+          a.id !== b.id ? (a.id < b.id ? -1 : 1) : a.userId < b.userId ? -1 : 1,
+        ),
+        annotations: [],
+      };
+    });
+  }
+}
+
+/** Pairwise votes in the window between two models' answers, a page at a time, by id. */
+export async function* votePages(db: Db, filter: FeedbackFilter): AsyncGenerator<VoteRow[]> {
+  const where = voteWhere(filter);
+  let lastId: string | null = null;
+  for (;;) {
+    const rows: PairwiseVote[] = await db.pairwiseVote.findMany({
+      where: lastId ? { AND: [where, { id: { gt: lastId } }] } : where,
+      orderBy: { id: 'asc' },
+      take: PAGE,
+    });
+    if (rows.length === 0) return;
+    lastId = rows.at(-1)!.id;
+    yield rows.map((v) => ({
+      id: v.id,
+      userId: v.userId,
+      messageAId: v.messageAId,
+      messageBId: v.messageBId,
+      choice: v.choice,
+      at: v.createdAt,
+    }));
+  }
+}
