@@ -168,7 +168,7 @@ export async function buildDatasets(
               datasetId: dataset.id,
               kind: f.kind,
               feedbackId: f.id,
-              userId: f.userId ?? null,
+              userId: f.userId ?? '',
             })),
           });
         }
@@ -231,7 +231,10 @@ export async function datasetAnnotations(db: Db, id: string) {
 
 /** The ids of the feedback rows a snapshot used (for the training worker, and for erasure requests). */
 export async function datasetFeedbackIds(db: Db, id: string) {
-  return db.datasetFeedback.findMany({ where: { datasetId: id }, select: { kind: true, feedbackId: true } });
+  return db.datasetFeedback.findMany({
+    where: { datasetId: id },
+    select: { kind: true, feedbackId: true, userId: true },
+  });
 }
 
 /** Absolute path of one export of a snapshot. */
