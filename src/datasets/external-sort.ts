@@ -1,40 +1,48 @@
-// A stable external merge sort: items are buffered up to a fixed count, each full buffer is sorted
-// and written to a run file (one JSON line per item), and `sorted()` merges the runs. Memory holds
-// one buffer while adding and one line per run while merging, whatever the number of items.
+// A stable external merge sort: items are buffered up to a budget of serialized bytes, each full
+// buffer is sorted and written to a run file (one JSON line per item), and `sorted()` merges the
+// runs. Memory holds one buffer while adding and one line per run while merging, whatever the
+// number of items.
 import { createReadStream } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
+/** Serialized bytes a sorter buffers before it writes a run. */
+export const DEFAULT_RUN_BYTES = 2 << 20;
+
 export class ExternalSorter<T> {
-  private buffer: T[] = [];
+  private buffer: { item: T; line: string }[] = [];
+  private buffered = 0;
   private runs: string[] = [];
   count = 0;
 
   /**
-   * `dir` is created and holds the runs (removed by `close`); `runSize` items are sorted in memory
-   * at a time.
+   * `dir` is created and holds the runs (removed by `close`); items are sorted in memory until
+   * their JSON reaches `runBytes` characters.
    */
   constructor(
     private readonly dir: string,
     private readonly compare: (a: T, b: T) => number,
-    private readonly runSize = 10_000,
+    private readonly runBytes = DEFAULT_RUN_BYTES,
   ) {}
 
   async add(item: T): Promise<void> {
-    this.buffer.push(item);
+    const line = JSON.stringify(item);
+    this.buffer.push({ item, line });
+    this.buffered += line.length;
     this.count++;
-    if (this.buffer.length >= this.runSize) await this.spill();
+    if (this.buffered >= this.runBytes) await this.spill();
   }
 
   private async spill(): Promise<void> {
     if (this.buffer.length === 0) return;
-    const items = this.buffer.sort(this.compare);
+    const entries = this.buffer.sort((a, b) => this.compare(a.item, b.item));
     this.buffer = [];
+    this.buffered = 0;
     await mkdir(this.dir, { recursive: true });
     const file = path.join(this.dir, `run-${this.runs.length}.jsonl`);
     let text = '';
-    for (const item of items) text += `${JSON.stringify(item)}\n`;
+    for (const { line } of entries) text += `${line}\n`;
     await writeFile(file, text);
     this.runs.push(file);
   }
@@ -42,7 +50,8 @@ export class ExternalSorter<T> {
   /** Every item added, in order (equal items in the order they were added). */
   async *sorted(): AsyncGenerator<T> {
     if (this.runs.length === 0) {
-      yield* this.buffer.sort(this.compare);
+      for (const { line } of this.buffer.sort((a, b) => this.compare(a.item, b.item)))
+        yield JSON.parse(line) as T;
       return;
     }
     await this.spill();

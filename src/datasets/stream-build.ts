@@ -60,7 +60,7 @@ import {
   type FeedbackRef,
 } from './builders.ts';
 import { ExternalSorter } from './external-sort.ts';
-import { NearDuplicateIndex } from './near-duplicates.ts';
+import { NearDuplicateIndex, ShingleCounts } from './near-duplicates.ts';
 import { promptVariants, splitOf } from './hygiene.ts';
 
 /**
@@ -99,8 +99,8 @@ export interface StreamBuildJob {
   outDir: string;
   /** Scratch space for sorted runs and the lineage file (created; the caller removes it). */
   workDir: string;
-  /** Items each sorter holds in memory before it writes a sorted run (defaults suit examples). */
-  runSize?: number;
+  /** Serialized bytes each sorter holds in memory before it writes a sorted run (default 2 MB). */
+  runBytes?: number;
 }
 
 /** An example waiting for hygiene, with what orders it: weight, text, then buildDataset's order. */
@@ -232,8 +232,8 @@ export async function streamDataset(
   await mkdir(job.outDir, { recursive: true });
   await mkdir(job.workDir, { recursive: true });
   const opened: ExternalSorter<unknown>[] = [];
-  const sorter = <T>(name: string, compare: (a: T, b: T) => number, runSize?: number) => {
-    const created = new ExternalSorter<T>(path.join(job.workDir, name), compare, job.runSize ?? runSize);
+  const sorter = <T>(name: string, compare: (a: T, b: T) => number) => {
+    const created = new ExternalSorter<T>(path.join(job.workDir, name), compare, job.runBytes);
     opened.push(created as ExternalSorter<unknown>);
     return created;
   };
@@ -261,9 +261,10 @@ export async function streamDataset(
       syntheticExamples: 0,
     };
     const candidateSorters = new Map(
-      DATASET_FORMATS.map((f) => [f, sorter<Candidate>(`candidates-${f}`, compareCandidates, 5000)]),
+      DATASET_FORMATS.map((f) => [f, sorter<Candidate>(`candidates-${f}`, compareCandidates)]),
     );
     const candidates = (format: DatasetFormat) => candidateSorters.get(format)!;
+    const shingleCounts = new Map(DATASET_FORMATS.map((f) => [f, new ShingleCounts()]));
     const emit = async (e: Example, seq: (string | number)[], versionOf: (id: string) => string | null) => {
       if (e.source === 'implicit') stats.labels.implicit++;
       else stats.labels.explicit++;
@@ -277,7 +278,9 @@ export async function streamDataset(
         if (comparableText(example) !== comparableText(e)) stats.piiScrubbedExamples++;
       }
       const v = e.answerIds.map(versionOf).filter((id): id is string => id !== null);
-      await candidates(e.format).add({ w: example.weight, t: comparableText(example), s: seq, v, e: example });
+      const text = comparableText(example);
+      shingleCounts.get(e.format)!.add(text);
+      await candidates(e.format).add({ w: example.weight, t: text, s: seq, v, e: example });
     };
 
     // Every prompt's answers with their feedback (votes and answer pairs of queues come after).
@@ -338,7 +341,7 @@ export async function streamDataset(
       ),
     );
     const lines = (format: DatasetFormat, split: DatasetSplit) => lineSorters.get(`${format}.${split}`)!;
-    const lineage = sorter<FeedbackRef>('lineage', compareFeedbackRefs, 50_000);
+    const lineage = sorter<FeedbackRef>('lineage', compareFeedbackRefs);
     const annotationRefs = new Map<string, AnnotationRef>();
     const modelVersionIds = new Set<string>();
     const keep = async (format: DatasetFormat, split: DatasetSplit, e: Example, v: string[]) => {
@@ -349,7 +352,8 @@ export async function streamDataset(
       for (const id of v) modelVersionIds.add(id);
     };
     for (const format of DATASET_FORMATS) {
-      const index = new NearDuplicateIndex(config.hygiene.nearDuplicateThreshold);
+      const counts = shingleCounts.get(format)!;
+      const index = new NearDuplicateIndex(config.hygiene.nearDuplicateThreshold, (h) => counts.estimate(h));
       const source = candidates(format);
       for await (const c of source.sorted()) {
         if (!index.offer(c.t)) {

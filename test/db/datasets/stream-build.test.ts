@@ -34,15 +34,15 @@ after(async () => {
 const cases: [string, DatasetBuildConfigInput, number | undefined][] = [
   ['default config', {}, undefined],
   [
-    'augmented, a low near-duplicate threshold, runs of 50',
+    'augmented, a low near-duplicate threshold, runs of 20 kB',
     {
       hygiene: { nearDuplicateThreshold: 0.5, validationPercent: 20 },
       augmentation: { variantsPerExample: 2, formats: ['sft', 'kto'] },
     },
-    50,
+    20_000,
   ],
 ];
-for (const [name, input, runSize] of cases) {
+for (const [name, input, runBytes] of cases) {
   test(`streamed and in-memory builds are the same (${name})`, async () => {
     const config = parseBuildConfig(input);
     const window = { to: new Date(Date.now() + 60_000) };
@@ -54,7 +54,7 @@ for (const [name, input, runSize] of cases) {
       window,
       outDir: path.join(dir, name, 'out'),
       workDir: path.join(dir, name, 'work'),
-      runSize,
+      runBytes,
     };
     const streamed = await streamDataset(db.prisma, job, noEvaluation);
 
