@@ -22,22 +22,11 @@ import {
   badAnswerIds,
   loadAnnotationJudgements,
   promptGroups,
-  ratingsByAnswer,
-  ratingsByRater,
   votePages,
-  votesPerRater,
   type FeedbackFilter,
 } from '../feedback/feedback-stream.ts';
-import {
-  assessTallies,
-  tallyAnswer,
-  tallyQueues,
-  tallyRating,
-  trustOf,
-  type RaterAssessment,
-  type RaterTally,
-} from '../feedback/raters/raters.ts';
-import { goldVerdict } from '../feedback/raters/gold-questions.ts';
+import { trustOf, type RaterAssessment } from '../feedback/raters/raters.ts';
+import { assessRatersStreamed } from '../feedback/raters/rater-stream.ts';
 import { consensusLabels } from '../feedback/annotation/judgements.ts';
 import { isContaminated } from '../suites/contamination.ts';
 import {
@@ -142,56 +131,6 @@ function builtOrder(e: Example, groupFirst: string, consensusIndex: ReadonlyMap<
   if (e.source === 'consensus') return [2, e.label ? 0 : 1, item];
   if (e.source === 'implicit') return [3, first!];
   return [1, first!, e.source === 'thumbs' ? 0 : 1];
-}
-
-/** Known verdicts (gold) of answers, as goldVerdicts gives them, for the answers in `ids`. */
-async function goldOf(db: Db, filter: FeedbackFilter, ids: string[], config: DatasetBuildConfig) {
-  const [answers, bad] = await Promise.all([
-    db.message.findMany({
-      where: { id: { in: ids } },
-      select: { id: true, content: true, parent: { select: { role: true, content: true } } },
-    }),
-    badAnswerIds(db, filter, ids),
-  ]);
-  const byHand = new Map(config.raters.gold.map((g) => [g.messageId, g.good ? 1 : -1]));
-  const gold = new Map<string, number>();
-  for (const a of answers) {
-    let verdict: number | undefined = a.parent
-      ? goldVerdict([a.parent], a.content, config.raters.goldQuestionsPercent)
-      : undefined;
-    if (bad.has(a.id)) verdict = -1;
-    verdict = byHand.get(a.id) ?? verdict;
-    if (verdict !== undefined) gold.set(a.id, verdict);
-  }
-  return gold;
-}
-
-/** assessRaters over cursors: the same assessments, from tallies. */
-export async function assessRatersStreamed(
-  db: Db,
-  filter: FeedbackFilter,
-  config: DatasetBuildConfig,
-  annotations: readonly AnnotationJudgementRow[],
-): Promise<RaterAssessment[]> {
-  const tallies = new Map<string, RaterTally>();
-  for await (const groups of ratingsByAnswer(db, filter)) {
-    const gold = await goldOf(
-      db,
-      filter,
-      groups.map((g) => g[0]!.messageId),
-      config,
-    );
-    for (const ratings of groups) tallyAnswer(tallies, ratings, gold.get(ratings[0]!.messageId), config);
-  }
-  for await (const ratings of ratingsByRater(db, filter)) for (const r of ratings) tallyRating(tallies, r, config);
-  const single = [...new Set(annotations.filter((j) => j.messageBId === null).map((j) => j.messageId))];
-  const gold = single.length ? await goldOf(db, filter, single, config) : new Map<string, number>();
-  return assessTallies(
-    tallies,
-    await votesPerRater(db, filter),
-    tallyQueues(annotations, gold, config),
-    config,
-  );
 }
 
 const pairOf = (v: Pick<VoteRow, 'messageAId' | 'messageBId'>) =>
