@@ -38,7 +38,7 @@ export function shingleHashes(normalized: string): Uint32Array {
 
 function sortedJaccard(a: Uint32Array, b: Uint32Array): number {
   let shared = 0;
-  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
+  for (let i = 0, j = 0; i < a.length && j < b.length;) {
     if (a[i] === b[j]) {
       shared++;
       i++;

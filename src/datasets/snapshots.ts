@@ -14,7 +14,12 @@ import { toJson } from '../platform/db/json.ts';
 import { parseBuildConfig, type DatasetBuildConfigInput } from '../contract/dataset-build-config.ts';
 import { fileName, type FeedbackRef } from './builders.ts';
 import type { BuildRunner } from './build-thread.ts';
-import { DATASET_FORMATS, DATASET_SPLITS, type DatasetFormat, type DatasetSplit } from '../contract/datasets.ts';
+import {
+  DATASET_FORMATS,
+  DATASET_SPLITS,
+  type DatasetFormat,
+  type DatasetSplit,
+} from '../contract/datasets.ts';
 import { evaluationPromptSet } from '../suites/contamination.ts';
 import { streamDataset, type StreamedBuild } from './stream-build.ts';
 

@@ -15,8 +15,18 @@ import path from 'node:path';
 import type { Db } from '../platform/db/client.ts';
 import type { ImplicitEventType } from '../generated/prisma/client.ts';
 import type { DatasetBuildConfig } from '../contract/dataset-build-config.ts';
-import { DATASET_FORMATS, DATASET_SPLITS, type DatasetFormat, type DatasetSplit } from '../contract/datasets.ts';
-import type { AnnotationJudgementRow, EventSelection, FeedbackWindow, VoteRow } from '../feedback/feedback-rows.ts';
+import {
+  DATASET_FORMATS,
+  DATASET_SPLITS,
+  type DatasetFormat,
+  type DatasetSplit,
+} from '../contract/datasets.ts';
+import type {
+  AnnotationJudgementRow,
+  EventSelection,
+  FeedbackWindow,
+  VoteRow,
+} from '../feedback/feedback-rows.ts';
 import {
   answersById,
   badAnswerIds,
@@ -184,7 +194,8 @@ export async function streamDataset(
     const consensusIndex = new Map(consensus.map((c, i) => [c.itemId, i]));
     const singleByAnswer = new Map<string, AnnotationJudgementRow[]>();
     for (const j of annotations) {
-      if (j.messageBId === null) singleByAnswer.set(j.messageId, [...(singleByAnswer.get(j.messageId) ?? []), j]);
+      if (j.messageBId === null)
+        singleByAnswer.set(j.messageId, [...(singleByAnswer.get(j.messageId) ?? []), j]);
     }
 
     const stats: DatasetStats = {
@@ -229,7 +240,11 @@ export async function streamDataset(
         const versions = new Map(rows.answers.map((a) => [a.id, a.modelVersionId]));
         const versionOf = (id: string) => versions.get(id) ?? null;
         const first = rows.answers[0]!.id;
-        for (const e of [...buildSft(rows, config, trust), ...buildPreference(rows, config, trust), ...buildKto(rows, config, trust)])
+        for (const e of [
+          ...buildSft(rows, config, trust),
+          ...buildPreference(rows, config, trust),
+          ...buildKto(rows, config, trust),
+        ])
           await emit(e, builtOrder(e, first, consensusIndex), versionOf);
       }
     }
@@ -261,7 +276,9 @@ export async function streamDataset(
     // Answer pairs judged in queues.
     const pairItems = consensus.filter((c) => c.judgements[0]!.messageBId !== null);
     if (pairItems.length) {
-      const ids = [...new Set(pairItems.flatMap((c) => [c.judgements[0]!.messageId, c.judgements[0]!.messageBId!]))];
+      const ids = [
+        ...new Set(pairItems.flatMap((c) => [c.judgements[0]!.messageId, c.judgements[0]!.messageBId!])),
+      ];
       const [answers, bad] = await Promise.all([answersById(db, ids), badAnswerIds(db, filter, ids)]);
       const byId = new Map(answers.map((a) => [a.id, a]));
       for (const e of consensusPreferences(pairItems, byId, bad))

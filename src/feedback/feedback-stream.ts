@@ -69,7 +69,7 @@ async function* groupedPages<T extends { id: string }>(
 ): AsyncGenerator<T[][]> {
   let after: { group: string; id: string } | null = null;
   let carry: T[] = [];
-  for (let take = PAGE; ; ) {
+  for (let take = PAGE; ;) {
     const rows = await fetch(after, take);
     const all = [...carry, ...rows];
     const last = rows.at(-1);
@@ -255,7 +255,14 @@ const answerSelect = {
 
 async function withContexts(
   db: Db,
-  answers: { id: string; conversationId: string; parentId: string | null; content: string; modelVersionId: string | null; createdAt: Date }[],
+  answers: {
+    id: string;
+    conversationId: string;
+    parentId: string | null;
+    content: string;
+    modelVersionId: string | null;
+    createdAt: Date;
+  }[],
 ): Promise<AnswerRow[]> {
   const contexts = await contextsOf(db, [...new Set(answers.map((a) => a.parentId!))]);
   return answers.map((a) => ({ ...a, parentId: a.parentId!, context: contexts.get(a.parentId!) ?? [] }));
@@ -263,7 +270,10 @@ async function withContexts(
 
 /** Models' answers by id, with their contexts, sorted by id. */
 export async function answersById(db: Db, ids: string[]): Promise<AnswerRow[]> {
-  const answers = await db.message.findMany({ where: { id: { in: ids }, ...answerWhere() }, select: answerSelect });
+  const answers = await db.message.findMany({
+    where: { id: { in: ids }, ...answerWhere() },
+    select: answerSelect,
+  });
   return byId(await withContexts(db, answers));
 }
 
@@ -335,7 +345,12 @@ export async function* promptGroups(db: Db, filter: FeedbackFilter): AsyncGenera
     };
     const ratingsOf = of(ratings.map(toRating));
     const correctionsOf = of<CorrectionRow>(
-      corrections.map((c) => ({ id: c.id, messageId: c.messageId, userId: c.userId, correctedText: c.correctedText })),
+      corrections.map((c) => ({
+        id: c.id,
+        messageId: c.messageId,
+        userId: c.userId,
+        correctedText: c.correctedText,
+      })),
     );
     const flagsOf = of<FlagRow>(flags);
     const eventsOf = of<ImplicitEventRow>(implicitEvents);

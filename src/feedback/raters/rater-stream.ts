@@ -65,7 +65,8 @@ export async function assessRatersStreamed(
     );
     for (const ratings of groups) tallyAnswer(tallies, ratings, gold.get(ratings[0]!.messageId), config);
   }
-  for await (const ratings of ratingsByRater(db, filter)) for (const r of ratings) tallyRating(tallies, r, config);
+  for await (const ratings of ratingsByRater(db, filter))
+    for (const r of ratings) tallyRating(tallies, r, config);
   const single = [...new Set(judgements.filter((j) => j.messageBId === null).map((j) => j.messageId))];
   const gold = single.length ? await goldOf(db, filter, single, config) : new Map<string, number>();
   return assessTallies(

@@ -118,7 +118,8 @@ export function tallyRating(
     if (r.id < entry.firstId) entry.firstId = r.id;
   }
   const at = r.at.getTime();
-  if (tally.lastAt !== null && at - tally.lastAt < config.raters.minSecondsBetweenRatings * 1000) tally.fast++;
+  if (tally.lastAt !== null && at - tally.lastAt < config.raters.minSecondsBetweenRatings * 1000)
+    tally.fast++;
   tally.lastAt = at;
 }
 

@@ -39,7 +39,11 @@ async function seedAndBuild(messages: number): Promise<BuildRun> {
   databases.push(database);
   const db = createDatabase(database.url, { poolSize: 2 });
   try {
-    await seed(db.pool, { messages, feedback: messages * 2, events: messages * 4, users: Math.round(messages / 30) }, () => {});
+    await seed(
+      db.pool,
+      { messages, feedback: messages * 2, events: messages * 4, users: Math.round(messages / 30) },
+      () => {},
+    );
   } finally {
     await db.close();
   }

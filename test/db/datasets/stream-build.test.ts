@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createDatabase, type Database } from '../../../src/platform/db/client.ts';
-import { parseBuildConfig, type DatasetBuildConfigInput } from '../../../src/contract/dataset-build-config.ts';
+import {
+  parseBuildConfig,
+  type DatasetBuildConfigInput,
+} from '../../../src/contract/dataset-build-config.ts';
 import { buildDataset } from '../../../src/datasets/builders.ts';
 import { eventsCounted, streamDataset } from '../../../src/datasets/stream-build.ts';
 import { loadFeedbackRows } from '../../../src/feedback/feedback-rows.ts';
@@ -58,7 +61,10 @@ for (const [name, input, runBytes] of cases) {
     };
     const streamed = await streamDataset(db.prisma, job, noEvaluation);
 
-    assert.ok(Object.values(expected.sizes).some((s) => s.train > 100), 'the data builds many examples');
+    assert.ok(
+      Object.values(expected.sizes).some((s) => s.train > 100),
+      'the data builds many examples',
+    );
     for (const [file, content] of Object.entries(expected.files))
       assert.equal(await readFile(path.join(job.outDir, file), 'utf8'), content, file);
     assert.equal(streamed.contentHash, expected.contentHash);

@@ -112,7 +112,7 @@ describe('dataset builders', () => {
     assert.equal(b.examples.kto.train.filter((e) => e.source === 'implicit').length, 2);
   });
 
-  test('two users\' implicit events with the same client id are both in the lineage', () => {
+  test("two users' implicit events with the same client id are both in the lineage", () => {
     const rows = scenario();
     // Event ids are the client's own, unique per user only: u7's `e1` is another event than u5's.
     rows.implicitEvents.push({ id: 'e1', messageId: 'a4', userId: 'u7', type: 'copy', value: null });
