@@ -544,6 +544,8 @@ export const fileName = (format: DatasetFormat, split: DatasetSplit) => `${forma
  * builders run with their trust, then evaluation prompts are removed, PII scrubbed, near-duplicates
  * dropped (the heavier example kept), prompts split by hash, and training prompts augmented.
  * `evaluationPrompts` are normalized evaluation questions (hygiene.evaluationPromptSet()).
+ * Snapshots are built by the streamed build (./stream-build.ts), which gives exactly this for the
+ * same rows in bounded memory; this in-memory form is its specification and the builders' tests.
  */
 export function buildDataset(
   rows: FeedbackRows,
