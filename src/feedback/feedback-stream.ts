@@ -4,7 +4,7 @@
 // loadFeedbackRows (./feedback-rows.ts), so a streamed build reads exactly the rows it reads.
 import type { Db } from '../platform/db/client.ts';
 import type { ChatMessage } from '../llm/index.ts';
-import type { PairwiseVote, Prisma, Rating } from '../generated/prisma/client.ts';
+import { Prisma, type PairwiseVote, type Rating } from '../generated/prisma/client.ts';
 import type {
   AnnotationJudgementRow,
   AnswerRow,
@@ -136,38 +136,53 @@ export async function* ratingsByAnswer(db: Db, filter: FeedbackFilter): AsyncGen
     yield groups;
 }
 
-/** The same ratings, each rater's in time order. */
-export async function* ratingsByRater(db: Db, filter: FeedbackFilter): AsyncGenerator<RatingRow[]> {
-  const where: Prisma.RatingWhereInput = {
-    updatedAt: rangeOf(filter.window),
-    message: answerWhere(filter.modelVersionIds),
-  };
-  let key: { userId: string; at: Date; id: string } | null = null;
-  for (;;) {
-    const rows: Rating[] = await db.rating.findMany({
-      where: key
-        ? {
-            AND: [
-              where,
-              { userId: { gte: key.userId } },
-              {
-                OR: [
-                  { userId: { gt: key.userId } },
-                  { userId: key.userId, updatedAt: { gt: key.at } },
-                  { userId: key.userId, updatedAt: key.at, id: { gt: key.id } },
-                ],
-              },
-            ],
-          }
-        : where,
-      orderBy: [{ userId: 'asc' }, { updatedAt: 'asc' }, { id: 'asc' }],
-      take: PAGE,
-    });
-    if (rows.length === 0) return;
-    const last = rows.at(-1)!;
-    key = { userId: last.userId, at: last.updatedAt, id: last.id };
-    yield rows.map(toRating);
-  }
+/** What the spam checks need of each rater's ratings: counts, by value and by pace. */
+export interface RatingHabits {
+  userId: string;
+  ratings: number;
+  /** Ratings less than `minGapMs` after the rater's previous one. */
+  fast: number;
+  /** Ratings by `kind:value`, with the smallest rating id of each. */
+  values: Map<string, { count: number; firstId: string }>;
+}
+
+/**
+ * The same ratings' habits per rater, aggregated by Postgres (its sort by rater and time spills to
+ * disk when it must): one row per rater and value, and one per rater for the pace.
+ */
+export async function ratingHabits(
+  db: Db,
+  filter: FeedbackFilter,
+  minGapMs: number,
+): Promise<RatingHabits[]> {
+  const from = filter.window.from ? Prisma.sql`AND r.updated_at >= ${filter.window.from}` : Prisma.empty;
+  const versions = filter.modelVersionIds
+    ? Prisma.sql`AND m.model_version_id = ANY(${filter.modelVersionIds}::uuid[])`
+    : Prisma.empty;
+  const rated = Prisma.sql`
+    FROM ratings r JOIN messages m ON m.id = r.message_id
+    WHERE r.updated_at < ${filter.window.to} ${from}
+      AND m.role = 'assistant' AND m.author IN ('served', 'logged') AND m.parent_id IS NOT NULL ${versions}`;
+  const [values, pace] = await Promise.all([
+    db.$queryRaw<{ userId: string; kind: string; value: number; count: number; firstId: string }[]>`
+      SELECT r.user_id::text AS "userId", r.kind::text AS kind, r.value, count(*)::int AS count,
+             min(r.id::text COLLATE "C") AS "firstId"
+      ${rated}
+      GROUP BY r.user_id, r.kind, r.value`,
+    db.$queryRaw<{ userId: string; ratings: number; fast: number }[]>`
+      SELECT user_id::text AS "userId", count(*)::int AS ratings,
+             (count(*) FILTER (WHERE gap_ms < ${minGapMs}))::int AS fast
+        FROM (SELECT r.user_id,
+                     extract(epoch FROM r.updated_at - lag(r.updated_at) OVER (PARTITION BY r.user_id ORDER BY r.updated_at)) * 1000 AS gap_ms
+              ${rated}) paced
+       GROUP BY user_id`,
+  ]);
+  const habits = new Map<string, RatingHabits>(
+    pace.map((p) => [p.userId, { userId: p.userId, ratings: p.ratings, fast: p.fast, values: new Map() }]),
+  );
+  for (const v of values)
+    habits.get(v.userId)?.values.set(`${v.kind}:${v.value}`, { count: v.count, firstId: v.firstId });
+  return [...habits.values()];
 }
 
 /** Votes in the window between two models' answers, counted per voter. */

@@ -1,6 +1,7 @@
 // Rater assessment over cursors (../feedback-stream.ts): ratings a page of answers at a time for
-// agreement with consensus and gold, then each rater's in time order for the spam checks, folded
-// into per-rater tallies (./raters.ts). The assessments are those assessRaters gives on all rows.
+// agreement with consensus and gold, and each rater's habits aggregated by Postgres for the spam
+// checks, folded into per-rater tallies (./raters.ts): the assessments assessRaters gives on all
+// rows.
 import type { Db } from '../../platform/db/client.ts';
 import type { DatasetBuildConfig } from '../../contract/dataset-build-config.ts';
 import type { AnnotationJudgementRow } from '../feedback-rows.ts';
@@ -8,7 +9,7 @@ import {
   badAnswerIds,
   loadAnnotationJudgements,
   ratingsByAnswer,
-  ratingsByRater,
+  ratingHabits,
   votesPerRater,
   type FeedbackFilter,
 } from '../feedback-stream.ts';
@@ -17,7 +18,7 @@ import {
   assessTallies,
   tallyAnswer,
   tallyQueues,
-  tallyRating,
+  emptyTally,
   type RaterAssessment,
   type RaterTally,
 } from './raters.ts';
@@ -65,8 +66,11 @@ export async function assessRatersStreamed(
     );
     for (const ratings of groups) tallyAnswer(tallies, ratings, gold.get(ratings[0]!.messageId), config);
   }
-  for await (const ratings of ratingsByRater(db, filter))
-    for (const r of ratings) tallyRating(tallies, r, config);
+  for (const h of await ratingHabits(db, filter, config.raters.minSecondsBetweenRatings * 1000)) {
+    const tally = tallies.get(h.userId) ?? emptyTally();
+    Object.assign(tally, { ratings: h.ratings, fast: h.fast, values: h.values });
+    tallies.set(h.userId, tally);
+  }
   const single = [...new Set(judgements.filter((j) => j.messageBId === null).map((j) => j.messageId))];
   const gold = single.length ? await goldOf(db, filter, single, config) : new Map<string, number>();
   return assessTallies(
