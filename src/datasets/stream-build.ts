@@ -234,7 +234,8 @@ export async function streamDataset(
     };
 
     // Every prompt's answers with their feedback (votes and answer pairs of queues come after).
-    for await (const page of promptGroups(db, filter)) {
+    const judgedAlone = new Set(singleByAnswer.keys());
+    for await (const page of promptGroups(db, filter, judgedAlone)) {
       for (const rows of page) {
         rows.annotations = rows.answers.flatMap((a) => singleByAnswer.get(a.id) ?? []);
         const versions = new Map(rows.answers.map((a) => [a.id, a.modelVersionId]));

@@ -42,6 +42,19 @@ function answerWhere(versions?: string[]): Prisma.MessageWhereInput {
   };
 }
 
+/**
+ * Of `ids`, the models' answers (of the given versions). Paged queries filter their rows by this,
+ * one lookup by id per row, rather than by a relation filter: Postgres would answer that with a
+ * hash of every answer on every page.
+ */
+async function knownAnswers(db: Db, ids: string[], versions?: string[]): Promise<Set<string>> {
+  const rows = await db.message.findMany({
+    where: { id: { in: [...new Set(ids)] }, ...answerWhere(versions) },
+    select: { id: true },
+  });
+  return new Set(rows.map((r) => r.id));
+}
+
 function eventWhere(filter: FeedbackFilter): Prisma.ImplicitEventWhereInput {
   const events = filter.events ?? 'all';
   return {
@@ -118,10 +131,7 @@ const toRating = (r: {
 
 /** Ratings in the window on models' answers, a page of answers at a time, each answer's together. */
 export async function* ratingsByAnswer(db: Db, filter: FeedbackFilter): AsyncGenerator<RatingRow[][]> {
-  const where: Prisma.RatingWhereInput = {
-    updatedAt: rangeOf(filter.window),
-    message: answerWhere(filter.modelVersionIds),
-  };
+  const where: Prisma.RatingWhereInput = { updatedAt: rangeOf(filter.window) };
   for await (const groups of groupedPages(
     (key, take) =>
       db.rating
@@ -132,8 +142,15 @@ export async function* ratingsByAnswer(db: Db, filter: FeedbackFilter): AsyncGen
         })
         .then((rows) => rows.map(toRating)),
     (r) => r.messageId,
-  ))
-    yield groups;
+  )) {
+    const known = await knownAnswers(
+      db,
+      groups.map((g) => g[0]!.messageId),
+      filter.modelVersionIds,
+    );
+    const kept = groups.filter((g) => known.has(g[0]!.messageId));
+    if (kept.length) yield kept;
+  }
 }
 
 /** What the spam checks need of each rater's ratings: counts, by value and by pace. */
@@ -294,11 +311,11 @@ export async function answersById(db: Db, ids: string[]): Promise<AnswerRow[]> {
 
 /** Of `ids`, the answers a moderator judged bad in the window (an approved correction or flag). */
 export async function badAnswerIds(db: Db, filter: FeedbackFilter, ids: string[]): Promise<Set<string>> {
+  const known = [...(await knownAnswers(db, ids, filter.modelVersionIds))];
   const reviewed = {
     status: 'approved' as const,
     reviewedAt: rangeOf(filter.window),
-    messageId: { in: ids },
-    message: answerWhere(filter.modelVersionIds),
+    messageId: { in: known },
   };
   const [corrections, flags] = await Promise.all([
     db.correction.findMany({ where: reviewed, select: { messageId: true } }),
@@ -313,21 +330,20 @@ export async function badAnswerIds(db: Db, filter: FeedbackFilter, ids: string[]
  * all of that feedback (votes and annotations left to the caller). Rows are sorted as
  * loadFeedbackRows sorts them.
  */
-export async function* promptGroups(db: Db, filter: FeedbackFilter): AsyncGenerator<FeedbackRows[]> {
+export async function* promptGroups(
+  db: Db,
+  filter: FeedbackFilter,
+  /** Answers judged alone in annotation queues in the window (those count as feedback too). */
+  judgedAlone: ReadonlySet<string>,
+): AsyncGenerator<FeedbackRows[]> {
   const range = rangeOf(filter.window);
   const events = filter.events ?? 'all';
+  // Every answer written before the window's end, in prompt order; those without feedback in the
+  // window are dropped page by page (a filter on their feedback here would be a hash of all of it
+  // on every page).
   const where: Prisma.MessageWhereInput = {
     ...answerWhere(filter.modelVersionIds),
-    OR: [
-      { ratings: { some: { updatedAt: range } } },
-      { corrections: { some: { status: 'approved', reviewedAt: range } } },
-      ...(events === 'none' ? [] : [{ implicitEvents: { some: eventWhere(filter) } }]),
-      {
-        annotatedAsA: {
-          some: { messageBId: null, assignments: { some: { status: 'done', submittedAt: range } } },
-        },
-      },
-    ],
+    createdAt: { lt: filter.window.to },
   };
   for await (const groups of groupedPages(
     (key, take) =>
@@ -370,10 +386,23 @@ export async function* promptGroups(db: Db, filter: FeedbackFilter): AsyncGenera
     const flagsOf = of<FlagRow>(flags);
     const eventsOf = of<ImplicitEventRow>(implicitEvents);
     const answersOf = of(answers.map((a) => ({ ...a, messageId: a.parentId })));
-    yield groups.map((group) => {
+    const touched = new Set([
+      ...ratings.map((r) => r.messageId),
+      ...corrections.map((c) => c.messageId),
+      ...implicitEvents.map((e) => e.messageId),
+      ...ids.filter((id) => judgedAlone.has(id)),
+    ]);
+    const page: FeedbackRows[] = [];
+    for (const all of groups) {
+      const group = all.filter((a) => touched.has(a.id));
+      if (group.length === 0) continue;
       const answerIds = group.map((a) => a.id).sort();
-      return {
-        answers: byId(answersOf([group[0]!.parentId!]).map(({ messageId: _prompt, ...a }) => a)),
+      page.push({
+        answers: byId(
+          answersOf([group[0]!.parentId!])
+            .filter((a) => touched.has(a.id))
+            .map(({ messageId: _prompt, ...a }) => a),
+        ),
         ratings: byId(ratingsOf(answerIds)),
         votes: [] as VoteRow[],
         corrections: byId(correctionsOf(answerIds)),
@@ -383,14 +412,15 @@ export async function* promptGroups(db: Db, filter: FeedbackFilter): AsyncGenera
           a.id !== b.id ? (a.id < b.id ? -1 : 1) : a.userId < b.userId ? -1 : 1,
         ),
         annotations: [],
-      };
-    });
+      });
+    }
+    if (page.length) yield page;
   }
 }
 
 /** Pairwise votes in the window between two models' answers, a page at a time, by id. */
 export async function* votePages(db: Db, filter: FeedbackFilter): AsyncGenerator<VoteRow[]> {
-  const where = voteWhere(filter);
+  const where: Prisma.PairwiseVoteWhereInput = { createdAt: rangeOf(filter.window) };
   let lastId: string | null = null;
   for (;;) {
     const rows: PairwiseVote[] = await db.pairwiseVote.findMany({
@@ -400,13 +430,20 @@ export async function* votePages(db: Db, filter: FeedbackFilter): AsyncGenerator
     });
     if (rows.length === 0) return;
     lastId = rows.at(-1)!.id;
-    yield rows.map((v) => ({
-      id: v.id,
-      userId: v.userId,
-      messageAId: v.messageAId,
-      messageBId: v.messageBId,
-      choice: v.choice,
-      at: v.createdAt,
-    }));
+    const known = await knownAnswers(
+      db,
+      rows.flatMap((v) => [v.messageAId, v.messageBId]),
+      filter.modelVersionIds,
+    );
+    yield rows
+      .filter((v) => known.has(v.messageAId) && known.has(v.messageBId))
+      .map((v) => ({
+        id: v.id,
+        userId: v.userId,
+        messageAId: v.messageAId,
+        messageBId: v.messageBId,
+        choice: v.choice,
+        at: v.createdAt,
+      }));
   }
 }
