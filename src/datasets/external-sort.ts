@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 export const DEFAULT_RUN_BYTES = 2 << 20;
 
 export class ExternalSorter<T> {
-  private buffer: { item: T; line: string }[] = [];
+  private buffer: string[] = [];
   private buffered = 0;
   private runs: string[] = [];
   count = 0;
@@ -26,18 +26,24 @@ export class ExternalSorter<T> {
     private readonly runBytes = DEFAULT_RUN_BYTES,
   ) {}
 
+  /** Items are kept as their JSON until a run is sorted: a string is far smaller than its object. */
   async add(item: T): Promise<void> {
     const line = JSON.stringify(item);
-    this.buffer.push({ item, line });
+    this.buffer.push(line);
     this.buffered += line.length;
     this.count++;
     if (this.buffered >= this.runBytes) await this.spill();
   }
 
+  private sortBuffer(): { item: T; line: string }[] {
+    const entries = this.buffer.map((line) => ({ item: JSON.parse(line) as T, line }));
+    this.buffer = [];
+    return entries.sort((a, b) => this.compare(a.item, b.item));
+  }
+
   private async spill(): Promise<void> {
     if (this.buffer.length === 0) return;
-    const entries = this.buffer.sort((a, b) => this.compare(a.item, b.item));
-    this.buffer = [];
+    const entries = this.sortBuffer();
     this.buffered = 0;
     await mkdir(this.dir, { recursive: true });
     const file = path.join(this.dir, `run-${this.runs.length}.jsonl`);
@@ -50,8 +56,7 @@ export class ExternalSorter<T> {
   /** Every item added, in order (equal items in the order they were added). */
   async *sorted(): AsyncGenerator<T> {
     if (this.runs.length === 0) {
-      for (const { line } of this.buffer.sort((a, b) => this.compare(a.item, b.item)))
-        yield JSON.parse(line) as T;
+      for (const { item } of this.sortBuffer()) yield item;
       return;
     }
     await this.spill();
