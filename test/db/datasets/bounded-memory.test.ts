@@ -16,10 +16,13 @@ import { createDatabase } from '../../../src/platform/db/client.ts';
 import { seed } from '../../../bench/scale-seed.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.ts';
 
-/** Messages at N: 2 explicit feedback rows and 4 implicit events per message (10k and 40k rows). */
-const MESSAGES_AT_N = 5_000;
-/** The build's V8 heap: ~100 MB of it is code and clients; the build's own state must fit the rest. */
-const HEAP_MB = 160;
+/** Messages at N: 2 explicit feedback rows and 4 implicit events per message (20k and 80k rows). */
+const MESSAGES_AT_N = 10_000;
+/**
+ * The build's V8 heap: ~100 MB of it is code and clients; the build's own state must fit the rest.
+ * Loading every row fits it at N and runs out of it at 4N.
+ */
+const HEAP_MB = 200;
 /** Growth of peak RSS from N to 4N that a streamed build stays under. */
 const ALLOWED_GROWTH_MB = 48;
 
