@@ -4,7 +4,7 @@
 // loadFeedbackRows (./feedback-rows.ts), so a streamed build reads exactly the rows it reads.
 import type { Db } from '../platform/db/client.ts';
 import type { ChatMessage } from '../llm/index.ts';
-import { Prisma, type PairwiseVote, type Rating } from '../generated/prisma/client.ts';
+import { Prisma, type PairwiseVote } from '../generated/prisma/client.ts';
 import type {
   AnnotationJudgementRow,
   AnswerRow,
