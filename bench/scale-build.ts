@@ -16,7 +16,7 @@ try {
   const examples = Object.values(build.sizes).reduce((sum, s) => sum + s.train + s.validation, 0);
   // maxRSS is in kilobytes: the high-water mark of this whole process.
   process.stdout.write(
-    `${JSON.stringify({ seconds, peakRssMb: process.resourceUsage().maxRSS / 1024, examples, feedback: build.lineage.feedback.length })}\n`,
+    `${JSON.stringify({ seconds, peakRssMb: process.resourceUsage().maxRSS / 1024, examples, feedback: build.lineage.feedback })}\n`,
   );
 } finally {
   await db.close();

@@ -1,42 +1,48 @@
-// Dataset builds off the event loop: one worker thread, started on first use, runs buildDataset
-// (seconds of CPU for a large feedback set, and the evaluation prompt set on first use) while the
-// API keeps answering. Builds queue behind each other; a crashed thread fails its build with an
-// error and the next build starts a new one.
+// Dataset builds off the event loop: one worker thread, started on first use, runs the streamed
+// build (./stream-build.ts: reading, building, hashing and writing the files; minutes of CPU for a
+// large window, and the evaluation prompt set on first use) with its own database connections,
+// while the API keeps answering. Builds queue behind each other; a crashed thread fails its build
+// with an error and the next build starts a new one.
 import { Worker } from 'node:worker_threads';
 import fp from 'fastify-plugin';
-import type { DatasetBuildConfig } from '../contract/dataset-build-config.ts';
-import type { FeedbackRows } from '../feedback/feedback-rows.ts';
-import type { DatasetBuild } from './builders.ts';
+import type { StreamBuildJob, StreamedBuild } from './stream-build.ts';
 
 export interface BuildRequest {
   id: number;
-  rows: FeedbackRows;
-  config: DatasetBuildConfig;
+  job: StreamBuildJob;
 }
 
 export type BuildReply =
   | { id: number; type: 'started' }
-  | { id: number; type: 'done'; build: DatasetBuild }
+  | { id: number; type: 'done'; build: StreamedBuild }
   | { id: number; type: 'failed'; message: string };
 
-/** Runs the CPU-bound part of a build: rows and config in, the build out. */
-export type BuildRunner = (rows: FeedbackRows, config: DatasetBuildConfig) => Promise<DatasetBuild>;
+/** Runs a build: the job in, the build (its files written) out. */
+export type BuildRunner = (job: StreamBuildJob) => Promise<StreamedBuild>;
+
+/** What the thread is started with. */
+export interface BuildThreadData {
+  databaseUrl: string;
+}
 
 interface Pending {
-  resolve(build: DatasetBuild): void;
+  resolve(build: StreamedBuild): void;
   reject(err: Error): void;
 }
 
 /** Starts the TypeScript entry: loader hooks of the parent's `--import tsx` do not reach threads on Node 20. */
-function spawn(): Worker {
+function spawn(data: BuildThreadData): Worker {
   const entry = new URL('./build-worker.ts', import.meta.url).href;
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(bootstrap, { eval: true });
+  return new Worker(bootstrap, { eval: true, workerData: data });
 }
 
 export class DatasetBuildThread {
   private worker: Worker | null = null;
+
+  /** `databaseUrl`: the database the thread reads feedback from. */
+  constructor(private readonly databaseUrl: string) {}
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   /** Ids of builds the thread is computing now (for tests and metrics). */
@@ -49,18 +55,18 @@ export class DatasetBuildThread {
     return () => this.listeners.delete(listener);
   }
 
-  readonly build: BuildRunner = (rows, config) => {
+  readonly build: BuildRunner = (job) => {
     const id = this.nextId++;
     const worker = this.start();
-    return new Promise<DatasetBuild>((resolve, reject) => {
+    return new Promise<StreamedBuild>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, rows, config } satisfies BuildRequest);
+      worker.postMessage({ id, job } satisfies BuildRequest);
     });
   };
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = spawn();
+    const worker = spawn({ databaseUrl: this.databaseUrl });
     worker.unref();
     worker.on('message', (reply: BuildReply | { type: 'ready' }) => {
       if (reply.type === 'ready') return;
@@ -104,7 +110,7 @@ declare module 'fastify' {
 /** The API's dataset build thread, closed with the app. */
 export const datasetBuildsPlugin = fp(
   async (app) => {
-    const thread = new DatasetBuildThread();
+    const thread = new DatasetBuildThread(app.config.DATABASE_URL);
     app.decorate('datasetBuilds', thread);
     app.addHook('onClose', () => thread.close());
   },

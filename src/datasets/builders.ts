@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { ChatMessage } from '../llm/index.ts';
 import type { DatasetBuildConfig } from '../contract/dataset-build-config.ts';
-import type { AnswerRow, FeedbackRows, RatingRow } from '../feedback/feedback-rows.ts';
+import type { AnswerRow, FeedbackRows, RatingRow, VoteRow } from '../feedback/feedback-rows.ts';
 import { dropNearDuplicates, promptVariants, scrubPii, splitOf } from './hygiene.ts';
 import { isContaminated } from '../suites/contamination.ts';
 import { assessRaters, ratingPolarity, trustOf, type RaterAssessment } from '../feedback/raters/raters.ts';
@@ -29,6 +29,21 @@ export type FeedbackKind = 'rating' | 'pairwise_vote' | 'correction' | 'implicit
 export interface FeedbackRef {
   kind: FeedbackKind;
   id: string;
+  /** Implicit events only: their ids are the client's own, unique per user (not across users). */
+  userId?: string;
+}
+
+/** A feedback row's identity in lineage: kind and id, and the user for implicit events. */
+export const feedbackRefKey = (ref: FeedbackRef) => `${ref.kind}:${ref.userId ?? ''}:${ref.id}`;
+
+/** Lineage order: by kind and id, then user (two users' events may share an id). */
+export function compareFeedbackRefs(a: FeedbackRef, b: FeedbackRef): number {
+  const ka = a.kind + a.id;
+  const kb = b.kind + b.id;
+  if (ka !== kb) return ka < kb ? -1 : 1;
+  const ua = a.userId ?? '';
+  const ub = b.userId ?? '';
+  return ua < ub ? -1 : ua > ub ? 1 : 0;
 }
 
 /** The annotation queue item a consensus example came from, as lineage records it. */
@@ -110,7 +125,7 @@ function starMeans(
   return out;
 }
 
-type Consensus = ItemConsensus<AnnotationJudgementRow>;
+export type Consensus = ItemConsensus<AnnotationJudgementRow>;
 
 /** Consensus labels of the annotation queue items in `rows`, under the raters' trust. */
 function itemConsensus(rows: FeedbackRows, config: DatasetBuildConfig, trust: Trust): Consensus[] {
@@ -222,6 +237,82 @@ export function buildSft(rows: FeedbackRows, config: DatasetBuildConfig, trust: 
   return out;
 }
 
+function preferenceOf(
+  chosen: AnswerRow,
+  rejected: AnswerRow,
+  source: ExampleSource,
+  weight: number,
+  feedback: FeedbackRef[],
+): PreferenceExample {
+  return {
+    format: 'preference',
+    prompt: chosen.context,
+    chosen: chosen.content,
+    rejected: rejected.content,
+    source,
+    weight: round(Math.min(1, weight)),
+    synthetic: false,
+    feedback,
+    answerIds: [chosen.id, rejected.id],
+  };
+}
+
+/**
+ * Pairs from pairwise votes: trust-weighted, per pair of answers (ties and "both bad" give no pair),
+ * in the order of the pairs' ids; none whose chosen answer is `bad`. `votes` in id order.
+ */
+export function votePreferences(
+  votes: readonly VoteRow[],
+  answers: ReadonlyMap<string, AnswerRow>,
+  bad: ReadonlySet<string>,
+  trust: Trust,
+): PreferenceExample[] {
+  const tallies = new Map<string, { low: string; high: string; score: number; refs: FeedbackRef[] }>();
+  for (const v of votes) {
+    const w = trust(v.userId);
+    if (w <= 0 || (v.choice !== 'a' && v.choice !== 'b')) continue;
+    const winner = v.choice === 'a' ? v.messageAId : v.messageBId;
+    const [low, high] = [v.messageAId, v.messageBId].sort() as [string, string];
+    const t = tallies.get(`${low}|${high}`) ?? { low, high, score: 0, refs: [] };
+    t.score += winner === low ? w : -w; // positive: `low` preferred
+    t.refs.push({ kind: 'pairwise_vote', id: v.id });
+    tallies.set(`${low}|${high}`, t);
+  }
+  const out: PreferenceExample[] = [];
+  for (const t of [...tallies.values()].sort((a, b) => (a.low + a.high < b.low + b.high ? -1 : 1))) {
+    const low = answers.get(t.low);
+    const high = answers.get(t.high);
+    if (!low || !high || t.score === 0) continue;
+    const [chosen, rejected] = t.score > 0 ? [low, high] : [high, low];
+    if (!bad.has(chosen.id)) out.push(preferenceOf(chosen, rejected, 'vote', Math.abs(t.score), t.refs));
+  }
+  return out;
+}
+
+/** Pairs judged in annotation queues: the trust-weighted majority choice, when it is a or b. */
+export function consensusPreferences(
+  consensus: readonly Consensus[],
+  answers: ReadonlyMap<string, AnswerRow>,
+  bad: ReadonlySet<string>,
+): PreferenceExample[] {
+  const out: PreferenceExample[] = [];
+  for (const c of consensus) {
+    const j = c.judgements[0]!;
+    if (j.messageBId === null || (c.choice?.value !== 'a' && c.choice?.value !== 'b')) continue;
+    const a = answers.get(j.messageId);
+    const b = answers.get(j.messageBId);
+    if (!a || !b) continue;
+    const [chosen, rejected] = c.choice.value === 'a' ? [a, b] : [b, a];
+    if (bad.has(chosen.id)) continue;
+    out.push({
+      ...preferenceOf(chosen, rejected, 'consensus', c.choice.weight, []),
+      weight: round(c.choice.weight),
+      annotation: annotationRef(c, c.choice.weight),
+    });
+  }
+  return out;
+}
+
 /**
  * Preference pairs: an approved correction over the original; pairwise votes (trust-weighted, per
  * pair of answers; ties and "both bad" give no pair); among answers to one prompt, thumbs-up over
@@ -242,18 +333,7 @@ export function buildPreference(
     weight: number,
     feedback: FeedbackRef[],
   ): void => {
-    if (bad.has(chosen.id)) return;
-    out.push({
-      format: 'preference',
-      prompt: chosen.context,
-      chosen: chosen.content,
-      rejected: rejected.content,
-      source,
-      weight: round(Math.min(1, weight)),
-      synthetic: false,
-      feedback,
-      answerIds: [chosen.id, rejected.id],
-    });
+    if (!bad.has(chosen.id)) out.push(preferenceOf(chosen, rejected, source, weight, feedback));
   };
 
   for (const c of rows.corrections) {
@@ -271,48 +351,8 @@ export function buildPreference(
       answerIds: [a.id],
     });
   }
-
-  const tallies = new Map<string, { low: string; high: string; score: number; refs: FeedbackRef[] }>();
-  for (const v of rows.votes) {
-    const w = trust(v.userId);
-    if (w <= 0 || (v.choice !== 'a' && v.choice !== 'b')) continue;
-    const winner = v.choice === 'a' ? v.messageAId : v.messageBId;
-    const [low, high] = [v.messageAId, v.messageBId].sort() as [string, string];
-    const t = tallies.get(`${low}|${high}`) ?? { low, high, score: 0, refs: [] };
-    t.score += winner === low ? w : -w; // positive: `low` preferred
-    t.refs.push({ kind: 'pairwise_vote', id: v.id });
-    tallies.set(`${low}|${high}`, t);
-  }
-  for (const t of [...tallies.values()].sort((a, b) => (a.low + a.high < b.low + b.high ? -1 : 1))) {
-    const low = answers.get(t.low);
-    const high = answers.get(t.high);
-    if (!low || !high || t.score === 0) continue;
-    if (t.score > 0) pair(low, high, 'vote', t.score, t.refs);
-    else pair(high, low, 'vote', -t.score, t.refs);
-  }
-
-  // Pairs judged in annotation queues: the trust-weighted majority choice, when it is a or b.
-  for (const c of itemConsensus(rows, config, trust)) {
-    const j = c.judgements[0]!;
-    if (j.messageBId === null || (c.choice?.value !== 'a' && c.choice?.value !== 'b')) continue;
-    const a = answers.get(j.messageId);
-    const b = answers.get(j.messageBId);
-    if (!a || !b) continue;
-    const [chosen, rejected] = c.choice.value === 'a' ? [a, b] : [b, a];
-    if (bad.has(chosen.id)) continue;
-    out.push({
-      format: 'preference',
-      prompt: chosen.context,
-      chosen: chosen.content,
-      rejected: rejected.content,
-      source: 'consensus',
-      weight: round(c.choice.weight),
-      synthetic: false,
-      feedback: [],
-      answerIds: [chosen.id, rejected.id],
-      annotation: annotationRef(c, c.choice.weight),
-    });
-  }
+  out.push(...votePreferences(rows.votes, answers, bad, trust));
+  out.push(...consensusPreferences(itemConsensus(rows, config, trust), answers, bad));
 
   const thumbs = thumbsScores(rows, trust);
   const stars = starMeans(rows, trust);
@@ -414,7 +454,7 @@ export function buildKto(rows: FeedbackRows, config: DatasetBuildConfig, trust: 
     if (e.type === 'dwell' && (e.value ?? 0) < dwellMinMs) continue;
     const entry = implicit.get(e.messageId) ?? { score: 0, refs: [] };
     entry.score += w;
-    entry.refs.push({ kind: 'implicit_event', id: e.id });
+    entry.refs.push({ kind: 'implicit_event', id: e.id, userId: e.userId });
     implicit.set(e.messageId, entry);
   }
   for (const a of rows.answers) {
@@ -451,21 +491,21 @@ export function toTrlRow(example: Example): Record<string, unknown> {
 }
 
 /** The text two examples are compared by for near-duplicates (label included: it is the content). */
-function comparableText(e: Example): string {
+export function comparableText(e: Example): string {
   const prompt = e.prompt.map((m) => m.content).join('\n');
   if (e.format === 'preference') return `${prompt}\n${e.chosen}\n${e.rejected}`;
   if (e.format === 'kto') return `${prompt}\n${e.completion}\n${e.label ? 'good' : 'bad'}`;
   return `${prompt}\n${e.completion}`;
 }
 
-function scrubExample(e: Example): Example {
+export function scrubExample(e: Example): Example {
   const prompt = e.prompt.map((m) => ({ role: m.role, content: scrubPii(m.content) }));
   if (e.format === 'preference')
     return { ...e, prompt, chosen: scrubPii(e.chosen), rejected: scrubPii(e.rejected) };
   return { ...e, prompt, completion: scrubPii(e.completion) };
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export interface DatasetStats {
   raters: { total: number; trusted: number; downWeighted: number; excluded: number };
@@ -504,6 +544,8 @@ export const fileName = (format: DatasetFormat, split: DatasetSplit) => `${forma
  * builders run with their trust, then evaluation prompts are removed, PII scrubbed, near-duplicates
  * dropped (the heavier example kept), prompts split by hash, and training prompts augmented.
  * `evaluationPrompts` are normalized evaluation questions (hygiene.evaluationPromptSet()).
+ * Snapshots are built by the streamed build (./stream-build.ts), which gives exactly this for the
+ * same rows in bounded memory; this in-memory form is its specification and the builders' tests.
  */
 export function buildDataset(
   rows: FeedbackRows,
@@ -596,7 +638,7 @@ export function buildDataset(
       for (const e of examples[format][split]) {
         const key = e.synthetic ? 'synthetic' : e.source;
         sizesBySource[format][key] = (sizesBySource[format][key] ?? 0) + 1;
-        for (const ref of e.feedback) feedback.set(`${ref.kind}:${ref.id}`, ref);
+        for (const ref of e.feedback) feedback.set(feedbackRefKey(ref), ref);
         if (e.annotation) annotations.set(e.annotation.itemId, e.annotation);
         for (const id of e.answerIds) answerIds.add(id);
       }
@@ -623,9 +665,7 @@ export function buildDataset(
     stats,
     raters,
     lineage: {
-      feedback: [...feedback.values()].sort((a, b) =>
-        a.kind + a.id < b.kind + b.id ? -1 : a.kind + a.id > b.kind + b.id ? 1 : 0,
-      ),
+      feedback: [...feedback.values()].sort(compareFeedbackRefs),
       annotations: [...annotations.values()].sort((a, b) => (a.itemId < b.itemId ? -1 : 1)),
       modelVersionIds,
     },

@@ -3,47 +3,23 @@
 import { createHash } from 'node:crypto';
 import type { ChatMessage } from '../llm/index.ts';
 import { normalizeText } from '../suites/contamination.ts';
+import { NearDuplicateIndex } from './near-duplicates.ts';
 
 export { scrubPii } from './pii.ts';
 
-function shingles(text: string): Set<string> {
-  const words = normalizeText(text).split(' ').filter(Boolean);
-  if (words.length < 3) return new Set([words.join(' ')]);
-  const out = new Set<string>();
-  for (let i = 0; i + 3 <= words.length; i++) out.add(words.slice(i, i + 3).join(' '));
-  return out;
-}
-
-export function jaccard(a: Set<string>, b: Set<string>): number {
-  let shared = 0;
-  for (const s of a) if (b.has(s)) shared++;
-  const union = a.size + b.size - shared;
-  return union === 0 ? 1 : shared / union;
-}
-
 /**
  * Keeps the first of every group of near-duplicates, in the given order (put the best first).
- * Texts are compared by word-trigram Jaccard similarity. Quadratic in the number of items that are
- * not exact duplicates; fine for feedback volumes, a MinHash index is the next step past ~50k.
+ * Texts are compared by word-trigram Jaccard similarity, through a prefix-filter index
+ * (./near-duplicates.ts): the same result as comparing each text with every kept one, at a cost
+ * that grows with the near-duplicate candidates rather than with the square of the kept texts.
  */
 export function dropNearDuplicates<T>(
   items: readonly T[],
   textOf: (item: T) => string,
   threshold: number,
 ): { kept: T[]; dropped: number } {
-  const exact = new Set<string>();
-  const keptShingles: Set<string>[] = [];
-  const kept: T[] = [];
-  for (const item of items) {
-    const text = textOf(item);
-    const key = normalizeText(text);
-    if (exact.has(key)) continue;
-    const s = shingles(text);
-    if (keptShingles.some((k) => jaccard(k, s) >= threshold)) continue;
-    exact.add(key);
-    keptShingles.push(s);
-    kept.push(item);
-  }
+  const index = new NearDuplicateIndex(threshold);
+  const kept = items.filter((item) => index.offer(textOf(item)));
   return { kept, dropped: items.length - kept.length };
 }
 

@@ -7,8 +7,7 @@ import { principalOf } from '../platform/auth/plugin.ts';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { commonErrors, idParams } from '../contract/http.ts';
 import { parseBuildConfig } from '../contract/dataset-build-config.ts';
-import { loadFeedbackRows } from '../feedback/feedback-rows.ts';
-import { assessRaters } from '../feedback/raters/raters.ts';
+import { assessRatersStreamed } from '../feedback/raters/rater-stream.ts';
 import { currentRaterAssessments } from '../feedback/raters/submitter-trust.ts';
 import {
   buildBody,
@@ -188,11 +187,9 @@ const raterRoutes: FastifyPluginAsyncZod = async (app) => {
       const { prisma } = app.db;
       // All feedback: the kept assessment moderation shows too (recomputed when its inputs change).
       const assessed = request.query.from
-        ? assessRaters(
-            await loadFeedbackRows(prisma, {
-              window: { from: request.query.from, to: new Date() },
-              events: 'none',
-            }),
+        ? await assessRatersStreamed(
+            prisma,
+            { window: { from: request.query.from, to: new Date() }, events: 'none' },
             parseBuildConfig({}),
           )
         : await currentRaterAssessments(prisma);

@@ -1,24 +1,29 @@
-// Dataset snapshots: build from the database, write the JSONL files, record the snapshot with its
-// lineage. The API runs the CPU-bound part in its build thread; the loop's worker calls the same
-// function in its own process.
-import { createReadStream } from 'node:fs';
-import { access, mkdir, rename, rm } from 'node:fs/promises';
+// Dataset snapshots: stream a build from the database into JSONL files (./stream-build.ts), record
+// the snapshot with its lineage. The API runs the build in its build thread; the loop's worker
+// calls the same function in its own process.
+import { randomBytes } from 'node:crypto';
+import { createReadStream, readFileSync } from 'node:fs';
+import { access, rename, rm } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import path from 'node:path';
 import type { Db, PrismaClient } from '../platform/db/client.ts';
-import type { Dataset, ImplicitEventType, Prisma } from '../generated/prisma/client.ts';
+import type { Dataset, Prisma } from '../generated/prisma/client.ts';
 import { afterKeyset, decodeCursor, pageOf } from '../platform/pagination.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
 import { toJson } from '../platform/db/json.ts';
-import {
-  parseBuildConfig,
-  type DatasetBuildConfig,
-  type DatasetBuildConfigInput,
-} from '../contract/dataset-build-config.ts';
-import { buildDataset, fileName, type DatasetBuild } from './builders.ts';
+import { parseBuildConfig, type DatasetBuildConfigInput } from '../contract/dataset-build-config.ts';
+import { fileName, type FeedbackRef } from './builders.ts';
 import type { BuildRunner } from './build-thread.ts';
-import type { DatasetFormat, DatasetSplit } from '../contract/datasets.ts';
-import { loadFeedbackRows, type EventSelection } from '../feedback/feedback-rows.ts';
+import {
+  DATASET_FORMATS,
+  DATASET_SPLITS,
+  type DatasetFormat,
+  type DatasetSplit,
+} from '../contract/datasets.ts';
 import { evaluationPromptSet } from '../suites/contamination.ts';
+import { streamDataset, type StreamedBuild } from './stream-build.ts';
+
+export { eventsCounted } from './stream-build.ts';
 import { syncDirectory, writeError, writeFileDurably } from '../llm/atomic-file.ts';
 
 export interface BuildDatasetsOptions {
@@ -31,38 +36,29 @@ export interface BuildDatasetsOptions {
   /** The build time, the window's end when the config has none. */
   now?: Date;
   /**
-   * Runs the CPU-bound part (the API passes its build thread, so the event loop keeps answering);
-   * in this thread when absent.
+   * Runs the build (the API passes its build thread, so the event loop keeps answering); in this
+   * thread when absent.
    */
   runner?: BuildRunner;
 }
+
+/** A build's outcome; `files` reads the snapshot's files from disk when asked (tests, small builds). */
+export type SnapshotBuild = Omit<StreamedBuild, 'lineageFile'> & { readonly files: Record<string, string> };
 
 export interface BuildDatasetsResult {
   dataset: Dataset;
   /** False when a snapshot with the same content hash existed and was returned instead. */
   created: boolean;
-  build: DatasetBuild;
+  build: SnapshotBuild;
 }
 
 /**
- * Writes the snapshot's files into a staging folder, flushes each file and the folder, then renames
- * the folder into place: a crash or a full disk never leaves a half-written snapshot under its
- * hash, and a failed write removes the staging folder (a full disk is a DiskFullError).
+ * Moves the staged files into `dir` with their manifest, after flushing them and the folder: a
+ * crash or a full disk never leaves a half-written snapshot under its hash. A folder already
+ * there holds exactly these files (it is named by their hash), and the staged copy is dropped.
  */
-async function writeFilesOnce(dir: string, build: DatasetBuild): Promise<void> {
-  // The folder is named by the content hash, so an existing one already holds exactly these files.
-  if (
-    await access(path.join(dir, 'manifest.json')).then(
-      () => true,
-      () => false,
-    )
-  )
-    return;
-  const staging = `${dir}.tmp-${process.pid}-${Date.now()}`;
+async function publishFiles(staging: string, dir: string, build: StreamedBuild): Promise<void> {
   try {
-    await mkdir(staging, { recursive: true });
-    for (const [name, content] of Object.entries(build.files))
-      await writeFileDurably(path.join(staging, name), content);
     await writeFileDurably(
       path.join(staging, 'manifest.json'),
       JSON.stringify(
@@ -72,14 +68,20 @@ async function writeFilesOnce(dir: string, build: DatasetBuild): Promise<void> {
       ),
     );
     await syncDirectory(staging);
-    const renamed = await rename(staging, dir).then(
+    const present = await access(path.join(dir, 'manifest.json')).then(
       () => true,
-      (err: NodeJS.ErrnoException) => {
-        // Another build of the same content got there first: its files are the same.
-        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
-        return false;
-      },
+      () => false,
     );
+    const renamed =
+      !present &&
+      (await rename(staging, dir).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          // Another build of the same content got there first: its files are the same.
+          if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+          return false;
+        },
+      ));
     if (renamed) await syncDirectory(path.dirname(dir));
     else await rm(staging, { recursive: true, force: true });
   } catch (err) {
@@ -88,20 +90,37 @@ async function writeFilesOnce(dir: string, build: DatasetBuild): Promise<void> {
   }
 }
 
-/**
- * The implicit events a build with `config` can count (buildKto skips the others), so it reads only
- * those: the snapshot is the same, and a build over a busy window reads far fewer rows.
- */
-export function eventsCounted(config: DatasetBuildConfig): EventSelection {
-  if (!config.implicit.enabled) return 'none';
-  const types = Object.entries(config.implicit.weights)
-    .filter(([, weight]) => weight)
-    .map(([type]) => type as ImplicitEventType);
-  return { types, dwellMinMs: config.implicit.dwellMinMs };
+/** The lineage file's refs, a batch at a time. */
+async function* lineageBatches(file: string, size = 5000): AsyncGenerator<FeedbackRef[]> {
+  let batch: FeedbackRef[] = [];
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    batch.push(JSON.parse(line) as FeedbackRef);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+}
+
+function withFiles(build: StreamedBuild, dir: string): SnapshotBuild {
+  const { lineageFile: _file, ...rest } = build;
+  return Object.defineProperty(rest, 'files', {
+    enumerable: false,
+    get: () =>
+      Object.fromEntries(
+        DATASET_FORMATS.flatMap((format) =>
+          DATASET_SPLITS.map((split) => {
+            const name = fileName(format, split);
+            return [name, readFileSync(path.join(dir, name), 'utf8')];
+          }),
+        ),
+      ),
+  }) as SnapshotBuild;
 }
 
 /**
- * Loads feedback in the config's window, builds every export, writes the files under
+ * Streams feedback in the config's window into every export, writes the files under
  * `<dataDir>/datasets/<hash>/` and records the snapshot with its lineage in one transaction.
  * Idempotent: unchanged feedback and config give the same hash and return the existing snapshot.
  */
@@ -112,51 +131,71 @@ export async function buildDatasets(
 ): Promise<BuildDatasetsResult> {
   const config = parseBuildConfig(configInput);
   const window = { from: config.window.from, to: config.window.to ?? options.now ?? new Date() };
-  const rows = await loadFeedbackRows(prisma, {
+  const datasets = path.resolve(options.dataDir, 'datasets');
+  const stamp = `${process.pid}-${Date.now()}-${randomBytes(4).toString('hex')}`;
+  const job = {
+    config,
     window,
-    modelVersionIds: config.modelVersionIds,
-    events: eventsCounted(config),
-  });
-  const build = options.runner
-    ? await options.runner(rows, config)
-    : buildDataset(rows, config, options.evaluationPrompts ?? evaluationPromptSet());
-  const relative = path.join('datasets', build.contentHash);
-  await writeFilesOnce(path.resolve(options.dataDir, relative), build);
+    outDir: path.join(datasets, `.staging-${stamp}`),
+    workDir: path.join(datasets, `.work-${stamp}`),
+  };
+  try {
+    const build = options.runner
+      ? await options.runner(job)
+      : await streamDataset(prisma, job, options.evaluationPrompts ?? evaluationPromptSet());
+    const relative = path.join('datasets', build.contentHash);
+    await publishFiles(job.outDir, path.resolve(options.dataDir, relative), build);
+    const result = withFiles(build, path.resolve(options.dataDir, relative));
 
-  return prisma.$transaction(async (tx) => {
-    // Serializes builds of the same content, so the second one finds the first one's row.
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`dataset:${build.contentHash}`}))`;
-    const existing = await tx.dataset.findUnique({ where: { contentHash: build.contentHash } });
-    if (existing) return { dataset: existing, created: false, build };
-    const dataset = await tx.dataset.create({
-      data: {
-        contentHash: build.contentHash,
-        path: relative,
-        config: JSON.parse(JSON.stringify(config)),
-        windowStart: window.from ?? null,
-        windowEnd: window.to,
-        modelVersionIds: build.lineage.modelVersionIds,
-        sizes: build.sizes,
-        sizesBySource: build.sizesBySource,
-        stats: JSON.parse(JSON.stringify(build.stats)),
-        createdById: options.actorId ?? null,
+    return await prisma.$transaction(
+      async (tx) => {
+        // Serializes builds of the same content, so the second one finds the first one's row.
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`dataset:${build.contentHash}`}))`;
+        const existing = await tx.dataset.findUnique({ where: { contentHash: build.contentHash } });
+        if (existing) return { dataset: existing, created: false, build: result };
+        const dataset = await tx.dataset.create({
+          data: {
+            contentHash: build.contentHash,
+            path: relative,
+            config: JSON.parse(JSON.stringify(config)),
+            windowStart: window.from ?? null,
+            windowEnd: window.to,
+            modelVersionIds: build.lineage.modelVersionIds,
+            sizes: build.sizes,
+            sizesBySource: build.sizesBySource,
+            stats: JSON.parse(JSON.stringify(build.stats)),
+            createdById: options.actorId ?? null,
+          },
+        });
+        for await (const refs of lineageBatches(build.lineageFile)) {
+          await tx.datasetFeedback.createMany({
+            data: refs.map((f) => ({
+              datasetId: dataset.id,
+              kind: f.kind,
+              feedbackId: f.id,
+              userId: f.userId ?? '',
+            })),
+          });
+        }
+        await tx.datasetAnnotation.createMany({
+          data: build.lineage.annotations.map((a) => ({
+            datasetId: dataset.id,
+            itemId: a.itemId,
+            consensus: toJson(a.consensus),
+            weight: a.weight,
+            agreement: a.agreement,
+            raters: a.raters,
+          })),
+        });
+        return { dataset, created: true, build: result };
       },
-    });
-    await tx.datasetFeedback.createMany({
-      data: build.lineage.feedback.map((f) => ({ datasetId: dataset.id, kind: f.kind, feedbackId: f.id })),
-    });
-    await tx.datasetAnnotation.createMany({
-      data: build.lineage.annotations.map((a) => ({
-        datasetId: dataset.id,
-        itemId: a.itemId,
-        consensus: toJson(a.consensus),
-        weight: a.weight,
-        agreement: a.agreement,
-        raters: a.raters,
-      })),
-    });
-    return { dataset, created: true, build };
-  });
+      // Lineage is a row per feedback row used: millions in a large build.
+      { timeout: 30 * 60_000 },
+    );
+  } finally {
+    await rm(job.outDir, { recursive: true, force: true });
+    await rm(job.workDir, { recursive: true, force: true });
+  }
 }
 
 /** Snapshots, newest first; `cursor` is the previous page's nextCursor (`before`: the older form, an id). */
@@ -197,7 +236,10 @@ export async function datasetAnnotations(db: Db, id: string) {
 
 /** The ids of the feedback rows a snapshot used (for the training worker, and for erasure requests). */
 export async function datasetFeedbackIds(db: Db, id: string) {
-  return db.datasetFeedback.findMany({ where: { datasetId: id }, select: { kind: true, feedbackId: true } });
+  return db.datasetFeedback.findMany({
+    where: { datasetId: id },
+    select: { kind: true, feedbackId: true, userId: true },
+  });
 }
 
 /** Absolute path of one export of a snapshot. */

@@ -10,7 +10,7 @@
 // others there and loses trust.
 import { normalQuantile, wilsonInterval } from '../../stats/statistics.ts';
 import type { DatasetBuildConfig } from '../../contract/dataset-build-config.ts';
-import type { FeedbackRows, RatingRow } from '../feedback-rows.ts';
+import type { AnnotationJudgementRow, FeedbackRows, RatingRow } from '../feedback-rows.ts';
 import { goldVerdict } from './gold-questions.ts';
 import { agreementWithOthers, verdictOf } from '../annotation/judgements.ts';
 
@@ -68,27 +68,108 @@ export function goldVerdicts(rows: FeedbackRows, config: DatasetBuildConfig): Ma
   return gold;
 }
 
-/** One assessment per user who rated or voted in `rows`, sorted by user id. */
-export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): RaterAssessment[] {
-  const rc = config.raters;
-  const gold = goldVerdicts(rows, config);
-  // Each rater's verdict on each answer they rated: verdicts.get(messageId).get(userId).
-  const verdicts = new Map<string, Map<string, number>>();
-  const byRater = new Map<string, RatingRow[]>();
-  for (const r of rows.ratings) {
-    const own = byRater.get(r.userId) ?? [];
-    own.push(r);
-    byRater.set(r.userId, own);
-    const onAnswer = verdicts.get(r.messageId) ?? new Map<string, number>();
-    onAnswer.set(r.userId, (onAnswer.get(r.userId) ?? 0) + ratingPolarity(r, config));
-    verdicts.set(r.messageId, onAnswer);
+/**
+ * What rater assessment keeps per rater, filled one rating at a time: counts, never the ratings,
+ * so raters can be assessed over a cursor of any number of rows.
+ */
+export interface RaterTally {
+  ratings: number;
+  /** Ratings by `kind:value`, with the first rating id of each (ties in count go to the first). */
+  values: Map<string, { count: number; firstId: string }>;
+  /** Ratings less than `minSecondsBetweenRatings` after the rater's previous one. */
+  fast: number;
+  lastAt: number | null;
+  consensusAgree: number;
+  consensusComparisons: number;
+  goldAgree: number;
+  goldComparisons: number;
+}
+
+export const emptyTally = (): RaterTally => ({
+  ratings: 0,
+  values: new Map(),
+  fast: 0,
+  lastAt: null,
+  consensusAgree: 0,
+  consensusComparisons: 0,
+  goldAgree: 0,
+  goldComparisons: 0,
+});
+
+const tallyOf = (tallies: Map<string, RaterTally>, userId: string): RaterTally => {
+  let tally = tallies.get(userId);
+  if (!tally) tallies.set(userId, (tally = emptyTally()));
+  return tally;
+};
+
+/** Counts one rating of a rater; each rater's ratings must come in time order. */
+export function tallyRating(
+  tallies: Map<string, RaterTally>,
+  r: Pick<RatingRow, 'id' | 'userId' | 'kind' | 'value' | 'at'>,
+  config: DatasetBuildConfig,
+): void {
+  const tally = tallyOf(tallies, r.userId);
+  tally.ratings++;
+  const key = `${r.kind}:${r.value}`;
+  const entry = tally.values.get(key);
+  if (!entry) tally.values.set(key, { count: 1, firstId: r.id });
+  else {
+    entry.count++;
+    if (r.id < entry.firstId) entry.firstId = r.id;
   }
-  for (const onAnswer of verdicts.values()) {
-    for (const [userId, sum] of onAnswer) onAnswer.set(userId, Math.sign(sum));
+  const at = r.at.getTime();
+  if (tally.lastAt !== null && at - tally.lastAt < config.raters.minSecondsBetweenRatings * 1000)
+    tally.fast++;
+  tally.lastAt = at;
+}
+
+/**
+ * Compares every rater's verdict on one answer with the others' (leave-one-rater-out majority) and
+ * with the answer's known verdict (`gold`, when it has one). `ratings` are all ratings of the answer.
+ */
+export function tallyAnswer(
+  tallies: Map<string, RaterTally>,
+  ratings: readonly Pick<RatingRow, 'userId' | 'kind' | 'value'>[],
+  gold: number | undefined,
+  config: DatasetBuildConfig,
+): void {
+  const sums = new Map<string, number>();
+  for (const r of ratings) sums.set(r.userId, (sums.get(r.userId) ?? 0) + ratingPolarity(r, config));
+  let total = 0;
+  for (const [userId, sum] of sums) {
+    sums.set(userId, Math.sign(sum));
+    total += Math.sign(sum);
   }
-  const votes = new Map<string, number>();
-  for (const v of rows.votes) votes.set(v.userId, (votes.get(v.userId) ?? 0) + 1);
-  const annotations = rows.annotations ?? [];
+  for (const [userId, verdict] of sums) {
+    if (verdict === 0) continue;
+    const tally = tallyOf(tallies, userId);
+    const majority = Math.sign(total - verdict);
+    if (majority !== 0) {
+      tally.consensusComparisons++;
+      if (majority === verdict) tally.consensusAgree++;
+    }
+    if (gold !== undefined) {
+      tally.goldComparisons++;
+      if (gold === verdict) tally.goldAgree++;
+    }
+  }
+}
+
+/** What annotation queues add to rater assessment (src/feedback/annotation). */
+export interface QueueTallies {
+  /** Agreement with the other raters on items of unknown quality. */
+  queue: Map<string, { agreed: number; comparisons: number }>;
+  /** Verdicts on single answers of known quality. */
+  queueGold: Map<string, { agreed: number; comparisons: number }>;
+  raters: Set<string>;
+}
+
+/** The queue tallies of `annotations`, given the known verdict of each answer. */
+export function tallyQueues(
+  annotations: readonly AnnotationJudgementRow[],
+  gold: ReadonlyMap<string, number>,
+  config: DatasetBuildConfig,
+): QueueTallies {
   // Agreement with the others is judged on answers of unknown quality: gold already checks the
   // rest, and an adversary who recognises gold questions behaves only there.
   const queue = agreementWithOthers(
@@ -106,35 +187,42 @@ export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): Ra
     if (verdict === known) entry.agreed++;
     queueGold.set(j.raterId, entry);
   }
-  const judged = new Set(annotations.map((j) => j.raterId));
-  const userIds = [...new Set([...byRater.keys(), ...votes.keys(), ...judged])].sort();
+  return { queue, queueGold, raters: new Set(annotations.map((j) => j.raterId)) };
+}
+
+/** One assessment per user who rated or voted in `rows`, sorted by user id. */
+export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): RaterAssessment[] {
+  const gold = goldVerdicts(rows, config);
+  const tallies = new Map<string, RaterTally>();
+  const byAnswer = new Map<string, RatingRow[]>();
+  for (const r of rows.ratings) byAnswer.set(r.messageId, [...(byAnswer.get(r.messageId) ?? []), r]);
+  for (const [messageId, ratings] of byAnswer) tallyAnswer(tallies, ratings, gold.get(messageId), config);
+  const inTimeOrder = rows.ratings
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => a.r.at.getTime() - b.r.at.getTime() || a.i - b.i);
+  for (const { r } of inTimeOrder) tallyRating(tallies, r, config);
+  const votes = new Map<string, number>();
+  for (const v of rows.votes) votes.set(v.userId, (votes.get(v.userId) ?? 0) + 1);
+  return assessTallies(tallies, votes, tallyQueues(rows.annotations ?? [], gold, config), config);
+}
+
+/** Assessments from the tallies, one per rater with ratings, votes or queue judgements, by user id. */
+export function assessTallies(
+  tallies: ReadonlyMap<string, RaterTally>,
+  votes: ReadonlyMap<string, number>,
+  queues: QueueTallies,
+  config: DatasetBuildConfig,
+): RaterAssessment[] {
+  const rc = config.raters;
+  const { queue, queueGold } = queues;
+  const userIds = [...new Set([...tallies.keys(), ...votes.keys(), ...queues.raters])].sort();
   const z = normalQuantile(rc.agreementConfidence);
   const confidence = percent(rc.agreementConfidence);
 
   return userIds.map((userId) => {
-    const own = byRater.get(userId) ?? [];
-    let consensusAgree = 0;
-    let consensusComparisons = 0;
-    let goldAgree = 0;
-    let goldComparisons = 0;
-    for (const messageId of new Set(own.map((r) => r.messageId))) {
-      const onAnswer = verdicts.get(messageId)!;
-      const verdict = onAnswer.get(userId)!;
-      if (verdict === 0) continue;
-      // Leave-one-rater-out majority of the others' verdicts on the same answer.
-      let others = 0;
-      for (const [other, v] of onAnswer) if (other !== userId) others += v;
-      const majority = Math.sign(others);
-      if (majority !== 0) {
-        consensusComparisons++;
-        if (majority === verdict) consensusAgree++;
-      }
-      const known = gold.get(messageId);
-      if (known !== undefined) {
-        goldComparisons++;
-        if (known === verdict) goldAgree++;
-      }
-    }
+    const own = tallies.get(userId) ?? emptyTally();
+    const { consensusAgree, consensusComparisons } = own;
+    let { goldAgree, goldComparisons } = own;
     goldAgree += queueGold.get(userId)?.agreed ?? 0;
     goldComparisons += queueGold.get(userId)?.comparisons ?? 0;
     const { agreed: queueAgree, comparisons: queueComparisons } = queue.get(userId) ?? {
@@ -147,25 +235,20 @@ export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): Ra
 
     const reasons: string[] = [];
     let spam = false;
-    if (own.length >= rc.minRatingsForSpamCheck) {
-      const counts = new Map<string, number>();
-      for (const r of own) counts.set(`${r.kind}:${r.value}`, (counts.get(`${r.kind}:${r.value}`) ?? 0) + 1);
-      const [commonest, count] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
-      if (count / own.length >= rc.sameRatingShare) {
+    if (own.ratings >= rc.minRatingsForSpamCheck) {
+      const [commonest, { count }] = [...own.values].sort(
+        (a, b) => b[1].count - a[1].count || (a[1].firstId < b[1].firstId ? -1 : 1),
+      )[0]!;
+      if (count / own.ratings >= rc.sameRatingShare) {
         spam = true;
         const [kind, value] = commonest.split(':');
         const shown = kind === 'thumbs' ? (value === '1' ? 'thumbs up' : 'thumbs down') : `${value} stars`;
-        reasons.push(`gives the same rating (${shown}) in ${count} of ${own.length} ratings`);
+        reasons.push(`gives the same rating (${shown}) in ${count} of ${own.ratings} ratings`);
       }
-      const times = own.map((r) => r.at.getTime()).sort((a, b) => a - b);
-      let fast = 0;
-      for (let i = 1; i < times.length; i++) {
-        if (times[i]! - times[i - 1]! < rc.minSecondsBetweenRatings * 1000) fast++;
-      }
-      if (fast / (times.length - 1) >= rc.fastShare) {
+      if (own.fast / (own.ratings - 1) >= rc.fastShare) {
         spam = true;
         reasons.push(
-          `${fast} of ${times.length - 1} ratings came less than ${rc.minSecondsBetweenRatings}s after the previous one`,
+          `${own.fast} of ${own.ratings - 1} ratings came less than ${rc.minSecondsBetweenRatings}s after the previous one`,
         );
       }
     }
@@ -200,7 +283,7 @@ export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): Ra
     }
     return {
       userId,
-      ratings: own.length,
+      ratings: own.ratings,
       votes: votes.get(userId) ?? 0,
       consensusAgreement,
       consensusComparisons,

@@ -5,8 +5,8 @@
 // flags and annotation judgements) or it is a minute old; concurrent readers share one computation.
 import type { Db } from '../../platform/db/client.ts';
 import { parseBuildConfig } from '../../contract/dataset-build-config.ts';
-import { loadFeedbackRows } from '../feedback-rows.ts';
-import { assessRaters, type RaterAssessment, type RaterStatus } from './raters.ts';
+import { type RaterAssessment, type RaterStatus } from './raters.ts';
+import { assessRatersStreamed } from './rater-stream.ts';
 
 export interface SubmitterTrust {
   /** 0 (ignored) to 1 (full weight) in every dataset. */
@@ -48,8 +48,10 @@ export async function currentRaterAssessments(db: Db): Promise<RaterAssessment[]
   const current = kept.get(db);
   if (current && current.version === version && Date.now() - current.at < MAX_AGE_MS)
     return current.assessments;
-  const assessments = loadFeedbackRows(db, { window: { to: new Date() }, events: 'none' }).then((rows) =>
-    assessRaters(rows, parseBuildConfig({})),
+  const assessments = assessRatersStreamed(
+    db,
+    { window: { to: new Date() }, events: 'none' },
+    parseBuildConfig({}),
   );
   const entry = { version, at: Date.now(), assessments };
   kept.set(db, entry);

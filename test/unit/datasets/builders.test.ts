@@ -112,6 +112,18 @@ describe('dataset builders', () => {
     assert.equal(b.examples.kto.train.filter((e) => e.source === 'implicit').length, 2);
   });
 
+  test("two users' implicit events with the same client id are both in the lineage", () => {
+    const rows = scenario();
+    // Event ids are the client's own, unique per user only: u7's `e1` is another event than u5's.
+    rows.implicitEvents.push({ id: 'e1', messageId: 'a4', userId: 'u7', type: 'copy', value: null });
+    const b = buildDataset(rows, config, noEvaluation);
+    const events = b.lineage.feedback.filter((f) => f.kind === 'implicit_event' && f.id === 'e1');
+    assert.deepEqual(
+      events.map((f) => f.userId),
+      ['u5', 'u7'],
+    );
+  });
+
   test('lineage lists exactly the feedback rows that made it in, and the model versions', () => {
     assert.deepEqual(
       build.lineage.feedback.map((f) => `${f.kind}:${f.id}`),
