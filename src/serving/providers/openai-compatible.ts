@@ -1,7 +1,8 @@
 // The `openai` provider: a version served by any OpenAI-compatible Chat Completions server (vLLM,
-// Ollama, TGI, llama.cpp, a hosted API), called with Node's fetch and eventsource-parser rather
-// than the `openai` client, which cost more CPU per streamed answer (bench/upstream-client-cpu.ts
-// measures it: CPU before a first token is queueing for everyone else). Every request
+// Ollama, TGI, llama.cpp, a hosted API), called with undici's request() (the HTTP client under
+// Node's fetch, without fetch's WHATWG streams) and eventsource-parser: the `openai` client and
+// fetch both cost more CPU per streamed answer (bench/upstream-client-cpu.ts measures it), and CPU
+// spent before a first token is queueing for every other stream. Every request
 // streams from the upstream (also for a client that asked for one JSON answer), asking for usage
 // in the last chunk, so tokens pass through as they arrive, the first-token timeout can be told
 // apart from the whole answer's, and a client that goes away aborts the upstream request.
@@ -9,6 +10,7 @@
 // The API key is read from the environment variable the version names, at request time; it is
 // never stored, and it is cut out of every message that leaves this module.
 import { createParser } from 'eventsource-parser';
+import { Agent, request } from 'undici';
 import type { ModelVersion } from '../../generated/prisma/client.ts';
 import { AppError } from '../../platform/errors/app-error.ts';
 import type { ChatMessage, GenerationOptionsInput } from '../../llm/index.ts';
@@ -111,10 +113,16 @@ class UpstreamRefusal extends Error {
 class UpstreamBadAnswer extends Error {}
 
 /**
- * POSTs `body` as JSON to `path` under the upstream's base URL with Node's fetch (keep-alive
- * connections through its global dispatcher). No retries: a retried generation would be a second
- * answer. Without a key no Authorization header is sent. Resolves once the upstream has sent its
- * status and headers with a 2xx; an error status throws UpstreamRefusal with what it said.
+ * The connections to every upstream, kept alive between requests. Its own header and body timeouts
+ * are off: the configured UpstreamTimeouts decide.
+ */
+const upstreamAgent = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
+
+/**
+ * POSTs `body` as JSON to `path` under the upstream's base URL. No retries: a retried generation
+ * would be a second answer. Without a key no Authorization header is sent. Resolves with the body
+ * once the upstream has sent a 2xx status and its headers; an error status throws UpstreamRefusal
+ * with what it said.
  */
 async function postUpstream(
   target: UpstreamTarget,
@@ -122,8 +130,8 @@ async function postUpstream(
   path: string,
   body: Record<string, unknown>,
   signal: AbortSignal,
-): Promise<Response> {
-  const response = await fetch(`${target.baseUrl.replace(/\/+$/, '')}${path}`, {
+): Promise<AsyncIterable<Buffer> & { text(): Promise<string> }> {
+  const response = await request(`${target.baseUrl.replace(/\/+$/, '')}${path}`, {
     method: 'POST',
     headers: {
       ...target.headers,
@@ -133,9 +141,10 @@ async function postUpstream(
     },
     body: JSON.stringify(body),
     signal,
+    dispatcher: upstreamAgent,
   });
-  if (response.ok) return response;
-  const text = await response.text();
+  if (response.statusCode >= 200 && response.statusCode < 300) return response.body;
+  const text = await response.body.text();
   let said = text;
   try {
     const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
@@ -143,18 +152,18 @@ async function postUpstream(
   } catch {
     // Not JSON: what it said is the text itself.
   }
-  throw new UpstreamRefusal(response.status, said || response.statusText);
+  throw new UpstreamRefusal(response.statusCode, said || `status ${response.statusCode}`);
 }
 
-/** The cause of a failed fetch, in words without secrets ("ECONNREFUSED"). */
-function connectionCause(err: unknown): string {
+/** The code of a failed connection or read, in words without secrets ("ECONNREFUSED"); null if none. */
+function connectionCause(err: unknown): string | null {
   let cause: unknown = err;
   for (let i = 0; i < 4 && cause; i++) {
     const code = (cause as { code?: unknown }).code;
     if (typeof code === 'string') return code;
     cause = (cause as { cause?: unknown }).cause;
   }
-  return 'connection failed';
+  return null;
 }
 
 /** An upstream failure as the client sees it: 502 upstream_error or 504 upstream_timeout. */
@@ -184,11 +193,10 @@ export function upstreamFailure(err: unknown, target: UpstreamTarget, key: strin
         upstreamStatus: null,
       },
     );
-  // fetch's own failure to connect or to read: "fetch failed", with the reason in its cause.
-  if (err instanceof TypeError)
-    return new AppError('upstream_error', `Could not reach ${where}: ${connectionCause(err)}`, {
-      upstreamStatus: null,
-    });
+  // A failure to connect or to read (ECONNREFUSED, UND_ERR_SOCKET).
+  const cause = connectionCause(err);
+  if (cause)
+    return new AppError('upstream_error', `Could not reach ${where}: ${cause}`, { upstreamStatus: null });
   const message = err instanceof Error ? err.message : String(err);
   return new AppError('upstream_error', `${where} failed: ${redact(message, key).slice(0, 500)}`, {
     upstreamStatus: null,
@@ -208,11 +216,12 @@ interface CompletionChunk {
 const MAX_EVENT_CHARS = 4 * 1024 * 1024;
 
 /**
- * The data of each server-sent event of `body`, parsed as JSON, until `[DONE]` or the end. The body
- * is read one network chunk at a time, and only when the previous chunk's events were all taken,
- * so a consumer that awaits between events holds the upstream back.
+ * The data of each server-sent event of `body`, parsed as JSON, up to `[DONE]`. The body is read
+ * one network chunk at a time, and only once the previous chunk's events were all taken, so a
+ * consumer that awaits between events holds the upstream back. After `[DONE]` the rest is read to
+ * its end, so the connection can be kept for the next request.
  */
-async function* completionChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<CompletionChunk> {
+async function* completionChunks(body: AsyncIterable<Buffer>): AsyncGenerator<CompletionChunk> {
   const pending: string[] = [];
   let malformed: string | null = null;
   const parser = createParser({
@@ -221,31 +230,29 @@ async function* completionChunks(body: ReadableStream<Uint8Array>): AsyncGenerat
     maxBufferSize: MAX_EVENT_CHARS,
   });
   const decoder = new TextDecoder();
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      parser.feed(done ? decoder.decode() : decoder.decode(value, { stream: true }));
-      if (malformed) throw new UpstreamBadAnswer(`its event stream broke off: ${malformed}`);
-      for (const data of pending.splice(0)) {
-        if (data === '[DONE]') return;
-        let chunk: CompletionChunk;
-        try {
-          chunk = JSON.parse(data) as CompletionChunk;
-        } catch {
-          throw new UpstreamBadAnswer(`an event is not JSON: ${data.slice(0, 200)}`);
-        }
-        if (chunk.error)
-          throw new UpstreamBadAnswer(
-            `an error event: ${typeof chunk.error.message === 'string' ? chunk.error.message : JSON.stringify(chunk.error)}`,
-          );
-        yield chunk;
+  let done = false;
+  // Leaving the loop early (a failure, an abort) destroys the body and its connection.
+  for await (const part of body) {
+    if (done) continue;
+    parser.feed(decoder.decode(part, { stream: true }));
+    if (malformed) throw new UpstreamBadAnswer(`its event stream broke off: ${malformed}`);
+    for (const data of pending.splice(0)) {
+      if (data === '[DONE]') {
+        done = true;
+        break;
       }
-      if (done) return;
+      let chunk: CompletionChunk;
+      try {
+        chunk = JSON.parse(data) as CompletionChunk;
+      } catch {
+        throw new UpstreamBadAnswer(`an event is not JSON: ${data.slice(0, 200)}`);
+      }
+      if (chunk.error)
+        throw new UpstreamBadAnswer(
+          `an error event: ${typeof chunk.error.message === 'string' ? chunk.error.message : JSON.stringify(chunk.error)}`,
+        );
+      yield chunk;
     }
-  } finally {
-    // Stops the body when the answer ended early ([DONE], a failure, an abort); a no-op at its end.
-    reader.cancel().catch(() => {});
   }
 }
 
@@ -289,7 +296,7 @@ export class OpenAiCompatibleProvider implements ModelProvider {
         usage: null,
       };
       try {
-        const response = await postUpstream(
+        const body = await postUpstream(
           target,
           key,
           '/chat/completions',
@@ -303,8 +310,7 @@ export class OpenAiCompatibleProvider implements ModelProvider {
           controller.signal,
         );
         clearTimeout(connectTimer);
-        if (!response.body) throw new UpstreamBadAnswer('its response has no body');
-        for await (const chunk of completionChunks(response.body)) {
+        for await (const chunk of completionChunks(body)) {
           report.responseId ??= chunk.id || null;
           report.model ??= chunk.model || null;
           if (chunk.usage) report.usage = chunk.usage;
@@ -319,7 +325,7 @@ export class OpenAiCompatibleProvider implements ModelProvider {
           }
         }
       } catch (err) {
-        // An abort rejects the fetch or the body's read with the abort's reason; it is told below.
+        // An abort rejects the request or the body's read; whether a timeout or a cancel is told below.
         if (!controller.signal.aborted) throw upstreamFailure(err, target, key);
       } finally {
         for (const timer of timers) clearTimeout(timer);
