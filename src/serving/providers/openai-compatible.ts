@@ -1,12 +1,16 @@
 // The `openai` provider: a version served by any OpenAI-compatible Chat Completions server (vLLM,
-// Ollama, TGI, llama.cpp, a hosted API), called with the official `openai` client. Every request
+// Ollama, TGI, llama.cpp, a hosted API), called with undici's request() (the HTTP client under
+// Node's fetch, without fetch's WHATWG streams) and eventsource-parser: the `openai` client and
+// fetch both cost more CPU per streamed answer (bench/upstream-client-cpu.ts measures it), and CPU
+// spent before a first token is queueing for every other stream. Every request
 // streams from the upstream (also for a client that asked for one JSON answer), asking for usage
 // in the last chunk, so tokens pass through as they arrive, the first-token timeout can be told
 // apart from the whole answer's, and a client that goes away aborts the upstream request.
 //
 // The API key is read from the environment variable the version names, at request time; it is
 // never stored, and it is cut out of every message that leaves this module.
-import OpenAI from 'openai';
+import { createParser } from 'eventsource-parser';
+import { Agent, request } from 'undici';
 import type { ModelVersion } from '../../generated/prisma/client.ts';
 import { AppError } from '../../platform/errors/app-error.ts';
 import type { ChatMessage, GenerationOptionsInput } from '../../llm/index.ts';
@@ -82,50 +86,84 @@ export function upstreamTarget(version: ModelVersion): UpstreamTarget {
   };
 }
 
-/**
- * An `openai` client for one upstream, with the key read from the environment now. No retries (a
- * retried generation would be a second answer), nothing read from OPENAI_* variables, no SDK logs.
- */
-export function upstreamClient(
-  target: UpstreamTarget,
-  env: NodeJS.ProcessEnv,
-  totalMs: number,
-): { client: OpenAI; key: string | null } {
-  let key: string | null = null;
-  if (target.apiKeyEnv) {
-    key = env[target.apiKeyEnv] || null;
-    if (!key)
-      throw new AppError(
-        'upstream_error',
-        `The upstream's API key is missing: the environment variable ${target.apiKeyEnv} is not set in the API process`,
-        { param: 'model' },
-      );
-  }
-  const client = new OpenAI({
-    baseURL: target.baseUrl,
-    apiKey: key ?? 'no-key',
-    adminAPIKey: null,
-    organization: null,
-    project: null,
-    webhookSecret: null,
-    maxRetries: 0,
-    timeout: totalMs,
-    logLevel: 'off',
-    // Without a key no Authorization header is sent at all.
-    defaultHeaders: { ...target.headers, ...(key ? {} : { Authorization: null }) },
-  });
-  return { client, key };
+/** The upstream's API key, read from the environment now; null when the version names none. */
+export function upstreamKey(target: UpstreamTarget, env: NodeJS.ProcessEnv): string | null {
+  if (!target.apiKeyEnv) return null;
+  const key = env[target.apiKeyEnv] || null;
+  if (!key)
+    throw new AppError(
+      'upstream_error',
+      `The upstream's API key is missing: the environment variable ${target.apiKeyEnv} is not set in the API process`,
+      { param: 'model' },
+    );
+  return key;
 }
 
-/** The cause of a failed fetch, in words without secrets ("ECONNREFUSED"). */
-function connectionCause(err: unknown): string {
+/** The upstream answered with an HTTP error status. */
+class UpstreamRefusal extends Error {
+  constructor(
+    readonly status: number,
+    said: string,
+  ) {
+    super(said);
+  }
+}
+
+/** The upstream's answer is not what the API says it sends (an event that is not JSON, an error event). */
+class UpstreamBadAnswer extends Error {}
+
+/**
+ * The connections to every upstream, kept alive between requests. Its own header and body timeouts
+ * are off: the configured UpstreamTimeouts decide.
+ */
+const upstreamAgent = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
+
+/**
+ * POSTs `body` as JSON to `path` under the upstream's base URL. No retries: a retried generation
+ * would be a second answer. Without a key no Authorization header is sent. Resolves with the body
+ * once the upstream has sent a 2xx status and its headers; an error status throws UpstreamRefusal
+ * with what it said.
+ */
+async function postUpstream(
+  target: UpstreamTarget,
+  key: string | null,
+  path: string,
+  body: Record<string, unknown>,
+  signal: AbortSignal,
+): Promise<AsyncIterable<Buffer> & { text(): Promise<string> }> {
+  const response = await request(`${target.baseUrl.replace(/\/+$/, '')}${path}`, {
+    method: 'POST',
+    headers: {
+      ...target.headers,
+      'content-type': 'application/json',
+      accept: body.stream ? 'text/event-stream' : 'application/json',
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+    },
+    body: JSON.stringify(body),
+    signal,
+    dispatcher: upstreamAgent,
+  });
+  if (response.statusCode >= 200 && response.statusCode < 300) return response.body;
+  const text = await response.body.text();
+  let said = text;
+  try {
+    const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
+    if (typeof message === 'string') said = message;
+  } catch {
+    // Not JSON: what it said is the text itself.
+  }
+  throw new UpstreamRefusal(response.statusCode, said || `status ${response.statusCode}`);
+}
+
+/** The code of a failed connection or read, in words without secrets ("ECONNREFUSED"); null if none. */
+function connectionCause(err: unknown): string | null {
   let cause: unknown = err;
   for (let i = 0; i < 4 && cause; i++) {
     const code = (cause as { code?: unknown }).code;
     if (typeof code === 'string') return code;
     cause = (cause as { cause?: unknown }).cause;
   }
-  return 'connection failed';
+  return null;
 }
 
 /** An upstream failure as the client sees it: 502 upstream_error or 504 upstream_timeout. */
@@ -141,61 +179,102 @@ export function upstreamFailure(err: unknown, target: UpstreamTarget, key: strin
         timeoutMs: err.ms,
       },
     );
-  if (err instanceof OpenAI.APIConnectionTimeoutError)
-    return new AppError('upstream_timeout', `${where} did not answer in time`, { phase: 'total' });
-  if (err instanceof OpenAI.APIConnectionError)
-    return new AppError('upstream_error', `Could not reach ${where}: ${connectionCause(err)}`, {
-      upstreamStatus: null,
-    });
-  if (err instanceof OpenAI.APIError) {
-    const status = typeof err.status === 'number' ? err.status : null;
-    const said = redact(err.message, key).slice(0, 500);
+  if (err instanceof UpstreamRefusal)
     return new AppError(
       'upstream_error',
-      status ? `${where} answered ${status}: ${said}` : `${where} failed: ${said}`,
-      { upstreamStatus: status },
+      `${where} answered ${err.status}: ${redact(err.message, key).slice(0, 500)}`,
+      { upstreamStatus: err.status },
     );
-  }
+  if (err instanceof UpstreamBadAnswer)
+    return new AppError(
+      'upstream_error',
+      `${where} sent a malformed answer: ${redact(err.message, key).slice(0, 500)}`,
+      {
+        upstreamStatus: null,
+      },
+    );
+  // A failure to connect or to read (ECONNREFUSED, UND_ERR_SOCKET).
+  const cause = connectionCause(err);
+  if (cause)
+    return new AppError('upstream_error', `Could not reach ${where}: ${cause}`, { upstreamStatus: null });
   const message = err instanceof Error ? err.message : String(err);
   return new AppError('upstream_error', `${where} failed: ${redact(message, key).slice(0, 500)}`, {
     upstreamStatus: null,
   });
 }
 
+/** The fields of a streamed Chat Completions chunk that feedloop reads. */
+interface CompletionChunk {
+  id?: string;
+  model?: string;
+  usage?: Record<string, unknown> | null;
+  choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+  error?: { message?: unknown };
+}
+
+// The longest event the parser holds before the answer counts as malformed.
+const MAX_EVENT_CHARS = 4 * 1024 * 1024;
+
+/**
+ * The data of each server-sent event of `body`, parsed as JSON, up to `[DONE]`. The body is read
+ * one network chunk at a time, and only once the previous chunk's events were all taken, so a
+ * consumer that awaits between events holds the upstream back. After `[DONE]` the rest is read to
+ * its end, so the connection can be kept for the next request.
+ */
+async function* completionChunks(body: AsyncIterable<Buffer>): AsyncGenerator<CompletionChunk> {
+  const pending: string[] = [];
+  let malformed: string | null = null;
+  const parser = createParser({
+    onEvent: (event) => pending.push(event.data),
+    onError: (err) => (malformed ??= err.message),
+    maxBufferSize: MAX_EVENT_CHARS,
+  });
+  const decoder = new TextDecoder();
+  let done = false;
+  // Leaving the loop early (a failure, an abort) destroys the body and its connection.
+  for await (const part of body) {
+    if (done) continue;
+    parser.feed(decoder.decode(part, { stream: true }));
+    if (malformed) throw new UpstreamBadAnswer(`its event stream broke off: ${malformed}`);
+    for (const data of pending.splice(0)) {
+      if (data === '[DONE]') {
+        done = true;
+        break;
+      }
+      let chunk: CompletionChunk;
+      try {
+        chunk = JSON.parse(data) as CompletionChunk;
+      } catch {
+        throw new UpstreamBadAnswer(`an event is not JSON: ${data.slice(0, 200)}`);
+      }
+      if (chunk.error)
+        throw new UpstreamBadAnswer(
+          `an error event: ${typeof chunk.error.message === 'string' ? chunk.error.message : JSON.stringify(chunk.error)}`,
+        );
+      yield chunk;
+    }
+  }
+}
+
 export class OpenAiCompatibleProvider implements ModelProvider {
   readonly kind = 'openai' as const;
-  /**
-   * Each version's client, kept while its target and key stay the same (the key is still read from
-   * the environment on every request): building one per request cost CPU before every first token.
-   */
-  private readonly clients = new Map<string, { signature: string; client: OpenAI; key: string | null }>();
 
   constructor(
     private readonly timeouts: UpstreamTimeouts,
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
 
-  private clientFor(version: ModelVersion): { target: UpstreamTarget; client: OpenAI; key: string | null } {
-    const target = upstreamTarget(version);
-    const key = target.apiKeyEnv ? this.env[target.apiKeyEnv] || null : null;
-    const signature = JSON.stringify([target, key]);
-    const kept = this.clients.get(version.id);
-    if (kept?.signature === signature) return { target, client: kept.client, key: kept.key };
-    const made = upstreamClient(target, this.env, this.timeouts.totalMs);
-    this.clients.set(version.id, { signature, ...made });
-    return { target, ...made };
-  }
-
   async prepare(version: ModelVersion, _messages: ChatMessage[], _longPrompt: 'reject' | 'truncate') {
     // The key must be there before anything is stored; the upstream itself checks the context.
-    this.clientFor(version);
+    upstreamKey(upstreamTarget(version), this.env);
   }
 
   generate(version: ModelVersion, input: GenerationInput, options: { signal?: AbortSignal }): ProviderStream {
     const controller = new AbortController();
     const cancel = () => controller.abort(new Error('cancelled'));
     return pushStream(async (push) => {
-      const { target, client, key } = this.clientFor(version);
+      const target = upstreamTarget(version);
+      const key = upstreamKey(target, this.env);
       const timers: NodeJS.Timeout[] = [];
       const deadline = (phase: Phase, ms: number) => {
         const timer = setTimeout(() => controller.abort(new UpstreamTimeout(phase, ms)), ms);
@@ -217,7 +296,10 @@ export class OpenAiCompatibleProvider implements ModelProvider {
         usage: null,
       };
       try {
-        const stream = await client.chat.completions.create(
+        const body = await postUpstream(
+          target,
+          key,
+          '/chat/completions',
           {
             model: target.model,
             messages: input.messages.map((m) => ({ role: m.role, content: m.content })),
@@ -225,14 +307,14 @@ export class OpenAiCompatibleProvider implements ModelProvider {
             stream_options: { include_usage: true },
             ...upstreamParams(input.options),
           },
-          { signal: controller.signal },
+          controller.signal,
         );
         clearTimeout(connectTimer);
-        for await (const chunk of stream) {
+        for await (const chunk of completionChunks(body)) {
           report.responseId ??= chunk.id || null;
           report.model ??= chunk.model || null;
-          if (chunk.usage) report.usage = chunk.usage as unknown as Record<string, unknown>;
-          const choice = chunk.choices[0];
+          if (chunk.usage) report.usage = chunk.usage;
+          const choice = chunk.choices?.[0];
           if (choice?.finish_reason) finish = choice.finish_reason;
           const delta = choice?.delta?.content;
           if (delta) {
@@ -243,13 +325,13 @@ export class OpenAiCompatibleProvider implements ModelProvider {
           }
         }
       } catch (err) {
-        // The SDK throws an abort error when the request is aborted before the stream starts.
+        // An abort rejects the request or the body's read; whether a timeout or a cancel is told below.
         if (!controller.signal.aborted) throw upstreamFailure(err, target, key);
       } finally {
         for (const timer of timers) clearTimeout(timer);
         options.signal?.removeEventListener('abort', onClientGone);
       }
-      // An abort ends the SDK's iteration quietly: a timeout is a failure, a cancel an aborted answer.
+      // A timeout is a failure, a cancel an aborted answer.
       const reason: unknown = controller.signal.reason;
       if (controller.signal.aborted && reason instanceof UpstreamTimeout)
         throw upstreamFailure(reason, target, key);
@@ -279,17 +361,36 @@ export async function promptLogProbs(
   text: string,
   signal?: AbortSignal,
 ): Promise<{ logprobs: (number | null)[]; offsets: number[] }> {
-  const { client, key } = upstreamClient(target, env, timeoutMs);
-  const response = await client.completions
-    .create(
+  const key = upstreamKey(target, env);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new UpstreamTimeout('total', timeoutMs)), timeoutMs);
+  const onCallerGone = () => controller.abort(signal?.reason);
+  if (signal?.aborted) onCallerGone();
+  else signal?.addEventListener('abort', onCallerGone, { once: true });
+  let answer: { choices?: { logprobs?: { token_logprobs?: (number | null)[]; text_offset?: number[] } }[] };
+  try {
+    const response = await postUpstream(
+      target,
+      key,
+      '/completions',
       { model: target.model, prompt: text, max_tokens: 1, temperature: 0, echo: true, logprobs: 1 },
-      { signal },
-    )
-    .catch((err: unknown) => {
-      throw upstreamFailure(err, target, key);
-    });
-  const logprobs = response.choices[0]?.logprobs;
+      controller.signal,
+    );
+    const body = await response.text();
+    try {
+      answer = JSON.parse(body) as typeof answer;
+    } catch {
+      throw new UpstreamBadAnswer(`its answer is not JSON: ${body.slice(0, 200)}`);
+    }
+  } catch (err) {
+    const reason: unknown = controller.signal.reason;
+    throw upstreamFailure(reason instanceof UpstreamTimeout ? reason : err, target, key);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onCallerGone);
+  }
+  const logprobs = answer.choices?.[0]?.logprobs;
   if (!logprobs?.token_logprobs?.length || logprobs.text_offset?.length !== logprobs.token_logprobs.length)
     throw new AppError('upstream_error', 'the upstream sent no prompt log-probabilities with its answer');
-  return { logprobs: logprobs.token_logprobs as (number | null)[], offsets: logprobs.text_offset };
+  return { logprobs: logprobs.token_logprobs, offsets: logprobs.text_offset };
 }
