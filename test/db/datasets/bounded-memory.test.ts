@@ -23,8 +23,14 @@ const MESSAGES_AT_N = 10_000;
  * Loading every row fits it at N and runs out of it at 4N.
  */
 const HEAP_MB = 200;
-/** Growth of peak RSS from N to 4N that a streamed build stays under. */
-const ALLOWED_GROWTH_MB = 48;
+/**
+ * Growth of peak RSS from N to 4N that a streamed build stays under. Measured: +34 to +44 MB (the
+ * near-duplicate index's ~0.4 KB per kept example is most of it); a build whose state grew with the
+ * rows would add about 3 x its N state (~90 MB over the ~300 MB of code and clients), so 80 MB
+ * leaves room for allocator noise on a loaded machine and still fails such a build. The heap cap
+ * above is the sharper check: loading every row does not finish at 4N.
+ */
+const ALLOWED_GROWTH_MB = 80;
 
 const databases: TestDatabase[] = [];
 after(async () => {
