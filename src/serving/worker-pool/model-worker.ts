@@ -203,11 +203,13 @@ async function handle(msg: ToWorker): Promise<void> {
     case 'load': {
       try {
         const model = loadModel(msg.dir);
-        // Packed and warmed before it is announced loaded: the first request pays nothing extra.
-        await warmForGeneration(model);
         const previous = versions.get(msg.versionId);
         versions.set(msg.versionId, { model, refs: 0, retired: false });
         if (previous) retire(previous);
+        // Warmed before it is announced loaded, so a first request pays nothing extra. It is
+        // registered first: a restarted thread is sent its loads and then, without waiting, the
+        // requests that were queued, and those must find the version while it warms.
+        await warmForGeneration(model);
         send({ type: 'reply', reqId: msg.reqId, ok: true, value: info(msg.versionId, model) });
       } catch (err) {
         send({
