@@ -106,6 +106,16 @@ export class VersionChoice {
     return snapshot!;
   }
 
+  /** Reads a new snapshot now, not joining a read that may have begun before a change. */
+  private async readNow(): Promise<Snapshot> {
+    const generation = this.generation;
+    const snapshot = await this.readSnapshot([...(this.snapshot?.named.keys() ?? [])]);
+    if (generation === this.generation && (!this.snapshot || this.snapshot.at <= snapshot.at)) {
+      this.snapshot = snapshot;
+    }
+    return snapshot;
+  }
+
   /** Reads a new snapshot (one read at a time): the state and the versions the last one named. */
   private read(): Promise<Snapshot> {
     if (this.reading) return this.reading;
@@ -146,10 +156,17 @@ export class VersionChoice {
 
   /** The version `principal` gets for a request naming `requested` (absent or "default": routed). */
   async choose(principal: Principal, requested?: string): Promise<ModelVersion> {
-    const snapshot = await this.usable();
+    let snapshot = await this.usable();
+    const routed = !requested || requested === 'default';
+    if (routed && !snapshot.value.active && !snapshot.value.split?.arms.length) {
+      // Nothing to route to in what this process read: the request would fail, so a first
+      // activation made elsewhere (another API process, the gate in a worker) is read now instead
+      // of up to MAX_STALE_MS later. Only failing requests pay for this read.
+      snapshot = await this.readNow();
+    }
     const { active, split } = snapshot.value;
     let version: ModelVersion;
-    if (!requested || requested === 'default') {
+    if (routed) {
       if (split && split.arms.length > 0) {
         version = armAt(split.arms, routingPoint(split.id, principal.userId)).modelVersion;
       } else if (active) {

@@ -149,3 +149,40 @@ describe('the versions this process serves, as it last read them', () => {
     assert.equal(refused.body.error.code, 'model_not_found');
   });
 });
+
+describe('a process that has read that nothing is active', () => {
+  let t: TestApp;
+  let ops: TestUser;
+  after(() => t?.close());
+
+  test('sees a first activation made elsewhere on the next request, not after MAX_STALE_MS', async () => {
+    t = await startTestApp();
+    ops = await makeUser(t.app, 'ops');
+    const principal: Principal = {
+      userId: ops.id,
+      email: ops.email,
+      role: 'ops',
+      via: 'api_key',
+      credentialId: 'test',
+    };
+    const clock = 1_000_000;
+    const choice = new VersionChoice(t.app.db.prisma, t.app.servedModels, {
+      idleUnloadMs: 0,
+      now: () => clock,
+    });
+    assert.equal((await choice.current()).active, null);
+    await assert.rejects(choice.choose(principal), /No model version is active yet/);
+
+    const version = await registerUpstreamVersion(t.app.db.prisma, {
+      name: 'first-active',
+      baseUrl: NOWHERE,
+      model: 'm',
+      reason: 'test',
+      actorId: null,
+    });
+    await activateModelVersion(t.app.db.prisma, { id: version.id, actorId: null, reason: 'test' });
+    // The clock has not moved: the snapshot is young, yet it says nothing is active.
+    assert.equal((await choice.choose(principal)).name, 'first-active');
+    assert.equal((await choice.current()).active?.name, 'first-active', 'the fresh read is kept');
+  });
+});
