@@ -67,6 +67,22 @@ export async function ensureAdminKey(
   db: Db,
   key: string,
 ): Promise<{ userId: string; created: boolean; outcome: AdminKeyOutcome }> {
+  // Several API processes boot at once (`--scale api=3`). Prisma runs these upserts as a read then
+  // an insert, so a process that loses a race meets a unique violation: another process made that
+  // row, and the next pass finds it (the admin, then the key: at most one lost race each).
+  for (let pass = 1; ; pass++) {
+    try {
+      return await ensureAdminKeyOnce(db, key);
+    } catch (err) {
+      if (!isUniqueViolation(err) || pass === 3) throw err;
+    }
+  }
+}
+
+async function ensureAdminKeyOnce(
+  db: Db,
+  key: string,
+): Promise<{ userId: string; created: boolean; outcome: AdminKeyOutcome }> {
   const keyHash = hashToken(key);
   const existing = await db.apiKey.findUnique({ where: { keyHash }, include: { user: true } });
   if (existing) {
@@ -76,8 +92,6 @@ export async function ensureAdminKey(
       await db.user.update({ where: { id: existing.userId }, data: { role: 'admin' } });
     return { userId: existing.userId, created: false, outcome: 'present' };
   }
-  // Several API processes boot at once (`--scale api=3`): both writes are single-statement upserts
-  // (INSERT ... ON CONFLICT), so the one that loses the race finds the other's row instead of failing.
   const email = 'admin@feedloop.local';
   const user = await db.user.upsert({
     where: { email },

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { startTestApp, makeUser, type TestApp } from '../../helpers/app.ts';
 import { ensureAdminKey } from '../../../src/platform/users/users.ts';
+import { createDatabase } from '../../../src/platform/db/client.ts';
 
 describe('browser sign-in', () => {
   let t: TestApp;
@@ -100,6 +101,21 @@ test('sign-up can be turned off', async () => {
     assert.equal(res.status, 403);
     assert.match(res.body.error.message, /turned off/);
   } finally {
+    await t.close();
+  }
+});
+
+test('API processes booting at once with one FEEDLOOP_ADMIN_KEY all start, with one admin and one key', async () => {
+  const t = await startTestApp();
+  // Separate clients, as separate processes have: each boot's reads and inserts interleave.
+  const clients = Array.from({ length: 6 }, () => createDatabase(t.database.url, { poolSize: 1 }));
+  try {
+    const key = 'fl_admin_key_for_concurrent_boots_0123';
+    const boots = await Promise.all(clients.map((c) => ensureAdminKey(c.prisma, key)));
+    assert.equal(new Set(boots.map((b) => b.userId)).size, 1, 'one admin');
+    assert.equal(await t.app.db.prisma.apiKey.count(), 1, 'one key');
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
     await t.close();
   }
 });
