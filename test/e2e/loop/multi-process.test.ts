@@ -3,7 +3,8 @@
 // All four boot at once on an empty database (migrations, the admin key). Feedback given through
 // one API is moderated through the other; a run started on one is watched on the other and runs
 // each stage exactly once; the worker training it is stopped half-way and the other worker
-// resumes from its checkpoint; a version activated through one API serves from both.
+// resumes from its checkpoint; a version activated through one API serves from both, and a
+// traffic split set through one API and ended through the other is followed by both.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -81,7 +82,7 @@ async function servedBy(api: Api, key: string): Promise<string> {
 }
 
 test(
-  'two API and two worker processes share one Postgres and one Redis: a run, a hand-over and an activation',
+  'two API and two worker processes share one Postgres and one Redis: a run, a hand-over, an activation and a traffic split',
   { timeout: 900_000 },
   async (ctx) => {
     const database = await createTestDatabase({ migrated: false });
@@ -274,7 +275,36 @@ test(
         );
       }
 
-      // Traffic splits (PUT /v1/serving/traffic) are not on this branch yet: see the report.
+      // A traffic split set through API 1 (all requests naming no model to tiny-other, while
+      // the active version stays) is followed by both; ended through API 2, both serve the active
+      // version again.
+      await ok(apis[0]!, 'PUT', '/v1/serving/traffic', opsKey, {
+        splits: [{ version: 'tiny-other', weight: 1 }],
+        reason: 'canary',
+      });
+      for (const api of apis) {
+        await waitFor(
+          `${api.url} to follow the split to tiny-other`,
+          async () => (await servedBy(api, userKey)) === 'tiny-other',
+        );
+      }
+      const during = await ok<{ split: { arms: { version: string }[] } | null; activeVersion: string }>(
+        apis[1]!,
+        'GET',
+        '/v1/serving/traffic',
+        opsKey,
+      );
+      assert.deepEqual(
+        [during.split?.arms.map((a) => a.version), during.activeVersion],
+        [['tiny-other'], expected],
+      );
+      await ok(apis[1]!, 'POST', '/v1/serving/traffic/stop', opsKey, { reason: 'done' });
+      for (const api of apis) {
+        await waitFor(
+          `${api.url} to serve ${expected} after the split`,
+          async () => (await servedBy(api, userKey)) === expected,
+        );
+      }
 
       for (const p of [...apis.map((a) => a.process), otherWorker]) {
         assert.equal(await p.stop(), 0, p.output().slice(-2000));
