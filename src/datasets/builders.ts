@@ -561,12 +561,7 @@ export function buildDataset(
   };
   const all = DATASET_FORMATS.flatMap((f) => built[f]);
   const stats: DatasetStats = {
-    raters: {
-      total: raters.length,
-      trusted: raters.filter((r) => r.status === 'trusted').length,
-      downWeighted: raters.filter((r) => r.status === 'down_weighted').length,
-      excluded: raters.filter((r) => r.status === 'excluded').length,
-    },
+    raters: raterCounts(raters),
     labels: {
       explicit: all.filter((e) => e.source !== 'implicit').length,
       implicit: all.filter((e) => e.source === 'implicit').length,
@@ -670,5 +665,15 @@ export function buildDataset(
       modelVersionIds,
     },
     contentHash,
+  };
+}
+
+/** How many raters a build weighed, by their standing (the snapshot's stats). */
+export function raterCounts(raters: readonly { status: string }[]): DatasetStats['raters'] {
+  return {
+    total: raters.length,
+    trusted: raters.filter((r) => r.status === 'trusted').length,
+    downWeighted: raters.filter((r) => r.status === 'down_weighted').length,
+    excluded: raters.filter((r) => r.status === 'excluded').length,
   };
 }

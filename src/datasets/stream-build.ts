@@ -49,6 +49,7 @@ import {
   DATASET_FORMAT_VERSION,
   feedbackRefKey,
   fileName,
+  raterCounts,
   scrubExample,
   sha256,
   toTrlRow,
@@ -199,12 +200,7 @@ export async function streamDataset(
     }
 
     const stats: DatasetStats = {
-      raters: {
-        total: raters.length,
-        trusted: raters.filter((r) => r.status === 'trusted').length,
-        downWeighted: raters.filter((r) => r.status === 'down_weighted').length,
-        excluded: raters.filter((r) => r.status === 'excluded').length,
-      },
+      raters: raterCounts(raters),
       labels: { explicit: 0, implicit: 0 },
       dropped: { evaluationPrompts: 0, nearDuplicates: 0 },
       piiScrubbedExamples: 0,

@@ -76,6 +76,34 @@ export interface AnnotationJudgementRow {
   at: Date;
 }
 
+/** A submitted judgement as the builders take it, from its assignment and the item's answers. */
+export function annotationJudgementRow(j: {
+  id: string;
+  itemId: string;
+  queueId: string;
+  raterId: string;
+  item: { messageId: string; messageBId: string | null };
+  thumbs: AnnotationJudgementRow['thumbs'];
+  stars: AnnotationJudgementRow['stars'];
+  choice: AnnotationJudgementRow['choice'];
+  label: AnnotationJudgementRow['label'];
+  submittedAt: Date | null;
+}): AnnotationJudgementRow {
+  return {
+    id: j.id,
+    itemId: j.itemId,
+    queueId: j.queueId,
+    raterId: j.raterId,
+    messageId: j.item.messageId,
+    messageBId: j.item.messageBId,
+    thumbs: j.thumbs,
+    stars: j.stars,
+    choice: j.choice,
+    label: j.label,
+    at: j.submittedAt!,
+  };
+}
+
 export interface FeedbackRows {
   answers: AnswerRow[];
   ratings: RatingRow[];
@@ -251,19 +279,7 @@ export async function loadFeedbackRows(
     annotations: byId(
       judgements
         .filter((j) => known.has(j.item.messageId) && (!j.item.messageBId || known.has(j.item.messageBId)))
-        .map((j) => ({
-          id: j.id,
-          itemId: j.itemId,
-          queueId: j.queueId,
-          raterId: j.raterId,
-          messageId: j.item.messageId,
-          messageBId: j.item.messageBId,
-          thumbs: j.thumbs,
-          stars: j.stars,
-          choice: j.choice,
-          label: j.label,
-          at: j.submittedAt!,
-        })),
+        .map(annotationJudgementRow),
     ),
   };
 }

@@ -17,6 +17,7 @@ import type {
   RatingRow,
   VoteRow,
 } from './feedback-rows.ts';
+import { annotationJudgementRow } from './feedback-rows.ts';
 
 export interface FeedbackFilter {
   window: FeedbackWindow;
@@ -239,21 +240,7 @@ export async function loadAnnotationJudgements(
     },
     include: { item: { select: { messageId: true, messageBId: true } } },
   });
-  return byId(
-    judgements.map((j) => ({
-      id: j.id,
-      itemId: j.itemId,
-      queueId: j.queueId,
-      raterId: j.raterId,
-      messageId: j.item.messageId,
-      messageBId: j.item.messageBId,
-      thumbs: j.thumbs,
-      stars: j.stars,
-      choice: j.choice,
-      label: j.label,
-      at: j.submittedAt!,
-    })),
-  );
+  return byId(judgements.map(annotationJudgementRow));
 }
 
 /** Each message's conversation up to and including it, root first. */
