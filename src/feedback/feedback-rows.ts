@@ -76,6 +76,44 @@ export interface AnnotationJudgementRow {
   at: Date;
 }
 
+/** A rating as the builders take it. */
+export function ratingRow(r: {
+  id: string;
+  messageId: string;
+  userId: string;
+  kind: RatingRow['kind'];
+  value: number;
+  updatedAt: Date;
+}): RatingRow {
+  return {
+    id: r.id,
+    messageId: r.messageId,
+    userId: r.userId,
+    kind: r.kind,
+    value: r.value,
+    at: r.updatedAt,
+  };
+}
+
+/** A pairwise vote as the builders take it. */
+export function voteRow(v: {
+  id: string;
+  userId: string;
+  messageAId: string;
+  messageBId: string;
+  choice: VoteRow['choice'];
+  createdAt: Date;
+}): VoteRow {
+  return {
+    id: v.id,
+    userId: v.userId,
+    messageAId: v.messageAId,
+    messageBId: v.messageBId,
+    choice: v.choice,
+    at: v.createdAt,
+  };
+}
+
 /** A submitted judgement as the builders take it, from its assignment and the item's answers. */
 export function annotationJudgementRow(j: {
   id: string;
@@ -239,30 +277,8 @@ export async function loadFeedbackRows(
 
   return {
     answers: byId(answers),
-    ratings: byId(
-      ratings
-        .filter((r) => known.has(r.messageId))
-        .map((r) => ({
-          id: r.id,
-          messageId: r.messageId,
-          userId: r.userId,
-          kind: r.kind,
-          value: r.value,
-          at: r.updatedAt,
-        })),
-    ),
-    votes: byId(
-      votes
-        .filter((v) => known.has(v.messageAId) && known.has(v.messageBId))
-        .map((v) => ({
-          id: v.id,
-          userId: v.userId,
-          messageAId: v.messageAId,
-          messageBId: v.messageBId,
-          choice: v.choice,
-          at: v.createdAt,
-        })),
-    ),
+    ratings: byId(ratings.filter((r) => known.has(r.messageId)).map(ratingRow)),
+    votes: byId(votes.filter((v) => known.has(v.messageAId) && known.has(v.messageBId)).map(voteRow)),
     corrections: byId(
       corrections
         .filter((c) => known.has(c.messageId))

@@ -17,7 +17,7 @@ import type {
   RatingRow,
   VoteRow,
 } from './feedback-rows.ts';
-import { annotationJudgementRow } from './feedback-rows.ts';
+import { annotationJudgementRow, ratingRow, voteRow } from './feedback-rows.ts';
 
 export interface FeedbackFilter {
   window: FeedbackWindow;
@@ -114,22 +114,6 @@ function after<W>(field: string, key: { group: string; id: string } | null): W |
   } as W;
 }
 
-const toRating = (r: {
-  id: string;
-  messageId: string;
-  userId: string;
-  kind: 'thumbs' | 'stars';
-  value: number;
-  updatedAt: Date;
-}): RatingRow => ({
-  id: r.id,
-  messageId: r.messageId,
-  userId: r.userId,
-  kind: r.kind,
-  value: r.value,
-  at: r.updatedAt,
-});
-
 /** Ratings in the window on models' answers, a page of answers at a time, each answer's together. */
 export async function* ratingsByAnswer(db: Db, filter: FeedbackFilter): AsyncGenerator<RatingRow[][]> {
   const where: Prisma.RatingWhereInput = { updatedAt: rangeOf(filter.window) };
@@ -141,7 +125,7 @@ export async function* ratingsByAnswer(db: Db, filter: FeedbackFilter): AsyncGen
           orderBy: [{ messageId: 'asc' }, { id: 'asc' }],
           take,
         })
-        .then((rows) => rows.map(toRating)),
+        .then((rows) => rows.map(ratingRow)),
     (r) => r.messageId,
   )) {
     const known = await knownAnswers(
@@ -379,7 +363,7 @@ export async function* promptGroups(
       for (const r of rows) map.set(r.messageId, [...(map.get(r.messageId) ?? []), r]);
       return (answerIds: string[]) => answerIds.flatMap((id) => map.get(id) ?? []);
     };
-    const ratingsOf = of(ratings.map(toRating));
+    const ratingsOf = of(ratings.map(ratingRow));
     const correctionsOf = of<CorrectionRow>(
       corrections.map((c) => ({
         id: c.id,
@@ -440,15 +424,6 @@ export async function* votePages(db: Db, filter: FeedbackFilter): AsyncGenerator
       rows.flatMap((v) => [v.messageAId, v.messageBId]),
       filter.modelVersionIds,
     );
-    yield rows
-      .filter((v) => known.has(v.messageAId) && known.has(v.messageBId))
-      .map((v) => ({
-        id: v.id,
-        userId: v.userId,
-        messageAId: v.messageAId,
-        messageBId: v.messageBId,
-        choice: v.choice,
-        at: v.createdAt,
-      }));
+    yield rows.filter((v) => known.has(v.messageAId) && known.has(v.messageBId)).map(voteRow);
   }
 }
