@@ -151,6 +151,19 @@ async function openSocket(user: TestUser) {
   return { socket, inbox };
 }
 
+/** A user's socket asks for the long answer and stops reading once it starts; the upstream is held back. */
+async function pausedSocketAnswer(ctx: TestContext) {
+  const user = await makeUser(t.app);
+  const count = upstream.responses.length;
+  const { socket, inbox } = await openSocket(user);
+  socket.send(JSON.stringify({ type: 'generate', requestId: 'long', content: 'Go on.', model: 'long' }));
+  await waitFor('the answer to start', () => inbox.find((m) => m.type === 'started'), 30_000, 0);
+  socket.pause();
+  const response = await upstreamResponse(count);
+  await heldBack(ctx, response);
+  return { user, socket, inbox, response };
+}
+
 describe('a client that stops reading holds the upstream back', () => {
   test('server-sent events: the upstream waits while the client reads nothing, then the whole answer arrives and is stored', async (ctx) => {
     const user = await makeUser(t.app);
@@ -170,14 +183,7 @@ describe('a client that stops reading holds the upstream back', () => {
   });
 
   test('the chat socket: the upstream waits while the client reads nothing, then the whole answer arrives and is stored', async (ctx) => {
-    const user = await makeUser(t.app);
-    const count = upstream.responses.length;
-    const { socket, inbox } = await openSocket(user);
-    socket.send(JSON.stringify({ type: 'generate', requestId: 'long', content: 'Go on.', model: 'long' }));
-    await waitFor('the answer to start', () => inbox.find((m) => m.type === 'started'), 30_000, 0);
-    socket.pause();
-    const response = await upstreamResponse(count);
-    await heldBack(ctx, response);
+    const { socket, inbox } = await pausedSocketAnswer(ctx);
 
     socket.resume();
     const done = await waitFor('the done message', () => inbox.find((m) => m.type === 'done'), 180_000);
@@ -211,14 +217,7 @@ describe('a client that stops reading holds the upstream back', () => {
   });
 
   test('the chat socket: a paused client that leaves ends the upstream request; what was generated is stored, marked aborted', async (ctx) => {
-    const user = await makeUser(t.app);
-    const count = upstream.responses.length;
-    const { socket, inbox } = await openSocket(user);
-    socket.send(JSON.stringify({ type: 'generate', requestId: 'long', content: 'Go on.', model: 'long' }));
-    await waitFor('the answer to start', () => inbox.find((m) => m.type === 'started'), 30_000, 0);
-    socket.pause();
-    const response = await upstreamResponse(count);
-    await heldBack(ctx, response);
+    const { user, socket, response } = await pausedSocketAnswer(ctx);
 
     socket.terminate();
     await waitFor('the upstream request to end', () => response.state === 'aborted', 30_000);
