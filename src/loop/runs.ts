@@ -1,6 +1,7 @@
 // Loop runs in the database: creating one (never two in progress), reading them, and the progress
 // points and log lines workers append. Functions take a Prisma client or a transaction.
 import { inTransaction, type Db } from '../platform/db/client.ts';
+import { isUniqueViolation } from '../platform/db/errors.ts';
 import type { LoopRun, LoopTrigger, Prisma } from '../generated/prisma/client.ts';
 import { recordAudit } from '../platform/audit/audit-log.ts';
 import { AppError, notFound } from '../platform/errors/app-error.ts';
@@ -85,7 +86,7 @@ export async function createRun(db: Db, defaults: ScheduleDefaults, input: Creat
     });
   } catch (err) {
     // The partial unique index caught a race the lock did not (another database client).
-    if ((err as { code?: string }).code === 'P2002') throw new AppError('conflict', 'A run is in progress');
+    if (isUniqueViolation(err)) throw new AppError('conflict', 'A run is in progress');
     throw err;
   }
 }
@@ -170,7 +171,7 @@ export async function createCandidateRun(
       return run;
     });
   } catch (err) {
-    if ((err as { code?: string }).code === 'P2002') throw new AppError('conflict', 'A run is in progress');
+    if (isUniqueViolation(err)) throw new AppError('conflict', 'A run is in progress');
     throw err;
   }
 }

@@ -4,6 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { inTransaction, type Db } from '../platform/db/client.ts';
+import { isUniqueViolation } from '../platform/db/errors.ts';
 import { readModelFolder } from '../llm/checkpoint.ts';
 import { TextTokenizer } from '../llm/tokenizer.ts';
 import type { ModelStatus, ModelVersion, Prisma } from '../generated/prisma/client.ts';
@@ -145,7 +146,7 @@ export async function registerModelVersion(
       })
       .catch((err: unknown) => {
         // Two registrations racing for one name: the loser gets the same answer as above.
-        if ((err as { code?: string }).code === 'P2002')
+        if (isUniqueViolation(err))
           throw new AppError('conflict', `A model version named ${input.name} exists`);
         throw err;
       });
@@ -195,7 +196,7 @@ export async function registerUpstreamVersion(
         },
       })
       .catch((err: unknown) => {
-        if ((err as { code?: string }).code === 'P2002')
+        if (isUniqueViolation(err))
           throw new AppError('conflict', `A model version named ${input.name} exists`);
         throw err;
       });

@@ -1,11 +1,10 @@
 // Accounts and API keys: the functions routes and boot code share.
 import { inTransaction, type Db } from '../db/client.ts';
+import { isUniqueViolation } from '../db/errors.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { Role } from '../auth/principal.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import { hashToken, newApiKey } from '../auth/tokens.ts';
-
-const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 'P2002';
 
 export async function createUser(db: Db, input: { email: string; password?: string; role: Role }) {
   const passwordHash = input.password ? await hashPassword(input.password) : null;
