@@ -9,6 +9,7 @@ import { activateModelVersion, registerModelVersion } from '../../src/promotion/
 import { startExchange } from './conversations.ts';
 import type { TestApp, TestUser } from './app.ts';
 import { writeTinyModel } from './llm.ts';
+import { waitFor } from './wait-for.ts';
 
 /** Writes a tiny model into MODEL_DIR/<name> and makes it the active version. */
 export async function activateTinyModel(t: TestApp, name = 'tiny-base') {
@@ -80,4 +81,23 @@ export function smallTraining(sftSteps: number) {
     sft: { epochs: 1000, maxSteps: sftSteps, minExamples: 2 },
     dpo: { epochs: 1, maxSteps: 4, minExamples: 2 },
   };
+}
+
+/**
+ * Waits until run `runId` has failed, or has succeeded and logged its last stage ("promote: done":
+ * the last stage marks the run finished, then logs that it is done), and returns GET
+ * /v1/loop/runs/:id's body.
+ */
+export function waitForRunEnd(t: TestApp, auth: string, runId: string, timeoutMs: number) {
+  return waitFor(
+    'the run to finish',
+    async () => {
+      const res = await request(t.app.server).get(`/v1/loop/runs/${runId}`).set('authorization', auth);
+      const lastLogged = res.body.logs.some((l: { message: string }) => l.message === 'promote: done');
+      return res.body.run.status === 'failed' || (res.body.run.status === 'succeeded' && lastLogged)
+        ? res.body
+        : null;
+    },
+    timeoutMs,
+  );
 }

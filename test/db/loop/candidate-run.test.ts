@@ -12,8 +12,7 @@ import { makeUser, type TestUser } from '../../helpers/app.ts';
 import { errorPaths } from '../../helpers/conversations.ts';
 import { writeHubStyleFolder } from '../../helpers/hf.ts';
 import { startLoopTest, type LoopTest } from '../../helpers/loop.ts';
-import { activateTinyModel } from '../../helpers/loop-runs.ts';
-import { waitFor } from '../../helpers/wait-for.ts';
+import { activateTinyModel, waitForRunEnd } from '../../helpers/loop-runs.ts';
 
 describe('a run given an imported candidate', () => {
   let t: LoopTest;
@@ -51,17 +50,7 @@ describe('a run given an imported candidate', () => {
     assert.equal(created.body.run.candidateVersionId, imported.body.id);
     const runId: string = created.body.run.id;
 
-    const detail = await waitFor(
-      'the run to finish',
-      async () => {
-        const res = await api().get(`/v1/loop/runs/${runId}`).set('authorization', ops.auth);
-        const lastLogged = res.body.logs.some((l: { message: string }) => l.message === 'promote: done');
-        return res.body.run.status === 'failed' || (res.body.run.status === 'succeeded' && lastLogged)
-          ? res.body
-          : null;
-      },
-      180_000,
-    );
+    const detail = await waitForRunEnd(t, ops.auth, runId, 180_000);
     const { run, logs, progress } = detail;
     assert.equal(run.status, 'succeeded', JSON.stringify(logs, null, 1));
     assert.equal(run.datasetId, null);

@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { ALL_WORKERS } from '../../../src/loop/jobs/worker-catalog.ts';
 import { makeUser, type TestUser } from '../../helpers/app.ts';
 import { startLoopTest, type LoopTest } from '../../helpers/loop.ts';
-import { activateTinyModel, seedCorrections, smallTraining } from '../../helpers/loop-runs.ts';
+import { activateTinyModel, seedCorrections, smallTraining, waitForRunEnd } from '../../helpers/loop-runs.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 import { heldOutPairs } from '../../../src/loop/jobs/evaluate.handler.ts';
 import { DEFAULT_EVALUATION_LIMITS } from '../../../src/evaluation/evaluate.ts';
@@ -60,18 +60,7 @@ describe('a loop run end to end', () => {
     assert.equal(created.status, 202, JSON.stringify(created.body));
     const runId: string = created.body.run.id;
 
-    const detail = await waitFor(
-      'the run to finish',
-      async () => {
-        const res = await request(t.app.server).get(`/v1/loop/runs/${runId}`).set('authorization', ops.auth);
-        // The last stage marks the run finished, then logs that it is done: wait for both.
-        const lastLogged = res.body.logs.some((l: { message: string }) => l.message === 'promote: done');
-        return res.body.run.status === 'failed' || (res.body.run.status === 'succeeded' && lastLogged)
-          ? res.body
-          : null;
-      },
-      240_000,
-    );
+    const detail = await waitForRunEnd(t, ops.auth, runId, 240_000);
     socket.close();
     const { run, progress, logs } = detail;
     assert.equal(run.status, 'succeeded', JSON.stringify(logs, null, 1));

@@ -12,7 +12,7 @@ import { ALL_WORKERS } from '../../../src/loop/jobs/worker-catalog.ts';
 import { EvaluationReportSchema, GateDecisionSchema } from '../../../src/contract/evaluation.ts';
 import { makeUser, type TestUser } from '../../helpers/app.ts';
 import { startLoopTest, type LoopTest } from '../../helpers/loop.ts';
-import { activateTinyModel } from '../../helpers/loop-runs.ts';
+import { activateTinyModel, waitForRunEnd } from '../../helpers/loop-runs.ts';
 import { startUpstream, type Upstream } from '../../helpers/upstream.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 
@@ -58,17 +58,7 @@ describe('an upstream version in the loop', () => {
       .send({ candidate: 'up-candidate', reason: 'evaluate the vLLM deployment' });
     assert.equal(created.status, 202, created.text);
     const runId: string = created.body.run.id;
-    const detail = await waitFor(
-      'the run to finish',
-      async () => {
-        const res = await api().get(`/v1/loop/runs/${runId}`).set('authorization', ops.auth);
-        const lastLogged = res.body.logs.some((l: { message: string }) => l.message === 'promote: done');
-        return res.body.run.status === 'failed' || (res.body.run.status === 'succeeded' && lastLogged)
-          ? res.body
-          : null;
-      },
-      180_000,
-    );
+    const detail = await waitForRunEnd(t, ops.auth, runId, 180_000);
     assert.equal(detail.run.status, 'succeeded', JSON.stringify(detail.logs, null, 1));
     const messages: string[] = detail.logs.map((l: { message: string }) => l.message);
     assert.ok(!messages.some((m) => m.startsWith('train:')), messages.join('\n'));
