@@ -7,7 +7,8 @@ import type { SchedulerTickPayload } from './scheduler-tick.job.ts';
 import type { LoopContext } from '../context.ts';
 import { startRun } from '../pipeline.ts';
 import { createRun, RunInProgressError } from '../runs.ts';
-import { countNewFeedback, getSchedule, scheduleDefaults } from '../schedule.ts';
+import { countNewFeedback } from '../new-feedback.ts';
+import { getSchedule, scheduleDefaults } from '../schedule.ts';
 import { runView } from '../views.ts';
 
 export type TickResult =
