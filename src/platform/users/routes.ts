@@ -5,7 +5,9 @@ import { principalOf } from '../auth/plugin.ts';
 import { ROLE_GROUPS } from '../auth/principal.ts';
 import { recordAudit } from '../audit/audit-log.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
-import { commonErrors, idParams } from '../../contract/http.ts';
+import { commonErrors, idParams, nextCursor } from '../../contract/http.ts';
+import type { Prisma } from '../../generated/prisma/client.ts';
+import { afterKeyset, decodeCursor, pageOf } from '../pagination.ts';
 import {
   apiKeyView,
   createKeyBody,
@@ -54,16 +56,21 @@ const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         querystring: listUsersQuery,
-        response: { 200: z.object({ users: z.array(userView) }), ...commonErrors },
+        response: { 200: z.object({ users: z.array(userView), nextCursor }), ...commonErrors },
       },
     },
     async (request) => {
-      const users = await prisma.user.findMany({
-        where: request.query.role ? { role: request.query.role } : {},
-        orderBy: { createdAt: 'asc' },
-        take: request.query.limit,
+      const { role, cursor, limit } = request.query;
+      const where: Prisma.UserWhereInput[] = [];
+      if (role) where.push({ role });
+      if (cursor) where.push(afterKeyset(decodeCursor(cursor), 'createdAt', 'asc'));
+      const rows = await prisma.user.findMany({
+        where: { AND: where },
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        take: limit + 1,
       });
-      return { users };
+      const page = pageOf(rows, limit, (u) => ({ at: u.createdAt, id: u.id }));
+      return { users: page.items, nextCursor: page.nextCursor };
     },
   );
 
