@@ -1,7 +1,7 @@
 // Request and response shapes for users, API keys and the browser session.
 import { z } from 'zod';
 import type { Role } from '../generated/prisma/enums.ts';
-import { cursorQuery, isoDate, MAX_PAGE_SIZE, nextCursor } from './http.ts';
+import { cursorQuery, isoDate, MAX_PAGE_SIZE } from './http.ts';
 
 export type { Role };
 export const ROLES = ['user', 'moderator', 'ops', 'admin', 'service'] as const satisfies readonly Role[];
