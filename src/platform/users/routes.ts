@@ -5,7 +5,7 @@ import { principalOf } from '../auth/plugin.ts';
 import { ROLE_GROUPS } from '../auth/principal.ts';
 import { recordAudit } from '../audit/audit-log.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
-import { commonErrors, idParams, nextCursor } from '../../contract/http.ts';
+import { commonErrors, cursorQuery, idParams, nextCursor } from '../../contract/http.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import { afterKeyset, decodeCursor, pageOf } from '../pagination.ts';
 import {
@@ -16,10 +16,11 @@ import {
   updateUserBody,
   userView,
 } from '../../contract/users.ts';
-import { createUser, issueApiKey, setUserDisabled } from './users.ts';
+import { createUser, issueApiKey, listApiKeys, setUserDisabled } from './users.ts';
 import { newUserBody } from './schemas.ts';
 
 const tags = ['users'];
+const apiKeyList = z.object({ keys: z.array(apiKeyView), nextCursor });
 
 const adminRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addHook('onRequest', app.requireRole(...ROLE_GROUPS.administration));
@@ -146,16 +147,11 @@ const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         params: idParams,
-        response: { 200: z.object({ keys: z.array(apiKeyView) }), ...commonErrors },
+        querystring: cursorQuery,
+        response: { 200: apiKeyList, ...commonErrors },
       },
     },
-    async (request) => {
-      const keys = await prisma.apiKey.findMany({
-        where: { userId: request.params.id },
-        orderBy: { createdAt: 'asc' },
-      });
-      return { keys };
-    },
+    async (request) => listApiKeys(prisma, request.params.id, request.query),
   );
 };
 
@@ -165,14 +161,8 @@ const selfServiceRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/v1/me/api-keys',
-    { schema: { tags, response: { 200: z.object({ keys: z.array(apiKeyView) }), ...commonErrors } } },
-    async (request) => {
-      const keys = await prisma.apiKey.findMany({
-        where: { userId: principalOf(request).userId },
-        orderBy: { createdAt: 'asc' },
-      });
-      return { keys };
-    },
+    { schema: { tags, querystring: cursorQuery, response: { 200: apiKeyList, ...commonErrors } } },
+    async (request) => listApiKeys(prisma, principalOf(request).userId, request.query),
   );
 
   app.post(

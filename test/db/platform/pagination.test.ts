@@ -264,6 +264,31 @@ describe('cursor pagination', () => {
     await assertRejectsBadCursors('/v1/users', admin);
   });
 
+  test('API keys, oldest first, revoked ones too', async () => {
+    const owner = await makeUser(t.app, 'user');
+    for (const [i, at] of TIMES.entries())
+      await t.app.db.prisma.apiKey.create({
+        data: {
+          userId: owner.id,
+          name: `page key ${i}`,
+          prefix: 'fl_page',
+          keyHash: `pagination-key-${owner.id}-${i}`,
+          createdAt: at,
+          revokedAt: at,
+        },
+      });
+    const stored = await t.app.db.prisma.apiKey.findMany({
+      where: { userId: owner.id },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    });
+    assert.equal(stored.length, TIMES.length + 1);
+    const expected = stored.map((k) => k.id);
+    assert.deepEqual(await walk('/v1/me/api-keys', 'keys', owner), expected);
+    assert.deepEqual(await walk(`/v1/users/${owner.id}/api-keys`, 'keys', admin), expected);
+    await assertRejectsBadCursors('/v1/me/api-keys', owner);
+    await assertRejectsBadCursors(`/v1/users/${owner.id}/api-keys`, admin);
+  });
+
   test('moderation: corrections and flags', async () => {
     for (let i = 0; i < 5; i++) {
       const ex = await startExchange(t, user, `Moderated ${i}?`, `Answer ${i}.`);
