@@ -109,6 +109,13 @@ function assessmentsUnder(db: Db, config: DatasetBuildConfig, to: Date): Promise
 export async function countNewFeedback(
   db: Db,
   schedule: Pick<LoopSchedule, 'lastRunCursor' | 'datasets'>,
+  options: {
+    /**
+     * The scheduler's check only asks whether the count reaches this: when the items before trust
+     * are already fewer, that count is returned without assessing raters, which reads all feedback.
+     */
+    below?: number;
+  } = {},
 ): Promise<number> {
   const since = schedule.lastRunCursor;
   const to = new Date();
@@ -117,8 +124,9 @@ export async function countNewFeedback(
     newItemsPerRater(db, since, to, config.modelVersionIds),
     newApprovedCorrections(db, since, to, config.modelVersionIds),
   ]);
-  // Trust only takes items away: with none, the assessment is not needed.
-  if (perRater.length === 0) return corrections;
+  // Trust only takes items away: with none, or too few to matter, the assessment is not needed.
+  const untrusted = perRater.reduce((sum, r) => sum + r.items, corrections);
+  if (perRater.length === 0 || (options.below !== undefined && untrusted < options.below)) return untrusted;
   const trust = trustOf(await assessmentsUnder(db, config, to));
   return perRater.reduce((sum, r) => sum + (trust(r.userId) > 0 ? r.items : 0), corrections);
 }

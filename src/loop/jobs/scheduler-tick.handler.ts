@@ -13,7 +13,12 @@ import { runView } from '../views.ts';
 
 export type TickResult =
   | { started: LoopRun }
-  | { started: null; why: 'paused' | 'run_in_progress' | 'below_threshold'; newFeedback?: number };
+  | {
+      started: null;
+      why: 'paused' | 'run_in_progress' | 'below_threshold';
+      /** The new items; before rater trust when even that is below the threshold (countNewFeedback). */
+      newFeedback?: number;
+    };
 
 export async function schedulerTick(
   ctx: LoopContext,
@@ -24,7 +29,7 @@ export async function schedulerTick(
   if (!schedule.enabled) return { started: null, why: 'paused' };
   let reason: string;
   if (trigger === 'feedback') {
-    const newFeedback = await countNewFeedback(ctx.prisma, schedule);
+    const newFeedback = await countNewFeedback(ctx.prisma, schedule, { below: schedule.feedbackThreshold });
     if (newFeedback < schedule.feedbackThreshold)
       return { started: null, why: 'below_threshold', newFeedback };
     reason = `${newFeedback} new feedback items reached the threshold of ${schedule.feedbackThreshold}`;

@@ -75,6 +75,10 @@ describe('the feedback threshold counts feedback the datasets would use', () => 
     assert.equal(await counted(), 0);
     const schedule = await getSchedule(t.app.db.prisma, scheduleDefaults(t.config));
     assert.equal(await countNewFeedback(t.app.db.prisma, schedule), 0);
+    // The scheduler's check skips the assessment when even the untrusted count is below its threshold:
+    // 100 answers before trust, 0 after.
+    assert.equal(await countNewFeedback(t.app.db.prisma, schedule, { below: 101 }), 100);
+    assert.equal(await countNewFeedback(t.app.db.prisma, schedule, { below: 100 }), 0);
   });
 
   test('a pair voted on both ways counts once, an approved correction counts, and a version override counts only its answers', async () => {
