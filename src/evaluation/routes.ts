@@ -60,6 +60,9 @@ export const evaluationReportRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
+      // A page 80% down 50k reports, EXPLAIN (ANALYZE, BUFFERS): "Index Scan Backward using
+      // evaluation_reports_created_at_idx ... Index Cond: (created_at <= ...)", 9 buffers (12 with a
+      // version, the same index filtered).
       const { modelVersionId, cursor, limit } = request.query;
       const where: Prisma.EvaluationReportWhereInput[] = [];
       if (modelVersionId) where.push({ modelVersionId });
