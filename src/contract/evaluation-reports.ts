@@ -2,7 +2,7 @@
 // (evaluation.ts), the gate's decision with every check, and the win and flag rates the loop
 // recorded beside it.
 import { z } from 'zod';
-import { isoDate, uuid } from './http.ts';
+import { cursorQuery, isoDate, MAX_PAGE_SIZE, nextCursor, uuid } from './http.ts';
 import { EvaluationReportSchema, FlagRatesSchema, GateDecisionSchema, WinRateSchema } from './evaluation.ts';
 
 export const reportRow = z.object({
@@ -20,10 +20,10 @@ export const reportRow = z.object({
 });
 export type ReportRow = z.output<typeof reportRow>;
 
-export const listReportsQuery = z.strictObject({
+export const listReportsQuery = cursorQuery.extend({
   modelVersionId: uuid.optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(20),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
 });
 
-export const reportList = z.object({ reports: z.array(reportRow) });
+export const reportList = z.object({ reports: z.array(reportRow), nextCursor });
 export const reportResponse = z.object({ report: reportRow });

@@ -1,7 +1,7 @@
 // Request and response shapes for users, API keys and the browser session.
 import { z } from 'zod';
 import type { Role } from '../generated/prisma/enums.ts';
-import { isoDate } from './http.ts';
+import { cursorQuery, isoDate, MAX_PAGE_SIZE } from './http.ts';
 
 export type { Role };
 export const ROLES = ['user', 'moderator', 'ops', 'admin', 'service'] as const satisfies readonly Role[];
@@ -31,9 +31,9 @@ export const createUserBody = z.strictObject({
 export const updateUserBody = z
   .strictObject({ role: role.optional(), disabled: z.boolean().optional() })
   .refine((b) => b.role !== undefined || b.disabled !== undefined, 'give role or disabled');
-export const listUsersQuery = z.strictObject({
+export const listUsersQuery = cursorQuery.extend({
   role: role.optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(100),
 });
 
 export const createKeyBody = z.strictObject({ name: z.string().trim().min(1).max(100) });

@@ -4,7 +4,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ROLE_GROUPS } from '../platform/auth/principal.ts';
 import { notFound } from '../platform/errors/app-error.ts';
-import type { EvaluationReport as EvaluationReportRow, ModelVersion } from '../generated/prisma/client.ts';
+import type {
+  EvaluationReport as EvaluationReportRow,
+  ModelVersion,
+  Prisma,
+} from '../generated/prisma/client.ts';
+import { afterKeyset, decodeCursor, pageOf } from '../platform/pagination.ts';
 import { commonErrors, idParams } from '../contract/http.ts';
 import {
   EvaluationReportSchema,
@@ -55,13 +60,21 @@ export const evaluationReportRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
+      // A page 80% down 50k reports, EXPLAIN (ANALYZE, BUFFERS): "Index Scan Backward using
+      // evaluation_reports_created_at_idx ... Index Cond: (created_at <= ...)", 9 buffers (12 with a
+      // version, the same index filtered).
+      const { modelVersionId, cursor, limit } = request.query;
+      const where: Prisma.EvaluationReportWhereInput[] = [];
+      if (modelVersionId) where.push({ modelVersionId });
+      if (cursor) where.push(afterKeyset(decodeCursor(cursor), 'createdAt'));
       const rows = await app.db.prisma.evaluationReport.findMany({
-        where: request.query.modelVersionId ? { modelVersionId: request.query.modelVersionId } : {},
+        where: { AND: where },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: request.query.limit,
+        take: limit + 1,
         include,
       });
-      return { reports: rows.map(rowView) };
+      const page = pageOf(rows, limit, (r) => ({ at: r.createdAt, id: r.id }));
+      return { reports: page.items.map(rowView), nextCursor: page.nextCursor };
     },
   );
 

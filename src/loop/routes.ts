@@ -12,8 +12,8 @@ import type { LoopSchedule } from '../generated/prisma/client.ts';
 import { RedisLoopEvents } from './events.ts';
 import { startRun } from './pipeline.ts';
 import { cancelRun, createCandidateRun, createRun, getRun, getRunDetail, listRuns, runLogs } from './runs.ts';
+import { countNewFeedback } from './new-feedback.ts';
 import {
-  countNewFeedback,
   getSchedule,
   nextCronRun,
   scheduleDefaults,

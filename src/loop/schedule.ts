@@ -7,10 +7,6 @@ import type { LoopSchedule, Prisma } from '../generated/prisma/client.ts';
 import { recordAudit } from '../platform/audit/audit-log.ts';
 import { AppError } from '../platform/errors/app-error.ts';
 import { isUnavailableError } from '../platform/errors/unavailable.ts';
-import { datasetOverrides } from '../contract/loop.ts';
-import { parseBuildConfig } from '../contract/dataset-build-config.ts';
-import { loadFeedbackRows } from '../feedback/feedback-rows.ts';
-import { assessRaters, trustOf } from '../feedback/raters/raters.ts';
 import {
   CRON_SCHEDULER_ID,
   FEEDBACK_CHECK_SCHEDULER_ID,
@@ -74,47 +70,6 @@ export async function updateSchedule(
     details: { changed, reason: input.reason ?? null } as Prisma.InputJsonObject,
   });
   return updated;
-}
-
-/**
- * Newly usable feedback since the schedule's cursor (all of it when null), counted the way the
- * dataset builds would use it: ratings, pairwise votes and annotation judgements only from raters
- * the builders do not exclude (the rater assessment of src/feedback/raters under the schedule's
- * dataset overrides), each answer (or pair, or queue item) once per rater however many times it was
- * rated or changed, plus corrections a moderator approved. Flags and implicit events do not count:
- * they do not make training examples on their own. One user hammering the rating route is excluded
- * by the same spam checks that keep them out of the datasets.
- */
-export async function countNewFeedback(
-  db: Db,
-  schedule: Pick<LoopSchedule, 'lastRunCursor' | 'datasets'>,
-): Promise<number> {
-  const since = schedule.lastRunCursor;
-  const config = parseBuildConfig(datasetOverrides.parse(schedule.datasets));
-  const rows = await loadFeedbackRows(db, {
-    window: { to: new Date() },
-    ...(config.modelVersionIds ? { modelVersionIds: config.modelVersionIds } : {}),
-  });
-  const trust = trustOf(assessRaters(rows, config));
-  const isNew = (at: Date) => since === null || at > since;
-  const items = new Set<string>();
-  for (const r of rows.ratings) {
-    if (isNew(r.at) && trust(r.userId) > 0) items.add(`rating:${r.userId}:${r.messageId}`);
-  }
-  for (const v of rows.votes) {
-    const pair = [v.messageAId, v.messageBId].sort().join(':');
-    if (isNew(v.at) && trust(v.userId) > 0) items.add(`vote:${v.userId}:${pair}`);
-  }
-  for (const j of rows.annotations ?? []) {
-    if (isNew(j.at) && trust(j.raterId) > 0) items.add(`judgement:${j.raterId}:${j.itemId}`);
-  }
-  const approvedSince = await db.correction.findMany({
-    where: { status: 'approved', ...(since ? { reviewedAt: { gt: since } } : {}) },
-    select: { id: true },
-  });
-  const usable = new Set(rows.corrections.map((c) => c.id));
-  for (const c of approvedSince) if (usable.has(c.id)) items.add(`correction:${c.id}`);
-  return items.size;
 }
 
 /**

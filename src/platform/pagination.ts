@@ -37,17 +37,30 @@ export function decodeCursor(cursor: string, path = 'querystring.cursor'): Keyse
   return { at: date, id };
 }
 
+type AfterKeyset<F extends string> = { OR: Array<Record<string, unknown>> } & Record<
+  F,
+  { lte: Date } | { gte: Date }
+>;
+
 /**
  * Prisma's condition for the items after `key` in (field, id) order: descending (newest first) or
- * ascending.
+ * ascending. The OR alone is only a filter to Postgres, which then reads the index from the first
+ * item and drops every row before the cursor; the bound on `field` beside it is what starts the
+ * index scan at the cursor. EXPLAIN (ANALYZE, BUFFERS), moderation's pending corrections 80% down
+ * (6,000 pending, index (status, created_at)): without the bound "Rows Removed by Filter: 4801",
+ * 4,704 buffers; with it "Index Cond: ((status = 'pending') AND (created_at <= ...))", 63 buffers.
  */
 export function afterKeyset<F extends string>(
   key: Keyset,
   field: F,
   direction: 'asc' | 'desc' = 'desc',
-): { OR: Array<Record<string, unknown>> } {
+): AfterKeyset<F> {
   const beyond = direction === 'desc' ? 'lt' : 'gt';
-  return { OR: [{ [field]: { [beyond]: key.at } }, { [field]: key.at, id: { [beyond]: key.id } }] };
+  const from = direction === 'desc' ? 'lte' : 'gte';
+  return {
+    [field]: { [from]: key.at },
+    OR: [{ [field]: { [beyond]: key.at } }, { [field]: key.at, id: { [beyond]: key.id } }],
+  } as AfterKeyset<F>;
 }
 
 /** Splits `limit + 1` fetched rows into the page and the cursor of the next one (null on the last page). */

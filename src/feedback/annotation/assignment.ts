@@ -7,6 +7,7 @@ import { Prisma, type AnnotationAssignment, type PairwiseChoice } from '../../ge
 import type { Db, PrismaClient, Tx } from '../../platform/db/client.ts';
 import { AppError } from '../../platform/errors/app-error.ts';
 import { annotationRubric, type JudgementBody, type LeasedItem } from '../../contract/annotation.ts';
+import { pathTo } from '../conversations/conversations.ts';
 import { invalidField } from '../explicit/feedback.ts';
 import { availableTo, CLAIMS, type QueueRow } from './queues.ts';
 
@@ -36,21 +37,14 @@ async function itemView(
     where: { id: lease.itemId },
     include: {
       message: {
-        select: { id: true, content: true, modelVersionId: true, parentId: true, conversationId: true },
+        select: { id: true, content: true, modelVersionId: true, parentId: true },
       },
       messageB: { select: { id: true, content: true, modelVersionId: true } },
     },
   });
-  const history = await db.message.findMany({
-    where: { conversationId: item.message.conversationId },
-    select: { id: true, parentId: true, role: true, content: true },
-  });
-  const byId = new Map(history.map((m) => [m.id, m]));
-  const prompt: LeasedItem['prompt'] = [];
-  for (let m = item.message.parentId ? byId.get(item.message.parentId) : undefined; m;) {
-    prompt.push({ role: m.role, content: m.content });
-    m = m.parentId ? byId.get(m.parentId) : undefined;
-  }
+  // Only the branch up to the prompt: a conversation's other branches can be any size.
+  const history = item.message.parentId ? await pathTo(db, item.message.parentId) : [];
+  const prompt: LeasedItem['prompt'] = history.map((m) => ({ role: m.role, content: m.content }));
   const answer = (m: { id: string; content: string; modelVersionId: string | null }) => ({
     id: m.id,
     content: m.content,
@@ -60,7 +54,7 @@ async function itemView(
     itemId: item.id,
     queueId: lease.queueId,
     expiresAt: lease.expiresAt,
-    prompt: prompt.reverse(),
+    prompt,
     answer: answer(item.message),
     answerB: item.messageB ? answer(item.messageB) : null,
   };

@@ -7,12 +7,18 @@ import type { SchedulerTickPayload } from './scheduler-tick.job.ts';
 import type { LoopContext } from '../context.ts';
 import { startRun } from '../pipeline.ts';
 import { createRun, RunInProgressError } from '../runs.ts';
-import { countNewFeedback, getSchedule, scheduleDefaults } from '../schedule.ts';
+import { countNewFeedback } from '../new-feedback.ts';
+import { getSchedule, scheduleDefaults } from '../schedule.ts';
 import { runView } from '../views.ts';
 
 export type TickResult =
   | { started: LoopRun }
-  | { started: null; why: 'paused' | 'run_in_progress' | 'below_threshold'; newFeedback?: number };
+  | {
+      started: null;
+      why: 'paused' | 'run_in_progress' | 'below_threshold';
+      /** The new items; before rater trust when even that is below the threshold (countNewFeedback). */
+      newFeedback?: number;
+    };
 
 export async function schedulerTick(
   ctx: LoopContext,
@@ -23,7 +29,7 @@ export async function schedulerTick(
   if (!schedule.enabled) return { started: null, why: 'paused' };
   let reason: string;
   if (trigger === 'feedback') {
-    const newFeedback = await countNewFeedback(ctx.prisma, schedule);
+    const newFeedback = await countNewFeedback(ctx.prisma, schedule, { below: schedule.feedbackThreshold });
     if (newFeedback < schedule.feedbackThreshold)
       return { started: null, why: 'below_threshold', newFeedback };
     reason = `${newFeedback} new feedback items reached the threshold of ${schedule.feedbackThreshold}`;

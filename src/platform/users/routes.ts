@@ -5,7 +5,9 @@ import { principalOf } from '../auth/plugin.ts';
 import { ROLE_GROUPS } from '../auth/principal.ts';
 import { recordAudit } from '../audit/audit-log.ts';
 import { AppError, notFound } from '../errors/app-error.ts';
-import { commonErrors, idParams } from '../../contract/http.ts';
+import { commonErrors, cursorQuery, idParams, nextCursor } from '../../contract/http.ts';
+import type { Prisma } from '../../generated/prisma/client.ts';
+import { afterKeyset, decodeCursor, pageOf } from '../pagination.ts';
 import {
   apiKeyView,
   createKeyBody,
@@ -14,10 +16,11 @@ import {
   updateUserBody,
   userView,
 } from '../../contract/users.ts';
-import { createUser, issueApiKey, setUserDisabled } from './users.ts';
+import { createUser, issueApiKey, listApiKeys, setUserDisabled } from './users.ts';
 import { newUserBody } from './schemas.ts';
 
 const tags = ['users'];
+const apiKeyList = z.object({ keys: z.array(apiKeyView), nextCursor });
 
 const adminRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addHook('onRequest', app.requireRole(...ROLE_GROUPS.administration));
@@ -54,16 +57,21 @@ const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         querystring: listUsersQuery,
-        response: { 200: z.object({ users: z.array(userView) }), ...commonErrors },
+        response: { 200: z.object({ users: z.array(userView), nextCursor }), ...commonErrors },
       },
     },
     async (request) => {
-      const users = await prisma.user.findMany({
-        where: request.query.role ? { role: request.query.role } : {},
-        orderBy: { createdAt: 'asc' },
-        take: request.query.limit,
+      const { role, cursor, limit } = request.query;
+      const where: Prisma.UserWhereInput[] = [];
+      if (role) where.push({ role });
+      if (cursor) where.push(afterKeyset(decodeCursor(cursor), 'createdAt', 'asc'));
+      const rows = await prisma.user.findMany({
+        where: { AND: where },
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        take: limit + 1,
       });
-      return { users };
+      const page = pageOf(rows, limit, (u) => ({ at: u.createdAt, id: u.id }));
+      return { users: page.items, nextCursor: page.nextCursor };
     },
   );
 
@@ -139,16 +147,11 @@ const adminRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         tags,
         params: idParams,
-        response: { 200: z.object({ keys: z.array(apiKeyView) }), ...commonErrors },
+        querystring: cursorQuery,
+        response: { 200: apiKeyList, ...commonErrors },
       },
     },
-    async (request) => {
-      const keys = await prisma.apiKey.findMany({
-        where: { userId: request.params.id },
-        orderBy: { createdAt: 'asc' },
-      });
-      return { keys };
-    },
+    async (request) => listApiKeys(prisma, request.params.id, request.query),
   );
 };
 
@@ -158,14 +161,8 @@ const selfServiceRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/v1/me/api-keys',
-    { schema: { tags, response: { 200: z.object({ keys: z.array(apiKeyView) }), ...commonErrors } } },
-    async (request) => {
-      const keys = await prisma.apiKey.findMany({
-        where: { userId: principalOf(request).userId },
-        orderBy: { createdAt: 'asc' },
-      });
-      return { keys };
-    },
+    { schema: { tags, querystring: cursorQuery, response: { 200: apiKeyList, ...commonErrors } } },
+    async (request) => listApiKeys(prisma, principalOf(request).userId, request.query),
   );
 
   app.post(

@@ -5,6 +5,7 @@ import { AppError } from '../errors/app-error.ts';
 import type { Role } from '../auth/principal.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import { hashToken, newApiKey } from '../auth/tokens.ts';
+import { afterKeyset, decodeCursor, pageOf } from '../pagination.ts';
 
 export async function createUser(db: Db, input: { email: string; password?: string; role: Role }) {
   const passwordHash = input.password ? await hashPassword(input.password) : null;
@@ -42,6 +43,23 @@ export async function issueApiKey(db: Db, userId: string, name: string, maxActiv
  * the account in the same transaction, so nothing it held works again once it commits; enabling
  * lets it sign in again but brings no key back.
  */
+/**
+ * A page of `userId`'s keys, revoked ones too, oldest first. Read through the api_keys user_id
+ * index and sorted: one user's keys, however many they made and revoked, are few.
+ */
+export async function listApiKeys(db: Db, userId: string, page: { limit: number; cursor?: string }) {
+  const rows = await db.apiKey.findMany({
+    where: {
+      userId,
+      ...(page.cursor ? afterKeyset(decodeCursor(page.cursor), 'createdAt', 'asc') : {}),
+    },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    take: page.limit + 1,
+  });
+  const { items, nextCursor } = pageOf(rows, page.limit, (k) => ({ at: k.createdAt, id: k.id }));
+  return { keys: items, nextCursor };
+}
+
 export async function setUserDisabled(db: Db, userId: string, disabled: boolean) {
   return inTransaction(db, async (tx) => {
     const now = new Date();

@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
-import { countNewFeedback, getSchedule, scheduleDefaults } from '../../../src/loop/schedule.ts';
+import { countNewFeedback } from '../../../src/loop/new-feedback.ts';
+import { getSchedule, scheduleDefaults } from '../../../src/loop/schedule.ts';
+import { registerModelVersion } from '../../../src/promotion/model-versions.ts';
 import { makeUser, type TestUser } from '../../helpers/app.ts';
 import { startExchange, modelAnswer } from '../../helpers/conversations.ts';
 import { startLoopTest, type LoopTest } from '../../helpers/loop.ts';
@@ -73,5 +75,58 @@ describe('the feedback threshold counts feedback the datasets would use', () => 
     assert.equal(await counted(), 0);
     const schedule = await getSchedule(t.app.db.prisma, scheduleDefaults(t.config));
     assert.equal(await countNewFeedback(t.app.db.prisma, schedule), 0);
+    // The scheduler's check skips the assessment when even the untrusted count is below its threshold:
+    // 100 answers before trust, 0 after.
+    assert.equal(await countNewFeedback(t.app.db.prisma, schedule, { below: 101 }), 100);
+    assert.equal(await countNewFeedback(t.app.db.prisma, schedule, { below: 100 }), 0);
+  });
+
+  test('a pair voted on both ways counts once, an approved correction counts, and a version override counts only its answers', async () => {
+    await resetCursor();
+    const as = (who: TestUser) => ({
+      post: (url: string, body: object) =>
+        request(t.app.server).post(url).set('authorization', who.auth).send(body),
+    });
+    const version = await registerModelVersion(t.app.db.prisma, {
+      name: `threshold-${Date.now()}`,
+      path: 'threshold',
+      actorId: null,
+    });
+    const voter = await makeUser(t.app, 'user');
+    const moderator = await makeUser(t.app, 'moderator');
+    const { conversationId, promptId, answerId } = await startExchange(
+      t,
+      voter,
+      'What is the capital of Peru?',
+      'Lima.',
+      version.id,
+    );
+    const other = await modelAnswer(t, conversationId, promptId, 'Cusco.', version.id);
+    for (const [a, b] of [
+      [answerId, other.id],
+      [other.id, answerId],
+    ]) {
+      const res = await as(voter).post('/v1/votes', { messageAId: a, messageBId: b, choice: 'a' });
+      assert.ok(res.status === 200 || res.status === 201, JSON.stringify(res.body));
+    }
+    assert.equal(await counted(), 1);
+
+    // A correction counts once a moderator approves it, on an answer logged by another model.
+    const logged = await startExchange(t, voter, 'And of Bolivia?', 'La Paz is the only capital.');
+    const correction = await as(voter).post(`/v1/messages/${logged.answerId}/corrections`, {
+      text: 'Sucre is the constitutional capital; La Paz is the seat of government.',
+    });
+    assert.equal(correction.status, 201, JSON.stringify(correction.body));
+    assert.equal(await counted(), 1);
+    const approved = await as(moderator).post(`/v1/moderation/corrections/${correction.body.id}/approve`, {
+      reason: 'right',
+    });
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    assert.equal(await counted(), 2);
+
+    // Datasets limited to the version: the vote counts, the correction on the logged answer does not.
+    const schedule = await getSchedule(t.app.db.prisma, scheduleDefaults(t.config));
+    const onlyVersion = { ...schedule, datasets: { modelVersionIds: [version.id] } };
+    assert.equal(await countNewFeedback(t.app.db.prisma, onlyVersion), 1);
   });
 });

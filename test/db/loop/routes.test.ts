@@ -54,7 +54,7 @@ describe('loop routes', () => {
     for (const who of [moderator, ops, admin]) {
       const res = await call(who, 'get', '/v1/reports');
       assert.equal(res.status, 200, who.role);
-      assert.deepEqual(res.body, { reports: [] });
+      assert.deepEqual(res.body, { reports: [], nextCursor: null });
     }
     assert.equal((await call(ops, 'get', '/v1/reports/00000000-0000-4000-8000-000000000000')).status, 404);
   });

@@ -8,6 +8,8 @@ import { makeUser, startTestApp, type TestApp, type TestUser } from '../../helpe
 import { modelAnswer, startExchange } from '../../helpers/conversations.ts';
 import { registerModelVersion } from '../../../src/promotion/model-versions.ts';
 import { encodeCursor } from '../../../src/platform/pagination.ts';
+import { toJson } from '../../../src/platform/db/json.ts';
+import { makeReport } from '../../helpers/reports.ts';
 
 let t: TestApp;
 let user: TestUser;
@@ -211,6 +213,80 @@ describe('cursor pagination', () => {
     const datasetIds = await walk('/v1/datasets', 'items', ops);
     assert.deepEqual(datasetIds, newestFirst(datasets.map((d) => ({ id: d.id, at: d.createdAt }))));
     await assertRejectsBadCursors('/v1/datasets', ops);
+  });
+
+  test('evaluation reports, all and of one version', async () => {
+    const [one, other] = await Promise.all(
+      ['page-report-a', 'page-report-b'].map((name) =>
+        registerModelVersion(t.app.db.prisma, { name, path: name, actorId: null }),
+      ),
+    );
+    const rows = [];
+    for (const [i, at] of TIMES.entries())
+      rows.push(
+        await t.app.db.prisma.evaluationReport.create({
+          data: {
+            modelVersionId: (i % 2 === 0 ? one : other)!.id,
+            evaluationKey: 'pagination',
+            report: toJson(makeReport({ exact: i })),
+            createdAt: at,
+          },
+        }),
+      );
+    // Three a page: the two reports made at the same time fall on either side of a page break.
+    const ids = await walk('/v1/reports', 'reports', moderator, 3);
+    assert.deepEqual(ids, newestFirst(rows.map((r) => ({ id: r.id, at: r.createdAt }))));
+    const ofOne = await walk(`/v1/reports?modelVersionId=${one!.id}`, 'reports', ops, 1);
+    assert.deepEqual(
+      ofOne,
+      newestFirst(
+        rows.filter((r) => r.modelVersionId === one!.id).map((r) => ({ id: r.id, at: r.createdAt })),
+      ),
+    );
+    await assertRejectsBadCursors('/v1/reports', ops);
+  });
+
+  test('users, oldest first', async () => {
+    for (const [i, at] of TIMES.entries())
+      await t.app.db.prisma.user.create({
+        data: { email: `page-user-${i}@example.test`, role: 'moderator', createdAt: at },
+      });
+    const ids = await walk('/v1/users?role=moderator', 'users', admin);
+    const stored = await t.app.db.prisma.user.findMany({
+      where: { role: 'moderator' },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    });
+    assert.deepEqual(
+      ids,
+      stored.map((u) => u.id),
+    );
+    assert.equal(ids.length, TIMES.length + 1);
+    await assertRejectsBadCursors('/v1/users', admin);
+  });
+
+  test('API keys, oldest first, revoked ones too', async () => {
+    const owner = await makeUser(t.app, 'user');
+    for (const [i, at] of TIMES.entries())
+      await t.app.db.prisma.apiKey.create({
+        data: {
+          userId: owner.id,
+          name: `page key ${i}`,
+          prefix: 'fl_page',
+          keyHash: `pagination-key-${owner.id}-${i}`,
+          createdAt: at,
+          revokedAt: at,
+        },
+      });
+    const stored = await t.app.db.prisma.apiKey.findMany({
+      where: { userId: owner.id },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    });
+    assert.equal(stored.length, TIMES.length + 1);
+    const expected = stored.map((k) => k.id);
+    assert.deepEqual(await walk('/v1/me/api-keys', 'keys', owner), expected);
+    assert.deepEqual(await walk(`/v1/users/${owner.id}/api-keys`, 'keys', admin), expected);
+    await assertRejectsBadCursors('/v1/me/api-keys', owner);
+    await assertRejectsBadCursors(`/v1/users/${owner.id}/api-keys`, admin);
   });
 
   test('moderation: corrections and flags', async () => {

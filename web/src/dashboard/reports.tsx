@@ -71,7 +71,7 @@ export function ReportsPanel({ reportId }: { reportId: string | null }) {
     () =>
       active
         ? api(`/v1/reports?modelVersionId=${active.id}&limit=1`, reportList)
-        : Promise.resolve({ reports: [] }),
+        : Promise.resolve({ reports: [], nextCursor: null }),
     [active?.id],
   );
   // The chosen report, else the newest one with a gate decision (a run also reports on the active version).

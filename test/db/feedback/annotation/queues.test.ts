@@ -418,3 +418,45 @@ describe('assignment', () => {
     );
   });
 });
+
+describe("a queue's raters", () => {
+  test("each rater's row in the detail is the progress they see themselves, midway through", async () => {
+    const [a, b, c] = [
+      await makeUser(t.app, 'user'),
+      await makeUser(t.app, 'user'),
+      await makeUser(t.app, 'user'),
+    ];
+    // One item answers a's own prompt: a may never take it.
+    await startExchange(t, a, 'A question of my own?', 'An answer to it.');
+    const queue = await createQueue({ overlap: 2 });
+    const take = async (who: TestUser) => {
+      const res = await next(who, queue.id);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return res.body.item.itemId as string;
+    };
+    // a judges one, skips one and holds a lease on a third; b judges two; c holds a lease.
+    assert.equal((await judge(a, queue.id, await take(a), { thumbs: 'up' })).status, 201);
+    assert.equal((await skip(a, queue.id, await take(a))).status, 200);
+    await take(a);
+    for (let i = 0; i < 2; i++)
+      assert.equal((await judge(b, queue.id, await take(b), { thumbs: 'down' })).status, 201);
+    await take(c);
+
+    const detail = await api().get(`/v1/annotation/queues/${queue.id}`).set('authorization', moderator.auth);
+    assert.equal(detail.status, 200, JSON.stringify(detail.body));
+    assert.deepEqual(
+      detail.body.raters.map((r: { userId: string }) => r.userId),
+      [b.id, a.id, c.id],
+      'most judgements first',
+    );
+    for (const who of [a, b, c]) {
+      const own = await api().get(`/v1/annotation/queues/${queue.id}`).set('authorization', who.auth);
+      const row = detail.body.raters.find((r: { userId: string }) => r.userId === who.id);
+      assert.deepEqual(
+        { judged: row.judged, skipped: row.skipped, available: row.available },
+        own.body.mine,
+        who === a ? 'a' : who === b ? 'b' : 'c',
+      );
+    }
+  });
+});
