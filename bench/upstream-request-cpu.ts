@@ -1,5 +1,6 @@
 // CPU that feedloop spends on one streamed completion of an upstream version, by phase: from the
-// request's arrival until the upstream request is sent, then until the answer's first token is
+// request's arrival until its handler starts (hooks, body), until the upstream request is sent,
+// then until the answer's first token is
 // written to the client (the upstream's reply read, the stream opened), then the rest (later
 // tokens, the answer stored, the stream ended). Requests run one at a time, so each phase's
 // process.cpuUsage is that request's alone; the upstream (bench/fixed-rate-upstream.ts) and the
@@ -43,6 +44,8 @@ const cpuNow = (): number => {
 /** CPU microseconds at each mark of the request in flight (there is one at a time). */
 interface Marks {
   arrived: number;
+  /** Hooks run (authentication, rate limit), the body read and validated. */
+  handlerStarted?: number;
   upstreamSent?: number;
   firstTokenWritten?: number;
   finished?: number;
@@ -112,6 +115,9 @@ try {
       current = null;
     });
   });
+  subscribe('tracing:fastify.request.handler:start', () => {
+    if (current && current.handlerStarted === undefined) current.handlerStarted = cpuNow();
+  });
   subscribe('undici:request:bodySent', () => {
     if (current && current.upstreamSent === undefined) current.upstreamSent = cpuNow();
   });
@@ -161,7 +167,8 @@ try {
   }
 
   const complete = done.filter(
-    (m): m is Required<Marks> => m.upstreamSent !== undefined && m.firstTokenWritten !== undefined,
+    (m): m is Required<Marks> =>
+      m.handlerStarted !== undefined && m.upstreamSent !== undefined && m.firstTokenWritten !== undefined,
   );
   if (complete.length !== REQUESTS) throw new Error(`${complete.length} of ${REQUESTS} requests were timed`);
   const phase = (f: (m: Required<Marks>) => number) => {
@@ -175,6 +182,8 @@ try {
     max_tokens: MAX_TOKENS,
     wall_s: Math.round(seconds * 10) / 10,
     load_average_1m: (await import('node:os')).loadavg()[0]!.toFixed(2),
+    cpu_us_to_handler: phase((m) => m.handlerStarted - m.arrived),
+    cpu_us_handler_to_upstream_sent: phase((m) => m.upstreamSent - m.handlerStarted),
     cpu_us_to_upstream_sent: phase((m) => m.upstreamSent - m.arrived),
     cpu_us_upstream_sent_to_first_token_written: phase((m) => m.firstTokenWritten - m.upstreamSent),
     cpu_us_to_first_token_written: phase((m) => m.firstTokenWritten - m.arrived),
