@@ -71,7 +71,8 @@ function summariseProfile(profile: Profiler.Profile): {
     const frame = byId.get(id)!;
     const url = frame.url.replace(/^file:\/\//, '');
     const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
-    const place = pkg ?? (url.includes('/src/') ? url.slice(url.indexOf('/src/') + 1) : url || frame.functionName);
+    const place =
+      pkg ?? (url.includes('/src/') ? url.slice(url.indexOf('/src/') + 1) : url || frame.functionName);
     add(places, place, us);
     add(functions, `${frame.functionName || '(anonymous)'} ${place}:${frame.lineNumber + 1}`, us);
   });

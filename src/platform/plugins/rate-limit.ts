@@ -148,7 +148,8 @@ export const rateLimitPlugin = fp(
     const limits: Limits = {
       async checkAuthFailures(request) {
         const res = await limited('', () => authFailures.get(request.ip));
-        if (res && res.consumedPoints >= config.FEEDLOOP_AUTH_FAILURES_PER_MINUTE) throw authFailuresRefusal(res);
+        if (res && res.consumedPoints >= config.FEEDLOOP_AUTH_FAILURES_PER_MINUTE)
+          throw authFailuresRefusal(res);
       },
       deferAuthFailureCheck(request) {
         request.authFailuresUnchecked = true;
