@@ -11,6 +11,8 @@
 //   npx tsx bench/upstream-request-cpu.ts [--requests 300] [--warm-up 150] [--max-tokens 4]
 //     [--profile out.cpuprofile]   a V8 CPU profile of the measured requests, summarised on stderr
 //                                   (the profiler's own cost makes that run's figures higher)
+//     [--log-level info]           the server's log level (default warn; `info` logs each request
+//                                   twice on stdout, before the result line)
 import { subscribe } from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -28,6 +30,7 @@ const { values: args } = parseArgs({
     'warm-up': { type: 'string', default: '150' },
     'max-tokens': { type: 'string', default: '4' },
     profile: { type: 'string' },
+    'log-level': { type: 'string', default: 'warn' },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -82,7 +85,7 @@ function summariseProfile(profile: Profiler.Profile): {
 
 const upstream = forkBenchChild(new URL('./fixed-rate-upstream.ts', import.meta.url));
 const client = forkBenchChild(new URL('./sequential-stream-client.ts', import.meta.url));
-const front = await startBenchApp('cpu', { baseModel: false });
+const front = await startBenchApp('cpu', { baseModel: false, env: { LOG_LEVEL: args['log-level'] } });
 try {
   const { baseUrl } = await nextMessage<{ baseUrl: string }>(upstream);
   const version = await registerUpstreamVersion(front.app.db.prisma, {
@@ -179,6 +182,7 @@ try {
   const result = {
     bench: 'upstream-request-cpu',
     profiled: Boolean(args.profile),
+    log_level: args['log-level'],
     requests: REQUESTS,
     max_tokens: MAX_TOKENS,
     wall_s: Math.round(seconds * 10) / 10,
