@@ -92,6 +92,9 @@ export interface Limits {
   consumeSignup(request: FastifyRequest): Promise<void>;
 }
 
+/** The window the request limit counts in. */
+const REQUEST_WINDOW_SECONDS = 60;
+
 const tooMany = (what: string, res: Pick<RateLimiterRes, 'msBeforeNext'>): AppError => {
   const seconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
   return new AppError('rate_limited', `${what}; retry in ${seconds} s`, { retryAfterSeconds: seconds });
@@ -124,8 +127,9 @@ export const rateLimitPlugin = fp(
         ...(fallBackToProcess ? { insuranceLimiter: new RateLimiterMemory(options) } : {}),
       });
     const perMinute = config.FEEDLOOP_RATE_LIMIT_PER_MINUTE;
-    const requests = redisLimiter('requests', { points: perMinute, duration: 60 });
-    const ingestion = redisLimiter('requests', { points: perMinute, duration: 60 }, true);
+    const requestWindow = { points: perMinute, duration: REQUEST_WINDOW_SECONDS };
+    const requests = redisLimiter('requests', requestWindow);
+    const ingestion = redisLimiter('requests', requestWindow, true);
     const authFailures = redisLimiter(
       'auth-failures',
       { points: config.FEEDLOOP_AUTH_FAILURES_PER_MINUTE, duration: 60 },
@@ -141,8 +145,7 @@ export const rateLimitPlugin = fp(
 
     const authFailuresRefusal = (res: Pick<RateLimiterRes, 'msBeforeNext'>) =>
       tooMany('Too many failed authentications from this address', res);
-    const requestsRefusal = (res: Pick<RateLimiterRes, 'msBeforeNext'>) =>
-      tooMany(`Rate limit of ${perMinute} requests per minute exceeded`, res);
+    const requestsExceeded = `Rate limit of ${perMinute} requests per minute exceeded`;
     app.redis.defineCommand('feedloopAdmit', { numberOfKeys: 2, lua: ADMIT_SCRIPT });
 
     const limits: Limits = {
@@ -194,14 +197,19 @@ export const rateLimitPlugin = fp(
       if (app.redis.status !== 'ready') return null;
       let counts: [number, number, number, number];
       try {
-        counts = await app.redis.feedloopAdmit(authFailures.getKey(request.ip), requests.getKey(key), 60);
+        counts = await app.redis.feedloopAdmit(
+          authFailures.getKey(request.ip),
+          requests.getKey(key),
+          REQUEST_WINDOW_SECONDS,
+        );
       } catch {
+        // Redis went away meanwhile: the limits on their own say 503 or fall back to this process.
         return null;
       }
       const [failures, failuresTtl, consumed, ttl] = counts;
       if (failures >= config.FEEDLOOP_AUTH_FAILURES_PER_MINUTE)
         throw authFailuresRefusal({ msBeforeNext: failuresTtl });
-      if (consumed > perMinute) throw requestsRefusal({ msBeforeNext: ttl });
+      if (consumed > perMinute) throw tooMany(requestsExceeded, { msBeforeNext: ttl });
       return { remainingPoints: perMinute - consumed };
     };
 
@@ -218,9 +226,7 @@ export const rateLimitPlugin = fp(
       let res = checkAuthFailures ? await admitInOneTrip(request, key) : null;
       if (!res) {
         // Counted before the address is checked, as in one trip: a refused request still counts.
-        res = await limited(`Rate limit of ${perMinute} requests per minute exceeded`, () =>
-          limiter.consume(key),
-        );
+        res = await limited(requestsExceeded, () => limiter.consume(key));
         if (checkAuthFailures) await limits.checkAuthFailures(request);
       }
       reply.header('x-ratelimit-limit', perMinute);
