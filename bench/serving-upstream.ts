@@ -2,6 +2,10 @@
 // through feedloop (an upstream version) against calling the same upstream directly, at 8 and 64
 // concurrent streams, and feedback ingestion latency while feedloop's streams run. Issue 15's
 // targets: feedloop adds under 10 ms to the first token's p99; ingestion p99 stays under 50 ms.
+// Each concurrency is measured twice: `burst`, every stream of a round starting at the same instant
+// (the worst case: N requests queue on one event loop together), and `steady`, N streams always in
+// flight with their starts spread over one answer's duration, each starting its next request when
+// its answer ends (requests arriving one at a time, as from many independent users).
 //
 // This process runs only the feedloop under test; the client reading the streams is a child
 // process (bench/serving-upstream-client.ts), and so is the default upstream. The upstream is a
@@ -19,13 +23,15 @@ import { startBenchApp, type BenchApp } from './bench-app.ts';
 import { endChild, forkBenchChild, nextMessage } from './bench-child.ts';
 import { FIRST_TOKEN_MS, TOKEN_MS } from './fixed-rate-upstream.ts';
 import { percentile } from './percentile.ts';
-import type { Endpoint, LoadSamples, UpstreamJob } from './serving-upstream-client.ts';
+import type { Endpoint, LoadSamples, PhaseSamples, UpstreamJob } from './serving-upstream-client.ts';
 
 const BENCH_KEY_ENV = 'FEEDLOOP_BENCH_UPSTREAM_KEY';
 const VERSION_NAME = 'bench-upstream';
 const CONCURRENCIES = [8, 64];
-/** First-token samples per path and concurrency: p99 is then the 4th slowest, not the slowest. */
+/** First-token samples per path, concurrency and phase: p99 is then the 4th slowest, not the slowest. */
 const SAMPLES = 320;
+/** Steady load: segments alternating between the two paths, each with its own uncounted ramp. */
+const STEADY_SEGMENTS = 4;
 
 async function fixedRateUpstream(): Promise<{ endpoint: Endpoint; child: ChildProcess }> {
   const child = forkBenchChild(new URL('./fixed-rate-upstream.ts', import.meta.url));
@@ -54,10 +60,9 @@ async function runClient(job: UpstreamJob): Promise<LoadSamples[]> {
 const round1 = (x: number) => Math.round(x * 10) / 10;
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
-function summary(load: LoadSamples, rounds: number): Record<string, number> {
-  const { direct, feedloop } = load;
+function summary(phase: PhaseSamples): Record<string, number> {
+  const { direct, feedloop } = phase;
   return {
-    rounds,
     samples: feedloop.ttftMs.length,
     direct_ttft_p50_ms: round1(percentile(direct.ttftMs, 50)),
     direct_ttft_p99_ms: round1(percentile(direct.ttftMs, 99)),
@@ -67,9 +72,9 @@ function summary(load: LoadSamples, rounds: number): Record<string, number> {
     added_ttft_p99_ms: round1(percentile(feedloop.ttftMs, 99) - percentile(direct.ttftMs, 99)),
     direct_tokens_per_s: round1(mean(direct.tokensPerSecond)),
     feedloop_tokens_per_s: round1(mean(feedloop.tokensPerSecond)),
-    ingest_samples: load.ingestMs.length,
-    ingest_p50_ms: round1(percentile(load.ingestMs, 50)),
-    ingest_p99_ms_during_streams: round1(percentile(load.ingestMs, 99)),
+    ingest_samples: phase.ingestMs.length,
+    ingest_p50_ms: round1(percentile(phase.ingestMs, 50)),
+    ingest_p99_ms_during_streams: round1(percentile(phase.ingestMs, 99)),
   };
 }
 
@@ -83,6 +88,9 @@ export async function runUpstreamBench(options: {
   const loads = CONCURRENCIES.map((streams) => ({
     streams,
     rounds: options.smoke ? 1 : Math.ceil(SAMPLES / streams),
+    segments: options.smoke ? 1 : STEADY_SEGMENTS,
+    // One more than counted: each stream's first request of a segment is its ramp.
+    requestsPerStream: options.smoke ? 2 : 1 + Math.ceil(SAMPLES / STEADY_SEGMENTS / streams),
   }));
   let upstreamChild: ChildProcess | null = null;
   let front: BenchApp | null = null;
@@ -120,7 +128,21 @@ export async function runUpstreamBench(options: {
       maxTokens,
     });
     const results = Object.fromEntries(
-      samples.map((load, i) => [`streams_${load.streams}`, summary(load, loads[i]!.rounds)]),
+      samples.map((load, i) => {
+        const { rounds, segments, requestsPerStream } = loads[i]!;
+        return [
+          `streams_${load.streams}`,
+          {
+            burst: { rounds, ...summary(load.burst) },
+            steady: {
+              segments,
+              requests_per_stream: requestsPerStream,
+              start_spacing_ms: round1(load.answerMs / load.streams),
+              ...summary(load.steady),
+            },
+          },
+        ];
+      }),
     );
     return {
       bench: 'serving-upstream',

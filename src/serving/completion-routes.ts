@@ -184,25 +184,19 @@ export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
 
       // Streaming: errors before the first byte still get a normal JSON error (thrown from here);
       // once the event stream has begun, an error is sent as a final `error` event.
-      let streamId = '';
-      let modelName = body.model ?? 'default';
-      const chunk = (
-        delta: Record<string, string>,
-        finish: string | null,
-        extra: Record<string, unknown> = {},
-      ) =>
-        `data: ${JSON.stringify({
-          id: streamId,
-          object: 'chat.completion.chunk',
-          created,
-          model: modelName,
-          choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
-          ...extra,
-        })}\n\n`;
+      // Every chunk is `data: {"id", "object", "created", "model", "choices": [{"index", "delta",
+      // "finish_reason", "logprobs"}], "usage"?}`; the part up to the delta is the same for the whole
+      // stream, so it is serialised once, when the stream opens, not once per token.
+      let chunkHead = '';
+      const chunk = (delta: Record<string, string>, finish: string | null, usage?: object) =>
+        `${chunkHead}${JSON.stringify(delta)},"finish_reason":${JSON.stringify(finish)},"logprobs":null}]${
+          usage ? `,"usage":${JSON.stringify(usage)}` : ''
+        }}\n\n`;
       let opened = false;
-      const open = () => {
+      const open = (streamId: string, modelName: string) => {
         if (opened) return;
         opened = true;
+        chunkHead = `data: {"id":${JSON.stringify(streamId)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(modelName)},"choices":[{"index":0,"delta":`;
         reply.hijack();
         reply.raw.writeHead(200, {
           'content-type': 'text/event-stream; charset=utf-8',
@@ -215,11 +209,7 @@ export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
       try {
         const outcome = await runCompletion(app, {
           ...common,
-          onStart: ({ version, messageId }) => {
-            streamId = messageId;
-            modelName = version.name;
-            open();
-          },
+          onStart: ({ version, messageId }) => open(messageId, version.name),
           // A client reading slower than the model writes: wait for the buffer to drain (or the
           // client to leave) before the next token, so at most one chunk is buffered beyond it.
           onToken: async (event) => {
@@ -231,7 +221,7 @@ export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
         const { completion } = outcome;
         if (!reply.raw.writable) return;
         const counts = usageOf(completion);
-        const usage = body.stream_options?.include_usage && counts ? { usage: counts } : {};
+        const usage = body.stream_options?.include_usage && counts ? counts : undefined;
         reply.raw.write(chunk({}, completion.finishReason === 'length' ? 'length' : 'stop', usage));
         reply.raw.write('data: [DONE]\n\n');
         reply.raw.end();

@@ -39,8 +39,8 @@ export interface CompletionRequest {
   signal?: AbortSignal;
   /**
    * Called once the prompt is accepted and generation begins, with the ids the user turn and the
-   * answer will have. The user turn is being stored meanwhile: if that fails, the stream ends with
-   * the error and nothing of the exchange is kept.
+   * answer will have. The user turn is stored once the first token has been passed on (onToken):
+   * if that fails, the stream ends with the error and nothing of the exchange is kept.
    */
   onStart?: (info: { version: ModelVersion; messageId: string; turn: UserTurn }) => void;
   /** May return a promise: the next token waits for it (backpressure from a slow client). */
@@ -211,10 +211,18 @@ async function discardMessage(app: FastifyInstance, id: string): Promise<void> {
   await app.db.prisma.message.deleteMany({ where: { id, children: { none: {} } } });
 }
 
+/** Sampling defaults by version row, parsed once: the served versions are a snapshot requests share. */
+const versionDefaults = new WeakMap<ModelVersion, GenerationOptionsInput | null>();
+
 /** A version's sampling defaults under the request's own options (the request wins). */
 function effectiveOptions(version: ModelVersion, options: GenerationOptionsInput): GenerationOptionsInput {
-  const defaults = samplingOptions.nullable().parse(version.samplingDefaults);
-  return defaults ? { ...withStopList(defaults), ...options } : options;
+  let defaults = versionDefaults.get(version);
+  if (defaults === undefined) {
+    const parsed = samplingOptions.nullable().parse(version.samplingDefaults);
+    defaults = parsed ? withStopList(parsed) : null;
+    versionDefaults.set(version, defaults);
+  }
+  return defaults ? { ...defaults, ...options } : options;
 }
 
 /**
@@ -243,12 +251,21 @@ export async function runCompletion(
   const options = effectiveOptions(version, request.options);
   const messageId = randomUUID();
   const started = performance.now();
-  // The answer streams while the user turn is being stored: the first token does not wait for the
-  // database. A failed store cancels the generation and ends the stream with the error, so nothing
-  // of the exchange is kept and the client is told.
   const stream = provider.generate(version, { messages: plan.history, options }, { signal: request.signal });
-  const storing = plan.store();
-  storing.catch(() => stream.cancel());
+  // The user turn is stored once the first token has been passed on (or when the answer ends
+  // without one), while the rest of the answer streams: neither the upstream request nor the first
+  // token waits for the database or shares the event loop with the insert, and an answer that
+  // fails before its first token leaves nothing to remove. A failed store cancels the generation
+  // and ends the stream with the error, so nothing of the exchange is kept and the client is told.
+  // (Typed by a cast: assigned only in `store`, so a plain `= null` would narrow it to null below.)
+  let storing = null as Promise<Message> | null;
+  const store = (): Promise<Message> => {
+    if (!storing) {
+      storing = plan.store();
+      storing.catch(() => stream.cancel());
+    }
+    return storing;
+  };
   let text = '';
   let completion: ProviderCompletion;
   try {
@@ -261,7 +278,10 @@ export async function runCompletion(
     for (next ??= await events.next(); !next.done; next = await events.next()) {
       const event = { ...next.value, delta: storableText(next.value.delta) };
       text += event.delta;
-      await request.onToken?.(event);
+      // Written to the client before the store starts; the wait for a slow client comes after.
+      const passedOn = request.onToken?.(event);
+      void store();
+      await passedOn;
     }
     const result = await stream.result;
     completion = { ...result, text: storableText(result.text) };
@@ -271,7 +291,7 @@ export async function runCompletion(
     // The generation failed (the upstream refused or timed out, a worker died). Before any text
     // reached the client nothing of the exchange is kept; after, the part it saw is kept, marked
     // aborted, as a cancelled answer is.
-    const userMessage = await storing.catch(() => null);
+    const userMessage = storing ? await storing.catch(() => null) : null;
     if (userMessage && text) {
       await storeAnswer(app, {
         request: { ...request, options },
@@ -297,7 +317,7 @@ export async function runCompletion(
     }
     throw err;
   }
-  const userMessage = await storing;
+  const userMessage = await store();
   // An answer cut short by the client is still stored (marked aborted): nothing the user saw is lost.
   const message = await storeAnswer(app, {
     request: { ...request, options },

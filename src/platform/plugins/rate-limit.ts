@@ -9,8 +9,13 @@
 // When Redis is down: ingestion (implicit events, ratings, votes) fails open onto a limit counted in
 // this process, so feedback keeps flowing; every other limited route answers 503, as it did; the
 // failed-authentication limit falls back to this process too (it guards every route).
+//
+// A request whose API key this process already holds as valid has its address's failed
+// authentications checked and its own request counted in one Redis script (ADMIT_SCRIPT), one round
+// trip instead of two, on the counters rate-limiter-flexible keeps for both limits.
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ClientContext, Result } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from '../errors/app-error.ts';
 
@@ -22,7 +27,38 @@ declare module 'fastify' {
   interface FastifyInstance {
     limits: Limits;
   }
+  interface FastifyRequest {
+    /** The address's failed authentications are still to be checked, before the handler. */
+    authFailuresUnchecked: boolean;
+  }
 }
+
+declare module 'ioredis' {
+  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
+    /** ADMIT_SCRIPT: [failed authentications, their ms to expiry, requests counted, their ms to expiry]. */
+    feedloopAdmit(
+      authFailuresKey: string,
+      requestsKey: string,
+      durationSeconds: number,
+    ): Result<[number, number, number, number], Context>;
+  }
+}
+
+/**
+ * KEYS[1]: the address's failed authentications, read as rate-limiter-flexible's get() reads them;
+ * KEYS[2]: the user's requests, counted as its consume() counts them (the same statements as its
+ * increment script), ARGV[1] being the window in seconds. A missing failure counter reads 0.
+ */
+const ADMIT_SCRIPT = `local failures = tonumber(redis.call('get', KEYS[1]) or '0')
+local failuresTtl = redis.call('pttl', KEYS[1])
+redis.call('set', KEYS[2], 0, 'EX', ARGV[1], 'NX')
+local consumed = redis.call('incrby', KEYS[2], 1)
+local ttl = redis.call('pttl', KEYS[2])
+if ttl == -1 then
+  redis.call('expire', KEYS[2], ARGV[1])
+  ttl = 1000 * ARGV[1]
+end
+return {failures, failuresTtl, consumed, ttl}`;
 
 /** Routes that ingest feedback: they keep working on a per-process limit while Redis is down. */
 export const INGESTION_ROUTES: ReadonlySet<string> = new Set([
@@ -38,6 +74,12 @@ export const LOGIN_LOCKOUT_SECONDS = 15 * 60;
 export interface Limits {
   /** Refuses (429) an address that failed authentication too often; call before checking a credential. */
   checkAuthFailures(request: FastifyRequest): Promise<void>;
+  /**
+   * For a credential this process already holds as valid: the address's failed authentications are
+   * checked before the handler runs (with the request's own limit, in one round trip), so the
+   * request's body is read meanwhile.
+   */
+  deferAuthFailureCheck(request: FastifyRequest): void;
   /** Counts a failed authentication of the request's address. */
   recordAuthFailure(request: FastifyRequest): Promise<void>;
   /** One login attempt of the request's address (429 past the limit). */
@@ -50,7 +92,10 @@ export interface Limits {
   consumeSignup(request: FastifyRequest): Promise<void>;
 }
 
-const tooMany = (what: string, res: RateLimiterRes): AppError => {
+/** The window the request limit counts in. */
+const REQUEST_WINDOW_SECONDS = 60;
+
+const tooMany = (what: string, res: Pick<RateLimiterRes, 'msBeforeNext'>): AppError => {
   const seconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
   return new AppError('rate_limited', `${what}; retry in ${seconds} s`, { retryAfterSeconds: seconds });
 };
@@ -82,8 +127,9 @@ export const rateLimitPlugin = fp(
         ...(fallBackToProcess ? { insuranceLimiter: new RateLimiterMemory(options) } : {}),
       });
     const perMinute = config.FEEDLOOP_RATE_LIMIT_PER_MINUTE;
-    const requests = redisLimiter('requests', { points: perMinute, duration: 60 });
-    const ingestion = redisLimiter('requests', { points: perMinute, duration: 60 }, true);
+    const requestWindow = { points: perMinute, duration: REQUEST_WINDOW_SECONDS };
+    const requests = redisLimiter('requests', requestWindow);
+    const ingestion = redisLimiter('requests', requestWindow, true);
     const authFailures = redisLimiter(
       'auth-failures',
       { points: config.FEEDLOOP_AUTH_FAILURES_PER_MINUTE, duration: 60 },
@@ -97,11 +143,19 @@ export const rateLimitPlugin = fp(
     });
     const signups = redisLimiter('signup', { points: config.FEEDLOOP_SIGNUPS_PER_HOUR, duration: 3600 });
 
+    const authFailuresRefusal = (res: Pick<RateLimiterRes, 'msBeforeNext'>) =>
+      tooMany('Too many failed authentications from this address', res);
+    const requestsExceeded = `Rate limit of ${perMinute} requests per minute exceeded`;
+    app.redis.defineCommand('feedloopAdmit', { numberOfKeys: 2, lua: ADMIT_SCRIPT });
+
     const limits: Limits = {
       async checkAuthFailures(request) {
         const res = await limited('', () => authFailures.get(request.ip));
         if (res && res.consumedPoints >= config.FEEDLOOP_AUTH_FAILURES_PER_MINUTE)
-          throw tooMany('Too many failed authentications from this address', res);
+          throw authFailuresRefusal(res);
+      },
+      deferAuthFailureCheck(request) {
+        request.authFailuresUnchecked = true;
       },
       async recordAuthFailure(request) {
         try {
@@ -130,15 +184,51 @@ export const rateLimitPlugin = fp(
       },
     };
     app.decorate('limits', limits);
+    app.decorateRequest('authFailuresUnchecked', false);
+
+    /**
+     * Both limits in one round trip; null when Redis cannot run it now, and each limit is then
+     * checked on its own (with its own fallback).
+     */
+    const admitInOneTrip = async (
+      request: FastifyRequest,
+      key: string,
+    ): Promise<{ remainingPoints: number } | null> => {
+      if (app.redis.status !== 'ready') return null;
+      let counts: [number, number, number, number];
+      try {
+        counts = await app.redis.feedloopAdmit(
+          authFailures.getKey(request.ip),
+          requests.getKey(key),
+          REQUEST_WINDOW_SECONDS,
+        );
+      } catch {
+        // Redis went away meanwhile: the limits on their own say 503 or fall back to this process.
+        return null;
+      }
+      const [failures, failuresTtl, consumed, ttl] = counts;
+      if (failures >= config.FEEDLOOP_AUTH_FAILURES_PER_MINUTE)
+        throw authFailuresRefusal({ msBeforeNext: failuresTtl });
+      if (consumed > perMinute) throw tooMany(requestsExceeded, { msBeforeNext: ttl });
+      return { remainingPoints: perMinute - consumed };
+    };
 
     app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
-      if (request.routeOptions.config.rateLimit === false) return;
+      const checkAuthFailures = request.authFailuresUnchecked;
+      request.authFailuresUnchecked = false;
+      if (request.routeOptions.config.rateLimit === false) {
+        if (checkAuthFailures) await limits.checkAuthFailures(request);
+        return;
+      }
       const key = request.principal ? `user:${request.principal.userId}` : `ip:${request.ip}`;
       const route = `${request.method} ${request.routeOptions.url ?? ''}`;
       const limiter = INGESTION_ROUTES.has(route) ? ingestion : requests;
-      const res = await limited(`Rate limit of ${perMinute} requests per minute exceeded`, () =>
-        limiter.consume(key),
-      );
+      let res = checkAuthFailures ? await admitInOneTrip(request, key) : null;
+      if (!res) {
+        // Counted before the address is checked, as in one trip: a refused request still counts.
+        res = await limited(requestsExceeded, () => limiter.consume(key));
+        if (checkAuthFailures) await limits.checkAuthFailures(request);
+      }
       reply.header('x-ratelimit-limit', perMinute);
       reply.header('x-ratelimit-remaining', res.remainingPoints);
     });

@@ -75,15 +75,23 @@ export interface UpstreamTarget {
   headers: Record<string, string>;
 }
 
+/** Targets by version row: the served versions are a snapshot every request shares (version-choice.ts). */
+const targets = new WeakMap<ModelVersion, UpstreamTarget>();
+
+/** Where `version`'s requests go; read once per version row, and not to be changed by the caller. */
 export function upstreamTarget(version: ModelVersion): UpstreamTarget {
+  const known = targets.get(version);
+  if (known) return known;
   if (version.provider !== 'openai' || !version.baseUrl || !version.upstreamModel)
     throw new Error(`model version ${version.name} is not an upstream version`);
-  return {
+  const target = {
     baseUrl: version.baseUrl,
     model: version.upstreamModel,
     apiKeyEnv: version.apiKeyEnv,
     headers: upstreamHeaders.nullable().parse(version.upstreamHeaders) ?? {},
   };
+  targets.set(version, target);
+  return target;
 }
 
 /** The upstream's API key, read from the environment now; null when the version names none. */

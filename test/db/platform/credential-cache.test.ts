@@ -1,11 +1,12 @@
 // The credential cache (src/platform/auth/credentials.ts): requests arriving together with one key
-// share its lookup, and a revocation in this process is never undone by a lookup that was already
-// under way when it happened.
+// share its lookup, a revocation in this process is never undone by a lookup that was already
+// under way when it happened, and a key in use is read again beside the requests using it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestApp, makeUser, type TestApp } from '../../helpers/app.ts';
 import { CredentialResolver } from '../../../src/platform/auth/credentials.ts';
 import type { PrismaClient } from '../../../src/platform/db/client.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 let t: TestApp;
 before(async () => {
@@ -14,7 +15,7 @@ before(async () => {
 after(() => t.close());
 
 /** A resolver on the app's database that counts key reads and can hold the first one's answer. */
-function resolverWithHeldRead() {
+function resolverWithHeldRead(now?: () => number) {
   let reads = 0;
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
@@ -36,7 +37,7 @@ function resolverWithHeldRead() {
     },
   });
   return {
-    resolver: new CredentialResolver(db as unknown as PrismaClient),
+    resolver: new CredentialResolver(db as unknown as PrismaClient, now),
     reads: () => reads,
     firstReadDone,
     release,
@@ -71,3 +72,26 @@ test(
     assert.equal(await held.resolver.fromApiKey(user.key), null, 'its answer was not cached');
   },
 );
+
+test('a key in use is read again in the background once its entry is 5 s old, so a revocation elsewhere is seen within 10 s without a request waiting', async () => {
+  const user = await makeUser(t.app);
+  let clock = 0;
+  const held = resolverWithHeldRead(() => clock);
+  held.release();
+  assert.equal((await held.resolver.fromApiKey(user.key))?.userId, user.id);
+  // Revoked through another process: this one is not told.
+  await t.app.db.prisma.apiKey.updateMany({ where: { userId: user.id }, data: { revokedAt: new Date() } });
+  clock = 4_999;
+  assert.equal(held.resolver.knownApiKey(user.key)?.userId, user.id);
+  assert.equal(held.reads(), 1, 'a young entry is used as it is');
+  clock = 5_000;
+  assert.equal(held.resolver.knownApiKey(user.key)?.userId, user.id, 'the request goes on with the entry');
+  await waitFor(
+    'the background read to see the revocation',
+    () => held.resolver.knownApiKey(user.key) === null,
+  );
+  assert.equal(held.reads(), 2);
+  assert.equal(await held.resolver.fromApiKey(user.key), null);
+  clock = 15_000;
+  assert.equal(held.resolver.knownApiKey(user.key), undefined, 'an entry 10 s old is not used');
+});
