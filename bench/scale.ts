@@ -12,6 +12,8 @@
 //   - table and index sizes.
 // Then the growth exponent of each cost between sizes (log-log slope) and one JSON line last.
 // Options: --sizes 1,4,16  --messages <at 1x, default 62500>  --keep (leave the databases)
+//          --database <name> (one size: measure a database seeded and kept by an earlier run
+//          instead of seeding one; it is left in place)
 //          --smoke (sizes 1,2 at 300 messages: checks the benchmark in seconds; not a measurement)
 // Environment: BENCH_DATABASE_URL (server, default local).
 import { execFile } from 'node:child_process';
@@ -36,13 +38,14 @@ import { encodeCursor } from '../src/platform/pagination.ts';
 import { EventWriter } from '../src/feedback/events/event-writer.ts';
 import { cpuModel } from './commit-latency.ts';
 import { scratchDatabase, type ScratchDatabase } from './scratch-database.ts';
-import { planFor, seed, type Seeded } from './scale-seed.ts';
+import { planFor, seed, seededBefore, type Seeded } from './scale-seed.ts';
 
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string' },
     messages: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    database: { type: 'string' },
     smoke: { type: 'boolean', default: false },
   },
 });
@@ -186,14 +189,16 @@ async function measureSize(size: number, databases: ScratchDatabase[], last: boo
   say(
     `size ${size}x: ${plan.messages} messages, ${plan.feedback} explicit feedback rows, ${plan.events} events, ${plan.users} users`,
   );
-  const scratch = await scratchDatabase(SERVER_URL, `scale${size}x`);
-  databases.push(scratch);
+  const scratch = values.database
+    ? { url: databaseUrl(values.database) }
+    : await scratchDatabase(SERVER_URL, `scale${size}x`);
+  if ('drop' in scratch) databases.push(scratch);
   const db = createDatabase(scratch.url, { poolSize: 8 });
   try {
     const seedStart = performance.now();
-    const seeded = await seed(db.pool, plan, say);
-    const seedSeconds = round((performance.now() - seedStart) / 1000, 1);
-    say(`  seeded in ${seedSeconds} s`);
+    const seeded = values.database ? await seededBefore(db.pool, plan) : await seed(db.pool, plan, say);
+    const seedSeconds = values.database ? 0 : round((performance.now() - seedStart) / 1000, 1);
+    say(values.database ? `  seeded earlier: ${values.database}` : `  seeded in ${seedSeconds} s`);
 
     const build = await runBuild(scratch.url);
     say(
@@ -294,7 +299,15 @@ async function measureSize(size: number, databases: ScratchDatabase[], last: boo
   }
 }
 
+function databaseUrl(name: string): string {
+  const url = new URL(SERVER_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 async function main() {
+  if (values.database && SIZES.length !== 1)
+    throw new Error('--database measures one size: give --sizes too');
   say(
     `cpu: ${cpuModel()}${SMOKE ? '; SMOKE RUN (tiny sizes): checks the benchmark, the figures are not measurements' : ''}`,
   );
