@@ -10,6 +10,7 @@ import { LOCK_LOST, workerSettings } from './jobs/worker.ts';
 import type { WorkerFactory } from './jobs/worker-catalog.ts';
 import type { LoopContext } from './context.ts';
 import { RedisLoopEvents } from './events.ts';
+import { DatasetBuildThread } from '../datasets/build-thread.ts';
 import { getSchedule, scheduleDefaults, syncSchedulers } from './schedule.ts';
 import { startReconciler } from './reconciler.ts';
 import { selectBackend } from '../llm/index.ts';
@@ -43,6 +44,7 @@ export async function startWorkers(
   const backend = await selectBackend(config.MODEL_BACKEND);
   log.info({ backend: backend.backend, reason: backend.reason }, 'model backend selected');
 
+  const datasetBuilds = new DatasetBuildThread(config.DATABASE_URL, config.FEEDLOOP_BUILD_HEAP_MB);
   const context: LoopContext = {
     config,
     prisma: db.prisma,
@@ -50,6 +52,7 @@ export async function startWorkers(
     events: new RedisLoopEvents(connection, config.FEEDLOOP_QUEUE_PREFIX, (err) =>
       log.warn({ err }, 'could not publish a loop event'),
     ),
+    datasetBuilds: datasetBuilds.build,
     log,
   };
   const shutdown = new AbortController();
@@ -116,6 +119,7 @@ export async function startWorkers(
         await reconciler.close();
         for (const worker of workers) worker.cancelAllJobs('shutdown');
         await Promise.all(workers.map((w) => w.close()));
+        await datasetBuilds.close();
         await queues.close();
         await connection.quit().catch(() => connection.disconnect());
         await db.close();
