@@ -31,7 +31,8 @@ try {
   const { build } = await buildDatasets(
     db.prisma,
     {},
-    { dataDir: config.FEEDLOOP_DATA_DIR, runner: thread.build },
+    // No evaluation prompts, as before: building that set (it reads the corpus sources) is a one-off cost per thread.
+    { dataDir: config.FEEDLOOP_DATA_DIR, runner: thread.build, evaluationPrompts: new Set() },
   );
   const seconds = (performance.now() - start) / 1000;
   const examples = Object.values(build.sizes).reduce((sum, s) => sum + s.train + s.validation, 0);

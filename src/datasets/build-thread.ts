@@ -12,6 +12,8 @@ import type { StreamBuildJob, StreamedBuild } from './stream-build.ts';
 export interface BuildRequest {
   id: number;
   job: StreamBuildJob;
+  /** The normalized evaluation prompts to keep out; the thread's evaluationPromptSet() when absent. */
+  evaluationPrompts?: string[];
 }
 
 export type BuildReply =
@@ -19,8 +21,11 @@ export type BuildReply =
   | { id: number; type: 'done'; build: StreamedBuild }
   | { id: number; type: 'failed'; message: string };
 
-/** Runs a build: the job in, the build (its files written) out. */
-export type BuildRunner = (job: StreamBuildJob) => Promise<StreamedBuild>;
+/** Runs a build: the job (and the evaluation prompts to keep out, when not the default) in, the build out. */
+export type BuildRunner = (
+  job: StreamBuildJob,
+  evaluationPrompts?: ReadonlySet<string>,
+) => Promise<StreamedBuild>;
 
 /** What the thread is started with. */
 export interface BuildThreadData {
@@ -64,12 +69,18 @@ export class DatasetBuildThread {
     return () => this.listeners.delete(listener);
   }
 
-  readonly build: BuildRunner = (job) => {
+  readonly build: BuildRunner = (job, evaluationPrompts) => {
     const id = this.nextId++;
     const worker = this.start();
     return new Promise<StreamedBuild>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, job } satisfies BuildRequest);
+      // A build waited for keeps the process alive (a script has nothing else to); an idle thread does not.
+      worker.ref();
+      worker.postMessage({
+        id,
+        job,
+        ...(evaluationPrompts ? { evaluationPrompts: [...evaluationPrompts] } : {}),
+      } satisfies BuildRequest);
     });
   };
 
@@ -87,6 +98,7 @@ export class DatasetBuildThread {
       this.running.delete(reply.id);
       const pending = this.pending.get(reply.id);
       this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
       for (const listener of this.listeners) listener('finished');
       if (reply.type === 'done') pending?.resolve(reply.build);
       else pending?.reject(new Error(`dataset build failed: ${reply.message}`));

@@ -17,7 +17,10 @@ async function run(request: BuildRequest): Promise<void> {
   port!.postMessage({ id: request.id, type: 'started' } satisfies BuildReply);
   try {
     db ??= createDatabase(databaseUrl, { poolSize: 2 });
-    const build = await streamDataset(db.prisma, request.job, evaluationPromptSet());
+    const evaluationPrompts = request.evaluationPrompts
+      ? new Set(request.evaluationPrompts)
+      : evaluationPromptSet();
+    const build = await streamDataset(db.prisma, request.job, evaluationPrompts);
     port!.postMessage({ id: request.id, type: 'done', build } satisfies BuildReply);
   } catch (err) {
     const message = err instanceof Error ? (err.stack ?? err.message) : String(err);

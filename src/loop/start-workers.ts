@@ -4,7 +4,6 @@ import type { Worker } from 'bullmq';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../platform/config.ts';
 import { createDatabase, databaseTimeouts } from '../platform/db/client.ts';
-import { evaluationPromptSet } from '../suites/contamination.ts';
 import { createWorkerRedis, Queues } from './jobs/queues.ts';
 import { LOCK_LOST, workerSettings } from './jobs/worker.ts';
 import type { WorkerFactory } from './jobs/worker-catalog.ts';
@@ -38,9 +37,6 @@ export async function startWorkers(
   const connection = createWorkerRedis(config.REDIS_URL);
   connection.on('error', (err) => log.warn({ err }, 'redis connection error'));
   const queues = Queues.fromConfig(config, connection);
-  // Built once per process and CPU-bound for seconds: done before any job holds a lock, so a
-  // dataset build does not block lock renewal long enough to look stalled.
-  evaluationPromptSet();
   const backend = await selectBackend(config.MODEL_BACKEND);
   log.info({ backend: backend.backend, reason: backend.reason }, 'model backend selected');
 
