@@ -37,6 +37,7 @@ import { getConversationPage } from '../src/feedback/conversations/conversations
 import { encodeCursor } from '../src/platform/pagination.ts';
 import { EventWriter } from '../src/feedback/events/event-writer.ts';
 import { cpuModel } from './commit-latency.ts';
+import { configSchema } from '../src/platform/config.ts';
 import { scratchDatabase, type ScratchDatabase } from './scratch-database.ts';
 import { planFor, seed, seededBefore, type Seeded } from './scale-seed.ts';
 
@@ -99,7 +100,13 @@ async function runBuild(url: string): Promise<BuildResult | { error: string }> {
   try {
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(new URL('./scale-build.ts', import.meta.url))],
+      [
+        // The heap the API's and the workers' build thread gets (src/datasets/build-thread.ts).
+        `--max-old-space-size=${configSchema.parse(process.env).FEEDLOOP_BUILD_HEAP_MB}`,
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./scale-build.ts', import.meta.url)),
+      ],
       {
         env: { ...process.env, DATABASE_URL: url, FEEDLOOP_DATA_DIR: dataDir },
         maxBuffer: 16 * 1024 * 1024,

@@ -1,8 +1,7 @@
 // A dataset build streams (issue 17): its memory does not grow with the feedback it reads. The same
 // kind of data (bench/scale-seed.ts) is seeded at N and at 4N rows and built by bench/scale-build.ts
-// in a child process, in the build thread the API and the workers use, its heap capped at HEAP_MB
-// by the same setting (FEEDLOOP_BUILD_HEAP_MB), so the peak RSS is the build's alone and V8 cannot
-// defer collection by growing the heap. Loading every row into memory (the
+// in a child process whose JavaScript heap is capped at HEAP_MB, so its peak RSS is the build's
+// alone and V8 cannot defer collection by growing the heap. Loading every row into memory (the
 // build before issue 17) runs out of that heap at 4N; a streamed build completes at both sizes
 // with about the same peak RSS.
 import assert from 'node:assert/strict';
@@ -20,7 +19,7 @@ import { createTestDatabase, type TestDatabase } from '../../helpers/database.ts
 /** Messages at N: 2 explicit feedback rows and 4 implicit events per message (20k and 80k rows). */
 const MESSAGES_AT_N = 10_000;
 /**
- * The build thread's V8 heap: ~100 MB of it is code and clients; the build's own state must fit the rest.
+ * The build's V8 heap: ~100 MB of it is code and clients; the build's own state must fit the rest.
  * Loading every row fits it at N and runs out of it at 4N.
  */
 const HEAP_MB = 200;
@@ -61,15 +60,13 @@ async function seedAndBuild(messages: number): Promise<BuildRun> {
   try {
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(new URL('../../../bench/scale-build.ts', import.meta.url))],
-      {
-        env: {
-          ...process.env,
-          DATABASE_URL: database.url,
-          FEEDLOOP_DATA_DIR: dataDir,
-          FEEDLOOP_BUILD_HEAP_MB: String(HEAP_MB),
-        },
-      },
+      [
+        `--max-old-space-size=${HEAP_MB}`,
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('../../../bench/scale-build.ts', import.meta.url)),
+      ],
+      { env: { ...process.env, DATABASE_URL: database.url, FEEDLOOP_DATA_DIR: dataDir } },
     );
     return JSON.parse(stdout.trim().split('\n').at(-1)!) as BuildRun;
   } finally {
