@@ -84,6 +84,11 @@ export class DatasetBuildThread {
     });
   };
 
+  /** Starts the thread now (it builds the evaluation prompt set as it starts), not at the first build. */
+  warm(): void {
+    this.start();
+  }
+
   private start(): Worker {
     if (this.worker) return this.worker;
     const worker = spawn({ databaseUrl: this.databaseUrl }, this.heapMb);

@@ -12,6 +12,9 @@ if (!port) throw new Error('build-worker.ts runs in a worker thread');
 const { databaseUrl } = workerData as BuildThreadData;
 let db: Database | undefined;
 let queue = Promise.resolve();
+// Built once per thread and CPU-bound for seconds (it reads the corpus sources), before the first
+// build waits for it.
+evaluationPromptSet();
 
 async function run(request: BuildRequest): Promise<void> {
   port!.postMessage({ id: request.id, type: 'started' } satisfies BuildReply);

@@ -41,6 +41,8 @@ export async function startWorkers(
   log.info({ backend: backend.backend, reason: backend.reason }, 'model backend selected');
 
   const datasetBuilds = new DatasetBuildThread(config.DATABASE_URL, config.FEEDLOOP_BUILD_HEAP_MB);
+  // Started at boot: the thread builds the evaluation prompt set before the first build job waits.
+  datasetBuilds.warm();
   const context: LoopContext = {
     config,
     prisma: db.prisma,
