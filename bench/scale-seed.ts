@@ -67,6 +67,42 @@ async function copy(client: pg.PoolClient, table: string, columns: string[], row
   await pipeline(Readable.from(lines()), stream);
 }
 
+/**
+ * Drops `table`'s indexes, primary and unique keys and foreign keys (a partitioned table's and its
+ * partitions' own), and returns what puts them back from their definitions as Postgres printed
+ * them. A COPY into a table with its indexes updates every btree row by row, at random places
+ * (uuid keys), and checks every foreign key row by row: 20M events that way is most of an hour.
+ * Building an index from the loaded rows is one sort, and adding a foreign key is one join.
+ * Triggers stay (the rollups are what the insights read).
+ */
+async function deferKeysAndIndexes(client: pg.PoolClient, table: string): Promise<() => Promise<void>> {
+  const relations = `(SELECT '${table}'::regclass AS oid
+                      UNION ALL SELECT inhrelid FROM pg_inherits WHERE inhparent = '${table}'::regclass)`;
+  const { rows: constraints } = await client.query<{ rel: string; name: string; def: string }>(
+    `SELECT c.conrelid::regclass::text AS rel, c.conname AS name, pg_get_constraintdef(c.oid) AS def
+       FROM pg_constraint c JOIN ${relations} r ON r.oid = c.conrelid
+      WHERE c.contype IN ('p', 'u', 'f') AND c.conparentid = 0
+      ORDER BY c.contype DESC`, // p, u before f: a foreign key may need a key
+  );
+  // Indexes not behind a constraint, and not a partition's copy of its parent's index.
+  const { rows: indexes } = await client.query<{ name: string; def: string }>(
+    `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
+       FROM pg_index i JOIN ${relations} r ON r.oid = i.indrelid
+      WHERE NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+        AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)`,
+  );
+  for (const c of [...constraints].reverse())
+    await client.query(`ALTER TABLE ${c.rel} DROP CONSTRAINT "${c.name}"`);
+  for (const i of indexes) await client.query(`DROP INDEX ${i.name}`);
+  return async () => {
+    await client.query(`SET maintenance_work_mem = '512MB'`);
+    for (const c of constraints)
+      await client.query(`ALTER TABLE ${c.rel} ADD CONSTRAINT "${c.name}" ${c.def}`);
+    for (const i of indexes) await client.query(i.def);
+    await client.query('RESET maintenance_work_mem');
+  };
+}
+
 /** Rows in slices of `size`, one COPY statement each (the rollup triggers see one slice at a time). */
 async function copyInSlices(
   client: pg.PoolClient,
@@ -91,6 +127,13 @@ async function copyInSlices(
 export async function seed(pool: pg.Pool, plan: SeedPlan, log: (line: string) => void): Promise<Seeded> {
   const random = rng(2026);
   const now = Date.now();
+  // Each phase's rows per second, so a slow phase shows.
+  let phaseStart = performance.now();
+  const phase = (line: string, rows?: number) => {
+    const seconds = (performance.now() - phaseStart) / 1000;
+    log(`${line} (${seconds.toFixed(1)} s${rows ? `, ${Math.round(rows / seconds)} rows/s` : ''})`);
+    phaseStart = performance.now();
+  };
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
   // Heavy-tailed activity: a few users do most of it.
   const heavy = (n: number) => Math.floor(n * random() ** 3);
@@ -162,10 +205,19 @@ export async function seed(pool: pg.Pool, plan: SeedPlan, log: (line: string) =>
       ['id', 'conversation_id', 'parent_id', 'role', 'author', 'content', 'model_version_id', 'created_at'],
       messageLines,
     );
-    log(
+    phase(
       `  seeded ${users.length} users, ${conversations.length} conversations, ${messageLines.length} messages`,
+      users.length + conversations.length + messageLines.length,
     );
     messageLines.length = 0;
+
+    // The feedback tables are loaded without their keys and indexes, which are built afterwards
+    // (pairwise_votes keeps them: arena_battles refers to its key, and it is a tenth of the rows).
+    await ensureEventPartitions(pool, new Date(now - 62 * DAY_MS), new Date(now));
+    const restores: (() => Promise<void>)[] = [];
+    for (const table of ['ratings', 'flags', 'corrections', 'implicit_events'])
+      restores.push(await deferKeysAndIndexes(client, table));
+    phaseStart = performance.now();
 
     const counts: Record<string, number> = {};
     const feedbackAt = (a: { at: number }) =>
@@ -273,12 +325,12 @@ export async function seed(pool: pg.Pool, plan: SeedPlan, log: (line: string) =>
       },
     );
     counts.corrections = correctionCount;
-    log(
+    phase(
       `  seeded ${counts.ratings} ratings, ${counts.pairwise_votes} votes, ${flagCount} flags, ${correctionCount} corrections`,
+      counts.ratings + counts.pairwise_votes + flagCount + correctionCount,
     );
 
     // Implicit events: from the answer's owner, received over the last 60 days.
-    await ensureEventPartitions(pool, new Date(now - 62 * DAY_MS), new Date(now));
     const token = randomUUID().slice(0, 8);
     await copyInSlices(
       client,
@@ -294,10 +346,26 @@ export async function seed(pool: pg.Pool, plan: SeedPlan, log: (line: string) =>
     );
     counts.implicit_events = plan.events;
     counts.messages = plan.messages;
-    log(`  seeded ${plan.events} implicit events`);
+    phase(`  seeded ${plan.events} implicit events`, plan.events);
+    for (const restore of restores) await restore();
+    phase('  built the keys and indexes of ratings, flags, corrections and implicit events');
     await client.query('ANALYZE');
+    phase('  analyzed');
     return { plan, longConversationId, counts };
   } finally {
     client.release();
   }
+}
+
+/** What `seed` returned, read back from a database it seeded earlier (bench:scale --database). */
+export async function seededBefore(pool: pg.Pool, plan: SeedPlan): Promise<Seeded> {
+  const { rows: longest } = await pool.query<{ id: string }>(
+    `SELECT conversation_id AS id FROM messages GROUP BY conversation_id ORDER BY count(*) DESC LIMIT 1`,
+  );
+  const counts: Record<string, number> = {};
+  for (const table of ['ratings', 'pairwise_votes', 'flags', 'corrections', 'implicit_events', 'messages']) {
+    const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+    counts[table] = rows[0]!.n;
+  }
+  return { plan, longConversationId: longest[0]!.id, counts };
 }

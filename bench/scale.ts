@@ -12,6 +12,8 @@
 //   - table and index sizes.
 // Then the growth exponent of each cost between sizes (log-log slope) and one JSON line last.
 // Options: --sizes 1,4,16  --messages <at 1x, default 62500>  --keep (leave the databases)
+//          --database <name> (one size: measure a database seeded and kept by an earlier run
+//          instead of seeding one; it is left in place)
 //          --smoke (sizes 1,2 at 300 messages: checks the benchmark in seconds; not a measurement)
 // Environment: BENCH_DATABASE_URL (server, default local).
 import { execFile } from 'node:child_process';
@@ -35,14 +37,16 @@ import { getConversationPage } from '../src/feedback/conversations/conversations
 import { encodeCursor } from '../src/platform/pagination.ts';
 import { EventWriter } from '../src/feedback/events/event-writer.ts';
 import { cpuModel } from './commit-latency.ts';
+import { configSchema } from '../src/platform/config.ts';
 import { scratchDatabase, type ScratchDatabase } from './scratch-database.ts';
-import { planFor, seed, type Seeded } from './scale-seed.ts';
+import { planFor, seed, seededBefore, type Seeded } from './scale-seed.ts';
 
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string' },
     messages: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    database: { type: 'string' },
     smoke: { type: 'boolean', default: false },
   },
 });
@@ -96,7 +100,13 @@ async function runBuild(url: string): Promise<BuildResult | { error: string }> {
   try {
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(new URL('./scale-build.ts', import.meta.url))],
+      [
+        // The heap the API's and the workers' build thread gets (src/datasets/build-thread.ts).
+        `--max-old-space-size=${configSchema.parse(process.env).FEEDLOOP_BUILD_HEAP_MB}`,
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./scale-build.ts', import.meta.url)),
+      ],
       {
         env: { ...process.env, DATABASE_URL: url, FEEDLOOP_DATA_DIR: dataDir },
         maxBuffer: 16 * 1024 * 1024,
@@ -186,14 +196,16 @@ async function measureSize(size: number, databases: ScratchDatabase[], last: boo
   say(
     `size ${size}x: ${plan.messages} messages, ${plan.feedback} explicit feedback rows, ${plan.events} events, ${plan.users} users`,
   );
-  const scratch = await scratchDatabase(SERVER_URL, `scale${size}x`);
-  databases.push(scratch);
+  const scratch = values.database
+    ? { url: databaseUrl(values.database) }
+    : await scratchDatabase(SERVER_URL, `scale${size}x`);
+  if ('drop' in scratch) databases.push(scratch);
   const db = createDatabase(scratch.url, { poolSize: 8 });
   try {
     const seedStart = performance.now();
-    const seeded = await seed(db.pool, plan, say);
-    const seedSeconds = round((performance.now() - seedStart) / 1000, 1);
-    say(`  seeded in ${seedSeconds} s`);
+    const seeded = values.database ? await seededBefore(db.pool, plan) : await seed(db.pool, plan, say);
+    const seedSeconds = values.database ? 0 : round((performance.now() - seedStart) / 1000, 1);
+    say(values.database ? `  seeded earlier: ${values.database}` : `  seeded in ${seedSeconds} s`);
 
     const build = await runBuild(scratch.url);
     say(
@@ -294,7 +306,15 @@ async function measureSize(size: number, databases: ScratchDatabase[], last: boo
   }
 }
 
+function databaseUrl(name: string): string {
+  const url = new URL(SERVER_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 async function main() {
+  if (values.database && SIZES.length !== 1)
+    throw new Error('--database measures one size: give --sizes too');
   say(
     `cpu: ${cpuModel()}${SMOKE ? '; SMOKE RUN (tiny sizes): checks the benchmark, the figures are not measurements' : ''}`,
   );

@@ -12,12 +12,18 @@ if (!port) throw new Error('build-worker.ts runs in a worker thread');
 const { databaseUrl } = workerData as BuildThreadData;
 let db: Database | undefined;
 let queue = Promise.resolve();
+// Built once per thread and CPU-bound for seconds (it reads the corpus sources), before the first
+// build waits for it.
+evaluationPromptSet();
 
 async function run(request: BuildRequest): Promise<void> {
   port!.postMessage({ id: request.id, type: 'started' } satisfies BuildReply);
   try {
     db ??= createDatabase(databaseUrl, { poolSize: 2 });
-    const build = await streamDataset(db.prisma, request.job, evaluationPromptSet());
+    const evaluationPrompts = request.evaluationPrompts
+      ? new Set(request.evaluationPrompts)
+      : evaluationPromptSet();
+    const build = await streamDataset(db.prisma, request.job, evaluationPrompts);
     port!.postMessage({ id: request.id, type: 'done', build } satisfies BuildReply);
   } catch (err) {
     const message = err instanceof Error ? (err.stack ?? err.message) : String(err);

@@ -19,6 +19,7 @@ import {
   type DatasetFormat,
   type DatasetSplit,
 } from '../contract/datasets.ts';
+import { pushTo } from '../platform/push-to.ts';
 
 /**
  * Where an example's label came from. `implicit` is weak (behaviour, not a judgement); `consensus`
@@ -91,7 +92,7 @@ function ratingsByAnswer(
   const map = new Map<string, RatingRow[]>();
   for (const r of rows.ratings) {
     if (r.kind !== kind || trust(r.userId) <= 0) continue;
-    map.set(r.messageId, [...(map.get(r.messageId) ?? []), r]);
+    pushTo(map, r.messageId, r);
   }
   return map;
 }
@@ -159,7 +160,7 @@ function consensusVerdicts(consensus: Consensus[], value: 'good' | 'bad'): Map<s
 /** Sibling answers (same prompt), each group sorted by id. */
 function siblings(answers: AnswerRow[]): AnswerRow[][] {
   const groups = new Map<string, AnswerRow[]>();
-  for (const a of answers) groups.set(a.parentId, [...(groups.get(a.parentId) ?? []), a]);
+  for (const a of answers) pushTo(groups, a.parentId, a);
   return [...groups.values()].filter((g) => g.length > 1);
 }
 
@@ -175,7 +176,7 @@ export function buildSft(rows: FeedbackRows, config: DatasetBuildConfig, trust: 
   const consensus = itemConsensus(rows, config, trust);
   const bad = new Set([...badAnswers(rows), ...consensusVerdicts(consensus, 'bad').keys()]);
   const ratingsOf = new Map<string, RatingRow[]>();
-  for (const r of rows.ratings) ratingsOf.set(r.messageId, [...(ratingsOf.get(r.messageId) ?? []), r]);
+  for (const r of rows.ratings) pushTo(ratingsOf, r.messageId, r);
   const out: SftExample[] = [];
   for (const c of rows.corrections) {
     const a = answers.get(c.messageId);

@@ -141,7 +141,7 @@ export async function buildDatasets(
   };
   try {
     const build = options.runner
-      ? await options.runner(job)
+      ? await options.runner(job, options.evaluationPrompts)
       : await streamDataset(prisma, job, options.evaluationPrompts ?? evaluationPromptSet());
     const relative = path.join('datasets', build.contentHash);
     await publishFiles(job.outDir, path.resolve(options.dataDir, relative), build);

@@ -62,6 +62,7 @@ import {
 import { ExternalSorter } from './external-sort.ts';
 import { NearDuplicateIndex, ShingleCounts } from './near-duplicates.ts';
 import { promptVariants, splitOf } from './hygiene.ts';
+import { pushTo } from '../platform/push-to.ts';
 
 /**
  * The implicit events a build with `config` can count (buildKto skips the others), so it reads only
@@ -195,8 +196,7 @@ export async function streamDataset(
     const consensusIndex = new Map(consensus.map((c, i) => [c.itemId, i]));
     const singleByAnswer = new Map<string, AnnotationJudgementRow[]>();
     for (const j of annotations) {
-      if (j.messageBId === null)
-        singleByAnswer.set(j.messageId, [...(singleByAnswer.get(j.messageId) ?? []), j]);
+      if (j.messageBId === null) pushTo(singleByAnswer, j.messageId, j);
     }
 
     const stats: DatasetStats = {

@@ -18,6 +18,7 @@ import type {
   VoteRow,
 } from './feedback-rows.ts';
 import { annotationJudgementRow, ratingRow, voteRow } from './feedback-rows.ts';
+import { pushTo } from '../platform/push-to.ts';
 
 export interface FeedbackFilter {
   window: FeedbackWindow;
@@ -317,7 +318,7 @@ async function* answersByPrompt(db: Db, where: Prisma.MessageWhereInput): AsyncG
       select: answerSelect,
     });
     const groups = new Map<string, AnswerFields[]>();
-    for (const a of byId(answers)) groups.set(a.parentId!, [...(groups.get(a.parentId!) ?? []), a]);
+    for (const a of byId(answers)) pushTo(groups, a.parentId!, a);
     if (groups.size) yield [...groups.values()];
   }
 }
@@ -360,7 +361,7 @@ export async function* promptGroups(
     ]);
     const of = <T extends { messageId: string }>(rows: T[]) => {
       const map = new Map<string, T[]>();
-      for (const r of rows) map.set(r.messageId, [...(map.get(r.messageId) ?? []), r]);
+      for (const r of rows) pushTo(map, r.messageId, r);
       return (answerIds: string[]) => answerIds.flatMap((id) => map.get(id) ?? []);
     };
     const ratingsOf = of(ratings.map(ratingRow));

@@ -4,12 +4,12 @@ import type { Worker } from 'bullmq';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../platform/config.ts';
 import { createDatabase, databaseTimeouts } from '../platform/db/client.ts';
-import { evaluationPromptSet } from '../suites/contamination.ts';
 import { createWorkerRedis, Queues } from './jobs/queues.ts';
 import { LOCK_LOST, workerSettings } from './jobs/worker.ts';
 import type { WorkerFactory } from './jobs/worker-catalog.ts';
 import type { LoopContext } from './context.ts';
 import { RedisLoopEvents } from './events.ts';
+import { DatasetBuildThread } from '../datasets/build-thread.ts';
 import { getSchedule, scheduleDefaults, syncSchedulers } from './schedule.ts';
 import { startReconciler } from './reconciler.ts';
 import { selectBackend } from '../llm/index.ts';
@@ -37,12 +37,12 @@ export async function startWorkers(
   const connection = createWorkerRedis(config.REDIS_URL);
   connection.on('error', (err) => log.warn({ err }, 'redis connection error'));
   const queues = Queues.fromConfig(config, connection);
-  // Built once per process and CPU-bound for seconds: done before any job holds a lock, so a
-  // dataset build does not block lock renewal long enough to look stalled.
-  evaluationPromptSet();
   const backend = await selectBackend(config.MODEL_BACKEND);
   log.info({ backend: backend.backend, reason: backend.reason }, 'model backend selected');
 
+  const datasetBuilds = new DatasetBuildThread(config.DATABASE_URL, config.FEEDLOOP_BUILD_HEAP_MB);
+  // Started at boot: the thread builds the evaluation prompt set before the first build job waits.
+  datasetBuilds.warm();
   const context: LoopContext = {
     config,
     prisma: db.prisma,
@@ -50,6 +50,7 @@ export async function startWorkers(
     events: new RedisLoopEvents(connection, config.FEEDLOOP_QUEUE_PREFIX, (err) =>
       log.warn({ err }, 'could not publish a loop event'),
     ),
+    datasetBuilds: datasetBuilds.build,
     log,
   };
   const shutdown = new AbortController();
@@ -116,6 +117,7 @@ export async function startWorkers(
         await reconciler.close();
         for (const worker of workers) worker.cancelAllJobs('shutdown');
         await Promise.all(workers.map((w) => w.close()));
+        await datasetBuilds.close();
         await queues.close();
         await connection.quit().catch(() => connection.disconnect());
         await db.close();

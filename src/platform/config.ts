@@ -25,6 +25,13 @@ export const configSchema = z.object({
   MODEL_DIR: z.string().min(1).default('models'),
   /** Where dataset snapshots are written (one folder per content hash under `datasets/`). */
   FEEDLOOP_DATA_DIR: z.string().min(1).default('data'),
+  /**
+   * The V8 heap (old generation, MB) of the thread that builds datasets, in the API and in the
+   * workers. A build's live memory was about 150 MB at 1x, and building the evaluation prompt set
+   * as the thread starts peaks at ~265 MB; without a cap V8 lets garbage grow to several times
+   * that before it collects.
+   */
+  FEEDLOOP_BUILD_HEAP_MB: z.coerce.number().int().min(384).default(512),
   MODEL_BACKEND: z.enum(['auto', 'gpu', 'node', 'wasm', 'cpu']).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** When set, an admin user holding this API key exists after boot. */

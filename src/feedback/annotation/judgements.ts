@@ -5,6 +5,7 @@ import type { AgreementDimension } from '../../contract/annotation.ts';
 import type { AnnotationJudgementRow } from '../feedback-rows.ts';
 import { prepareAlpha, type MeasurementLevel } from '../../stats/krippendorff.ts';
 import { bootstrapCountsInterval } from '../../stats/bootstrap.ts';
+import { pushTo } from '../../platform/push-to.ts';
 
 export type Judgement = Pick<
   AnnotationJudgementRow,
@@ -57,7 +58,7 @@ export function verdictOf(j: Judgement, cutoffs: StarCutoffs): -1 | 0 | 1 | null
 /** Judgements grouped by item, items in first-seen order. */
 export function byItem<J extends Judgement>(judgements: readonly J[]): Map<string, J[]> {
   const items = new Map<string, J[]>();
-  for (const j of judgements) items.set(j.itemId, [...(items.get(j.itemId) ?? []), j]);
+  for (const j of judgements) pushTo(items, j.itemId, j);
   return items;
 }
 

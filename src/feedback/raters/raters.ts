@@ -13,6 +13,7 @@ import type { DatasetBuildConfig } from '../../contract/dataset-build-config.ts'
 import type { AnnotationJudgementRow, FeedbackRows, RatingRow } from '../feedback-rows.ts';
 import { goldVerdict } from './gold-questions.ts';
 import { agreementWithOthers, verdictOf } from '../annotation/judgements.ts';
+import { pushTo } from '../../platform/push-to.ts';
 
 export type RaterStatus = 'trusted' | 'down_weighted' | 'excluded';
 
@@ -195,7 +196,7 @@ export function assessRaters(rows: FeedbackRows, config: DatasetBuildConfig): Ra
   const gold = goldVerdicts(rows, config);
   const tallies = new Map<string, RaterTally>();
   const byAnswer = new Map<string, RatingRow[]>();
-  for (const r of rows.ratings) byAnswer.set(r.messageId, [...(byAnswer.get(r.messageId) ?? []), r]);
+  for (const r of rows.ratings) pushTo(byAnswer, r.messageId, r);
   for (const [messageId, ratings] of byAnswer) tallyAnswer(tallies, ratings, gold.get(messageId), config);
   const inTimeOrder = rows.ratings
     .map((r, i) => ({ r, i }))

@@ -11,7 +11,7 @@ export async function buildRunDatasets(ctx: LoopContext, run: LoopRun): Promise<
   const { dataset, created } = await buildDatasets(
     ctx.prisma,
     { ...(run.datasetConfig as DatasetBuildConfigInput), window: { to: run.createdAt } },
-    { dataDir: ctx.config.FEEDLOOP_DATA_DIR, actorId: run.createdById },
+    { dataDir: ctx.config.FEEDLOOP_DATA_DIR, actorId: run.createdById, runner: ctx.datasetBuilds },
   );
   await updateRun(ctx, run.id, { datasetId: dataset.id });
   await log(

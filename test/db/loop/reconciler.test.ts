@@ -38,6 +38,7 @@ describe('the reconciler', () => {
       prisma: t.app.db.prisma,
       queues: t.app.queues,
       events: new RedisLoopEvents(t.app.queues.connection, t.prefix),
+      datasetBuilds: t.app.datasetBuilds.build,
       log: pino({ level: 'silent' }),
     };
   });

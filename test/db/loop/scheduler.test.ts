@@ -35,6 +35,7 @@ describe('the loop scheduler', () => {
       prisma: t.app.db.prisma,
       queues: t.app.queues,
       events: new RedisLoopEvents(t.app.queues.connection, t.prefix),
+      datasetBuilds: t.app.datasetBuilds.build,
       log: pino({ level: 'silent' }),
     };
   });

@@ -50,6 +50,7 @@ describe('the loop socket', () => {
       prisma: t.app.db.prisma,
       queues: t.app.queues,
       events: new RedisLoopEvents(workerRedis, t.prefix),
+      datasetBuilds: t.app.datasetBuilds.build,
       log: pino({ level: 'silent' }),
     };
   });
