@@ -98,7 +98,9 @@ async function deferKeysAndIndexes(client: pg.PoolClient, table: string): Promis
     await client.query(`SET maintenance_work_mem = '512MB'`);
     for (const c of constraints)
       await client.query(`ALTER TABLE ${c.rel} ADD CONSTRAINT "${c.name}" ${c.def}`);
-    for (const i of indexes) await client.query(i.def);
+    // A partitioned table's index prints as `ON ONLY parent`, which would create it on the parent
+    // alone (invalid, and on no partition): without ONLY it is built on every partition too.
+    for (const i of indexes) await client.query(i.def.replace(' ON ONLY ', ' ON '));
     await client.query('RESET maintenance_work_mem');
   };
 }
