@@ -8,12 +8,13 @@
 // their mean.
 import { Z95 } from './statistics.ts';
 
-/** One outcome: `winner` beat `loser`, or (tie) they drew. Weight counts how many such outcomes. */
+/** An outcome between players `a` and `b`, seen `count` times (default 1). */
 export interface PairOutcome {
   a: number;
   b: number;
   /** 1: a won; 0: b won; 0.5: a tie. */
   scoreA: number;
+  count?: number;
 }
 
 export interface BradleyTerryFit {
@@ -42,10 +43,11 @@ export function fitBradleyTerry(
   const wins = new Float64Array(players).fill(PRIOR_GAMES / 2);
   for (const o of outcomes) {
     if (o.a === o.b) throw new RangeError('fitBradleyTerry: a player cannot face itself');
-    games[o.a]![o.b]! += 1;
-    games[o.b]![o.a]! += 1;
-    wins[o.a]! += o.scoreA;
-    wins[o.b]! += 1 - o.scoreA;
+    const n = o.count ?? 1;
+    games[o.a]![o.b]! += n;
+    games[o.b]![o.a]! += n;
+    wins[o.a]! += n * o.scoreA;
+    wins[o.b]! += n * (1 - o.scoreA);
   }
   let p = new Float64Array(players).fill(1);
   let iterations = 0;

@@ -77,3 +77,21 @@ test('Bradley–Terry: two evenly matched players tie at the reference; the stro
   ]);
   assert.ok(Number.isFinite(shutout.theta[1]!) && shutout.theta[1]! < 0);
 });
+
+test('Bradley–Terry: an outcome seen n times (count) fits as n separate outcomes', () => {
+  const separate = fitBradleyTerry(3, [
+    ...Array.from({ length: 7 }, () => ({ a: 0, b: 1, scoreA: 1 })),
+    ...Array.from({ length: 2 }, () => ({ a: 0, b: 1, scoreA: 0.5 })),
+    ...Array.from({ length: 5 }, () => ({ a: 2, b: 1, scoreA: 0 })),
+  ]);
+  const counted = fitBradleyTerry(3, [
+    { a: 0, b: 1, scoreA: 1, count: 7 },
+    { a: 0, b: 1, scoreA: 0.5, count: 2 },
+    { a: 2, b: 1, scoreA: 0, count: 5 },
+  ]);
+  for (let i = 0; i < 3; i++) {
+    close(counted.theta[i]!, separate.theta[i]!, 1e-9);
+    close(counted.se[i]!, separate.se[i]!, 1e-9);
+  }
+  assert.ok(counted.theta[0]! > counted.theta[2]!);
+});
