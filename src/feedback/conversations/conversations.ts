@@ -296,7 +296,9 @@ export async function getConversationPage(
 
 /**
  * The path from the conversation's root to `messageId` (root first), in one recursive query: the
- * history a completion continues. Empty for an unknown id.
+ * history a completion continues. Empty for an unknown id. Each step up is a primary-key lookup
+ * (LATERAL ... LIMIT 1): as a plain join the recursive step may be planned as a hash join over every
+ * message, once per level (see contextsOf in src/feedback/feedback-stream.ts).
  */
 export async function pathTo(db: Db, messageId: string): Promise<Message[]> {
   const rows = await db.$queryRaw<
@@ -323,7 +325,8 @@ export async function pathTo(db: Db, messageId: string): Promise<Message[]> {
     WITH RECURSIVE chain AS (
       SELECT m.*, 0 AS depth FROM messages m WHERE m.id = ${messageId}::uuid
       UNION ALL
-      SELECT m.*, chain.depth + 1 FROM messages m JOIN chain ON m.id = chain.parent_id)
+      SELECT m.*, chain.depth + 1 FROM chain
+        CROSS JOIN LATERAL (SELECT * FROM messages WHERE id = chain.parent_id LIMIT 1) m)
     SELECT id::text, conversation_id::text, parent_id::text, role, content, author, logged_model,
            model_version_id::text, params, latency_ms, prompt_tokens, completion_tokens, provider,
            upstream_model, upstream_response_id, usage, created_at
