@@ -13,7 +13,9 @@
 //     [--threshold-ms 8] [--no-events] [--no-refresh] [--profile out.cpuprofile]
 //     [--sampling-us 500] [--list 20]
 // --no-refresh holds the serving state this process read once (no reads for the run): the refresh's
-// share, by ablation. V8 flags go before the script: node --max-semi-space-size=32 --import tsx ...
+// share, by ablation. --full-refresh makes every refresh read all the rows again, as before the
+// stamp (src/serving/version-choice.ts's STAMP_SQL) let an unchanged state skip them. Before the
+// load the app is watched idle for --idle-s seconds: its CPU then is mostly the refresh's. V8 flags go before the script: node --max-semi-space-size=32 --import tsx ...
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Profiler } from 'node:inspector';
 import { Session } from 'node:inspector/promises';
@@ -22,7 +24,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { activateModelVersion, registerUpstreamVersion } from '../src/promotion/model-versions.ts';
-import { VersionChoice } from '../src/serving/version-choice.ts';
+import { STAMP_SQL, VersionChoice } from '../src/serving/version-choice.ts';
 import { EventWriter } from '../src/feedback/events/event-writer.ts';
 import { startBenchApp } from './bench-app.ts';
 import { endChild, forkBenchChild, nextMessage } from './bench-child.ts';
@@ -40,6 +42,8 @@ const { values: args } = parseArgs({
     'threshold-ms': { type: 'string', default: '8' },
     'no-events': { type: 'boolean', default: false },
     'no-refresh': { type: 'boolean', default: false },
+    'full-refresh': { type: 'boolean', default: false },
+    'idle-s': { type: 'string', default: '5' },
     profile: { type: 'string' },
     'sampling-us': { type: 'string', default: '500' },
     list: { type: 'string', default: '20' },
@@ -68,11 +72,12 @@ function timeCalls(object: object, method: string, what: string): void {
   };
 }
 
-/** Queries on the main pool: Prisma's (its adapter asks for array rows) and the raw stores'. */
+/** Queries on the main pool: Prisma's (its adapter asks for array rows), the serving-state stamp and the raw stores'. */
 function timePool(pool: pg.Pool): void {
   const original = pool.query.bind(pool) as (...a: unknown[]) => unknown;
   (pool as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
-    const what = (a[0] as { rowMode?: string }).rowMode === 'array' ? 'prisma' : 'store';
+    const query = a[0] as { rowMode?: string; text?: string };
+    const what = query.rowMode === 'array' ? 'prisma' : query.text === STAMP_SQL ? 'stamp' : 'store';
     mark(`${what}:start`);
     const result = original(...a);
     if (result instanceof Promise) void result.finally(() => mark(`${what}:end`)).catch(() => {});
@@ -132,26 +137,39 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
 
 /** What each long turn coincided with, and the totals. */
 function attribute(record: WatchRecord, firstTokensUs: number[], samples: Sample[] | null) {
-  const suspects = ['refresh', 'prisma', 'store', 'events', 'event-request', 'completion-request'];
+  const suspects = ['refresh', 'stamp', 'prisma', 'store', 'events', 'event-request', 'completion-request'];
   const byLabel = new Map<string, number>();
   const ownLongByLabel = new Map<string, number>();
-  const turns = record.longTurns.map((turn) => {
+  /** What happened in [fromUs, toUs]: the suspects' marks, and GC pauses that began then. */
+  const labelsIn = (fromUs: number, toUs: number) => {
     const labels = new Set<string>();
     for (const m of record.marks) {
-      if (m.atUs >= turn.startUs && m.atUs <= turn.endUs) labels.add(m.what.split(':')[0]!);
+      if (m.atUs >= fromUs && m.atUs <= toUs) labels.add(m.what.split(':')[0]!);
     }
-    const gcs = record.gcPauses.filter((g) => g.startUs >= turn.startUs && g.startUs <= turn.endUs);
-    const gcMs = gcs.reduce((s, g) => s + g.durationMs, 0);
-    if (gcs.some((g) => g.kind === 'major')) labels.add('gc-major');
-    if (gcs.some((g) => g.kind === 'minor')) labels.add('gc-minor');
-    if (gcs.some((g) => g.kind === 'incremental')) labels.add('gc-incremental');
+    const gcs = record.gcPauses.filter((g) => g.startUs >= fromUs && g.startUs <= toUs);
+    for (const g of gcs) labels.add(`gc-${g.kind}`);
+    return { labels, gcMs: gcs.reduce((sum, g) => sum + g.durationMs, 0) };
+  };
+  // A suspect busy all the time falls in most windows by chance: each own long turn is compared
+  // with a window as long at a random moment of the run (a fixed sequence, so runs compare).
+  let seed = 1;
+  const random = () => ((seed = (seed * 48271) % 2147483647) - 1) / 2147483646;
+  const ownLongChance = new Map<string, number>();
+  const turns = record.longTurns.map((turn) => {
+    const { labels, gcMs } = labelsIn(turn.startUs, turn.endUs);
     const ms = (turn.endUs - turn.startUs) / 1000;
     if (turn.waitedMs > ms / 2) labels.add('descheduled');
-    // Past the threshold even without the time the thread waited for a core: it ran, or it was
-    // blocked (a GC waiting for its helper threads), so this process made the turn long.
-    const ownLong = ms - turn.waitedMs > THRESHOLD_MS;
+    // The main thread was on a core past the threshold: the turn's own work made it long, whatever
+    // the machine's load (which adds the waits for a core, and the blocked time of a GC waiting
+    // for its helper threads, to the others).
+    const ownLong = turn.ranMs >= THRESHOLD_MS;
     for (const l of labels) count(byLabel, l);
-    if (ownLong) for (const l of labels) count(ownLongByLabel, l);
+    if (ownLong) {
+      for (const l of labels) count(ownLongByLabel, l);
+      const length = turn.endUs - turn.startUs;
+      const from = record.startUs + random() * (record.endUs - record.startUs - length);
+      for (const l of labelsIn(from, from + length).labels) count(ownLongChance, l);
+    }
     const leaves = new Map<string, number>();
     const owners = new Map<string, number>();
     for (const s of samples ?? []) {
@@ -206,7 +224,17 @@ function attribute(record: WatchRecord, firstTokensUs: number[], samples: Sample
   const marksPerS = Object.fromEntries(
     suspects.map((s) => [s, round1(record.marks.filter((m) => m.what.startsWith(s)).length / seconds)]),
   );
-  return { turns, byLabel, ownLongByLabel, behindTurn, behindOwnLong, marksPerS, profileSummary, suspects };
+  return {
+    turns,
+    byLabel,
+    ownLongByLabel,
+    ownLongChance,
+    behindTurn,
+    behindOwnLong,
+    marksPerS,
+    profileSummary,
+    suspects,
+  };
 }
 
 const upstream = forkBenchChild(new URL('./fixed-rate-upstream.ts', import.meta.url));
@@ -231,6 +259,15 @@ try {
     await front.app.versionChoice.current();
   }
 
+  if (args['full-refresh']) {
+    // A stamp that never matches: every refresh reads the rows again.
+    let reads = 0;
+    const proto = VersionChoice.prototype as unknown as { readStamp: (names: string[]) => Promise<string> };
+    const readStamp = proto.readStamp;
+    proto.readStamp = async function (this: unknown, names: string[]) {
+      return `${await readStamp.call(this, names)}:${++reads}`;
+    };
+  }
   timeCalls(VersionChoice.prototype, 'readSnapshot', 'refresh');
   timeCalls(EventWriter.prototype, 'flush', 'events');
   timePool(front.app.db.pool);
@@ -268,6 +305,20 @@ try {
   };
 
   await run(2, 'warm-up');
+  // Idle: the timers' work, the refresh's above all (without the 1 ms timer, which costs more).
+  const idleMarks: string[] = [];
+  watch = { mark: (what) => idleMarks.push(what), stop: () => ({}) as WatchRecord };
+  const idleFrom = process.cpuUsage();
+  const idleStarted = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, Number(args['idle-s']) * 1000));
+  const idleCpu = process.cpuUsage(idleFrom);
+  const idleSeconds = (performance.now() - idleStarted) / 1000;
+  watch = null;
+  const idle = {
+    cpu_ms_per_s: round1((idleCpu.user + idleCpu.system) / 1000 / idleSeconds),
+    refreshes_per_s: round1(idleMarks.filter((m) => m === 'refresh:start').length / idleSeconds),
+    prisma_queries_per_s: round1(idleMarks.filter((m) => m === 'prisma:start').length / idleSeconds),
+  };
   const session = new Session();
   if (args.profile) {
     session.connect();
@@ -304,11 +355,16 @@ try {
     samples = profileSamples(profile);
   }
 
-  const { turns, byLabel, ownLongByLabel, behindTurn, behindOwnLong, marksPerS, profileSummary } = attribute(
-    record,
-    firstTokensUs,
-    samples,
-  );
+  const {
+    turns,
+    byLabel,
+    ownLongByLabel,
+    ownLongChance,
+    behindTurn,
+    behindOwnLong,
+    marksPerS,
+    profileSummary,
+  } = attribute(record, firstTokensUs, samples);
   const seconds = (record.endUs - record.startUs) / 1e6;
   const perThousand = (n: number) => round1((n / firstTokensUs.length) * 1000);
   const gcBy = new Map<string, { count: number; ms: number; maxMs: number; over8: number }>();
@@ -329,7 +385,8 @@ try {
     bench: 'event-loop-stalls',
     streams: STREAMS,
     events: !args['no-events'],
-    refresh: !args['no-refresh'],
+    refresh: args['no-refresh'] ? 'none' : args['full-refresh'] ? 'full' : 'stamp',
+    idle,
     profiled: Boolean(args.profile),
     exec_argv: process.execArgv.filter((a) => a.startsWith('--max') || a.startsWith('--min')),
     seconds: round1(seconds),
@@ -343,11 +400,13 @@ try {
     long_turns_per_1000_first_tokens: perThousand(turns.length),
     first_tokens_behind_a_long_turn_per_1000: perThousand(behindTurn),
     long_turns_coinciding_with: Object.fromEntries([...byLabel].sort((a, b) => b[1] - a[1])),
-    // Turns long even without the main thread's waits for a core (its own work, not a busy machine).
+    // Turns in which the main thread ran (was on a core) for at least the threshold.
     own_long_turns: turns.filter((t) => t.ownLong).length,
     own_long_turns_per_1000_first_tokens: perThousand(turns.filter((t) => t.ownLong).length),
     first_tokens_behind_an_own_long_turn_per_1000: perThousand(behindOwnLong),
     own_long_turns_coinciding_with: Object.fromEntries([...ownLongByLabel].sort((a, b) => b[1] - a[1])),
+    // As many windows as long, at random moments: how often each label falls in one by chance.
+    random_windows_coinciding_with: Object.fromEntries([...ownLongChance].sort((a, b) => b[1] - a[1])),
     suspect_marks_per_s: marksPerS,
     long_turn_ms: {
       p50: round1(
