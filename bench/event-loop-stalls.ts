@@ -11,13 +11,16 @@
 // stand a shared machine better than latencies; the delays themselves still grow with its load.
 //   npx tsx bench/event-loop-stalls.ts [--streams 64] [--requests-per-stream 16] [--max-tokens 64]
 //     [--threshold-ms 8] [--no-events] [--no-refresh] [--profile out.cpuprofile]
-//     [--sampling-us 500] [--list 20]
+//     [--sampling-us 500] [--allocations] [--list 20]
+// --allocations: V8's sampling heap profiler over the measured load, every allocation counted
+// (also those the GC collected since): which code fills the young generation, so what the
+// scavenges' frequency comes from.
 // --no-refresh holds the serving state this process read once (no reads for the run): the refresh's
 // share, by ablation. --full-refresh makes every refresh read all the rows again, as before the
 // stamp (src/serving/version-choice.ts's STAMP_SQL) let an unchanged state skip them. Before the
 // load the app is watched idle for --idle-s seconds: its CPU then is mostly the refresh's. V8 flags go before the script: node --max-semi-space-size=32 --import tsx ...
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Profiler } from 'node:inspector';
+import type { HeapProfiler, Profiler } from 'node:inspector';
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -46,6 +49,7 @@ const { values: args } = parseArgs({
     'idle-s': { type: 'string', default: '5' },
     profile: { type: 'string' },
     'sampling-us': { type: 'string', default: '500' },
+    allocations: { type: 'boolean', default: false },
     list: { type: 'string', default: '20' },
   },
 });
@@ -128,6 +132,42 @@ function profileSamples(profile: Profiler.Profile): Sample[] {
     samples.push({ atUs: at, leaf: placeOf(nodes.get(id)!.callFrame), owner: owner(id) });
   });
   return samples;
+}
+
+/** Allocated MB per second by where the code lives (the leaf) and by feedloop's nearest frame. */
+function allocationSummary(profile: HeapProfiler.SamplingHeapProfile, seconds: number) {
+  const byLeaf = new Map<string, number>();
+  const byOwner = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  const walk = (node: HeapProfiler.SamplingHeapProfileNode, owner: string | null) => {
+    const place = placeOf(node.callFrame);
+    const here = place.startsWith('src/') ? place : owner;
+    if (node.selfSize > 0) {
+      count(byLeaf, place, node.selfSize);
+      count(byOwner, here ?? place, node.selfSize);
+      count(
+        byFunction,
+        `${node.callFrame.functionName || '(anonymous)'} ${place}:${node.callFrame.lineNumber + 1}`,
+        node.selfSize,
+      );
+    }
+    for (const child of node.children) walk(child, here);
+  };
+  walk(profile.head, null);
+  const mbPerS = (map: Map<string, number>) =>
+    Object.fromEntries(
+      [...map]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 15)
+        .map(([k, bytes]) => [k, Math.round((bytes / 1e6 / seconds) * 100) / 100]),
+    );
+  const total = [...byLeaf.values()].reduce((sum, b) => sum + b, 0);
+  return {
+    allocated_mb_per_s: Math.round((total / 1e6 / seconds) * 10) / 10,
+    by_leaf: mbPerS(byLeaf),
+    by_owner: mbPerS(byOwner),
+    by_function: mbPerS(byFunction),
+  };
 }
 
 const count = <K>(map: Map<K, number>, key: K, by = 1) => map.set(key, (map.get(key) ?? 0) + by);
@@ -320,8 +360,16 @@ try {
     prisma_queries_per_s: round1(idleMarks.filter((m) => m === 'prisma:start').length / idleSeconds),
   };
   const session = new Session();
+  if (args.profile || args.allocations) session.connect();
+  if (args.allocations) {
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 16384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
   if (args.profile) {
-    session.connect();
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: Number(args['sampling-us']) });
     await session.post('Profiler.start');
@@ -348,6 +396,11 @@ try {
   const record = watch.stop();
   watch = null;
   let samples: Sample[] | null = null;
+  let allocations = null;
+  if (args.allocations) {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    allocations = allocationSummary(profile, (record.endUs - record.startUs) / 1e6);
+  }
   if (args.profile) {
     const { profile } = await session.post('Profiler.stop');
     session.disconnect();
@@ -381,6 +434,7 @@ try {
     process.stderr.write(`${JSON.stringify(t)}\n`);
   }
   if (profileSummary) process.stderr.write(`${JSON.stringify(profileSummary, null, 1)}\n`);
+  if (allocations) process.stderr.write(`${JSON.stringify(allocations, null, 1)}\n`);
   const result = {
     bench: 'event-loop-stalls',
     streams: STREAMS,
