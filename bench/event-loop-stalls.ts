@@ -10,15 +10,19 @@
 // It reports counts and ratios (long turns per 1000 first tokens, what each coincided with), which
 // stand a shared machine better than latencies; the delays themselves still grow with its load.
 //   npx tsx bench/event-loop-stalls.ts [--streams 64] [--requests-per-stream 16] [--max-tokens 64]
-//     [--threshold-ms 8] [--no-events] [--no-refresh] [--profile out.cpuprofile]
-//     [--sampling-us 500] [--allocations] [--list 20]
+//     [--threshold-ms 8] [--no-events] [--no-refresh | --full-refresh] [--idle-s 5]
+//     [--profile out.cpuprofile] [--sampling-us 500] [--allocations] [--list 20]
+// --list: the longest turns, one JSON line each on stderr. A turn's `ranMs` is the main thread's
+// time on a core, `waitedMs` its wait for one (another process had it), `blockedMs` the rest (a
+// GC waiting for its helper threads); "own long" turns are those that ran past the threshold.
 // --allocations: V8's sampling heap profiler over the measured load, every allocation counted
 // (also those the GC collected since): which code fills the young generation, so what the
 // scavenges' frequency comes from.
 // --no-refresh holds the serving state this process read once (no reads for the run): the refresh's
 // share, by ablation. --full-refresh makes every refresh read all the rows again, as before the
 // stamp (src/serving/version-choice.ts's STAMP_SQL) let an unchanged state skip them. Before the
-// load the app is watched idle for --idle-s seconds: its CPU then is mostly the refresh's. V8 flags go before the script: node --max-semi-space-size=32 --import tsx ...
+// load the app is watched idle for --idle-s seconds: its CPU then is mostly the refresh's.
+// V8 flags go before the script: node --max-semi-space-size=32 --import tsx bench/event-loop-stalls.ts
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HeapProfiler, Profiler } from 'node:inspector';
 import { Session } from 'node:inspector/promises';
