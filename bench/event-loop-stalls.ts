@@ -262,6 +262,21 @@ function attribute(record: WatchRecord, firstTokensUs: number[], samples: Sample
     firstTokensUs.filter((at) => ts.some((t) => at >= t.startUs && at <= t.endUs + AFTER_TURN_US)).length;
   const behindTurn = behind(record.longTurns);
   const behindOwnLong = behind(ownLongTurns);
+  // First tokens written during a GC pause of at least the threshold or within AFTER_TURN_US after.
+  const behindGc = firstTokensUs.filter((at) =>
+    record.gcPauses.some(
+      (g) =>
+        g.durationMs >= THRESHOLD_MS &&
+        at >= g.startUs &&
+        at <= g.startUs + g.durationMs * 1000 + AFTER_TURN_US,
+    ),
+  ).length;
+  // What the long turn a first token came after coincided with: the first tokens' view.
+  const behindByLabel = new Map<string, number>();
+  for (const at of firstTokensUs) {
+    const i = record.longTurns.findLastIndex((t) => at >= t.startUs && at <= t.endUs + AFTER_TURN_US);
+    if (i >= 0) for (const l of turns[i]!.labels) count(behindByLabel, l);
+  }
   // How often a suspect's mark falls in any turn of the run, for comparison (a suspect busy all
   // the time coincides with long turns by chance).
   const seconds = (record.endUs - record.startUs) / 1e6;
@@ -275,6 +290,8 @@ function attribute(record: WatchRecord, firstTokensUs: number[], samples: Sample
     ownLongChance,
     behindTurn,
     behindOwnLong,
+    behindByLabel,
+    behindGc,
     marksPerS,
     profileSummary,
     suspects,
@@ -419,6 +436,8 @@ try {
     ownLongChance,
     behindTurn,
     behindOwnLong,
+    behindByLabel,
+    behindGc,
     marksPerS,
     profileSummary,
   } = attribute(record, firstTokensUs, samples);
@@ -457,6 +476,10 @@ try {
     long_turns: turns.length,
     long_turns_per_1000_first_tokens: perThousand(turns.length),
     first_tokens_behind_a_long_turn_per_1000: perThousand(behindTurn),
+    first_tokens_behind_a_gc_pause_over_threshold_per_1000: perThousand(behindGc),
+    first_tokens_behind_a_long_turn_by_label: Object.fromEntries(
+      [...behindByLabel].sort((a, b) => b[1] - a[1]),
+    ),
     long_turns_coinciding_with: Object.fromEntries([...byLabel].sort((a, b) => b[1] - a[1])),
     // Turns in which the main thread ran (was on a core) for at least the threshold.
     own_long_turns: turns.filter((t) => t.ownLong).length,
