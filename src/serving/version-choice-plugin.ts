@@ -17,6 +17,7 @@ export const versionChoicePlugin = fp(
     const choice = new VersionChoice(app.db.prisma, app.servedModels, {
       idleUnloadMs: config.FEEDLOOP_MODEL_IDLE_UNLOAD_MS,
       log: app.log,
+      pool: app.db.pool,
     });
     app.decorate('versionChoice', choice);
 

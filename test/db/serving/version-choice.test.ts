@@ -13,6 +13,7 @@ import {
   rejectModelVersion,
 } from '../../../src/promotion/model-versions.ts';
 import { MAX_STALE_MS, REFRESH_MS, VersionChoice } from '../../../src/serving/version-choice.ts';
+import { setTrafficSplit, stopTrafficSplit } from '../../../src/serving/traffic-split.ts';
 import type { Principal } from '../../../src/platform/auth/principal.ts';
 
 // Nothing listens there: a request that gets past the choice of version fails with 502, and the
@@ -40,6 +41,13 @@ describe('the versions this process serves, as it last read them', () => {
   /** A VersionChoice on the app's database whose clock only the test moves. */
   const held = () =>
     new VersionChoice(t.app.db.prisma, t.app.servedModels, { idleUnloadMs: 0, now: () => clock });
+  /** As the API builds it: the stamp read on the pg pool. */
+  const heldOnPool = () =>
+    new VersionChoice(t.app.db.prisma, t.app.servedModels, {
+      idleUnloadMs: 0,
+      now: () => clock,
+      pool: t.app.db.pool,
+    });
   const nameOf = async (choice: VersionChoice, model?: string) =>
     (await choice.choose(opsPrincipal, model)).name;
 
@@ -114,6 +122,68 @@ describe('the versions this process serves, as it last read them', () => {
     await assert.rejects(choice.choose(opsPrincipal, name), { code: 'not_found' });
     await register();
     assert.equal(await nameOf(choice, name), name);
+  });
+
+  test('a new snapshot of unchanged rows keeps the rows held (the stamp alone is read)', async () => {
+    for (const choice of [heldOnPool(), held()]) {
+      const named = await register();
+      await nameOf(choice, named.name);
+      // The next snapshot reads the named version with the rest (its stamp covers it from then on).
+      clock += MAX_STALE_MS + 1;
+      const before = await choice.current();
+      clock += MAX_STALE_MS + 1;
+      const after = await choice.current();
+      assert.equal(after.active, before.active, 'the same row object: not read again');
+      assert.equal(await nameOf(choice, named.name), named.name);
+    }
+  });
+
+  test('a change to any row a snapshot holds is seen by the next one', async () => {
+    const choice = heldOnPool();
+    const named = await register();
+    const armA = await register();
+    const armB = await register();
+    await nameOf(choice, named.name);
+    const next = async () => {
+      clock += MAX_STALE_MS + 1;
+      return choice.current();
+    };
+
+    await setTrafficSplit(t.app.db.prisma, {
+      reason: 'test',
+      actorId: null,
+      splits: [
+        { version: armA.name, weight: 1 },
+        { version: armB.name, weight: 3 },
+      ],
+    });
+    assert.deepEqual(
+      (await next()).split?.arms.map((a) => a.modelVersion.name),
+      [armA.name, armB.name],
+    );
+
+    await t.app.db.prisma.trafficSplitArm.updateMany({
+      where: { modelVersionId: armB.id },
+      data: { weight: 5 },
+    });
+    assert.equal((await next()).split?.arms[1]?.weight, 5, "an arm's weight");
+
+    await t.app.db.prisma.modelVersion.update({ where: { id: armA.id }, data: { openToUsers: true } });
+    assert.equal((await next()).split?.arms[0]?.modelVersion.openToUsers, true, "an arm's version");
+
+    const active = (await choice.current()).active!;
+    await t.app.db.prisma.modelVersion.update({
+      where: { id: active.id },
+      data: { samplingDefaults: { temperature: 0.3 } },
+    });
+    assert.deepEqual((await next()).active?.samplingDefaults, { temperature: 0.3 }, 'the active version');
+
+    await rejectModelVersion(t.app.db.prisma, { id: named.id, actorId: null, reason: 'test' });
+    clock += MAX_STALE_MS + 1;
+    await assert.rejects(choice.choose(opsPrincipal, named.name), { code: 'not_found' }, 'a named version');
+
+    await stopTrafficSplit(t.app.db.prisma, { actorId: null, reason: 'test' });
+    assert.equal((await next()).split, null, 'the split ended');
   });
 
   test("this process's activations and rejections through the API take effect on its next request", async () => {
