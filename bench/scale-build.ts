@@ -24,6 +24,9 @@ const sampler = trace
     }, 250)
   : undefined;
 
+/** Seconds spent in each phase of the build (src/datasets/stream-build.ts BuildPhase). */
+const phases: Record<string, number> = {};
+let phaseStart = start;
 const config = configSchema.parse(process.env);
 const db = createDatabase(config.DATABASE_URL, { poolSize: 4 });
 try {
@@ -32,7 +35,15 @@ try {
     {},
     // No evaluation prompts: building that set (it reads the corpus sources) is a one-off cost per
     // thread, with a live peak of ~265 MB (--trace-gc), more than the build's own state at 1x.
-    { dataDir: config.FEEDLOOP_DATA_DIR, evaluationPrompts: new Set() },
+    {
+      dataDir: config.FEEDLOOP_DATA_DIR,
+      evaluationPrompts: new Set(),
+      onPhase: (phase) => {
+        const now = performance.now();
+        phases[phase] = Math.round(now - phaseStart) / 1000;
+        phaseStart = now;
+      },
+    },
   );
   const seconds = (performance.now() - start) / 1000;
   const examples = Object.values(build.sizes).reduce((sum, s) => sum + s.train + s.validation, 0);
@@ -43,6 +54,7 @@ try {
       peakRssMb: process.resourceUsage().maxRSS / 1024,
       examples,
       feedback: build.lineage.feedback,
+      phases,
     })}\n`,
   );
 } finally {

@@ -8,7 +8,7 @@
 //     computation timed apart), opening a 200-message conversation (one page): p50 and p95 over
 //     repeated runs;
 //   - single-event ingestion p99 (the group-commit writer, 16 concurrent writers) on the biggest
-//     size and on an empty database;
+//     size and on an empty database, in alternating rounds, each database's latencies pooled;
 //   - table and index sizes.
 // Then the growth exponent of each cost between sizes (log-log slope) and one JSON line last.
 // Options: --sizes 1,4,16  --messages <at 1x, default 62500>  --keep (leave the databases)
@@ -55,6 +55,7 @@ const SIZES = (values.sizes ?? (SMOKE ? '1,2' : '1,4,16')).split(',').map(Number
 const MESSAGES_AT_1X = Number(values.messages ?? (SMOKE ? 300 : 62_500));
 const RUNS = SMOKE ? 3 : 30;
 const INGEST_SECONDS = SMOKE ? 0.5 : 5;
+const INGEST_ROUNDS = SMOKE ? 1 : 6;
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const DAY_MS = 86_400_000;
 
@@ -93,6 +94,8 @@ interface BuildResult {
   seconds: number;
   peakRssMb: number;
   examples: number;
+  /** Seconds per phase of the build, in order (raters, prompts, votes, hygiene, files, ...). */
+  phases: Record<string, number>;
 }
 
 async function runBuild(url: string): Promise<BuildResult | { error: string }> {
@@ -126,8 +129,8 @@ async function runBuild(url: string): Promise<BuildResult | { error: string }> {
   }
 }
 
-/** p99 of single-event writes from 16 concurrent writers through the group-commit writer. */
-async function ingestP99(db: Database, seconds: number): Promise<number> {
+/** Latencies (ms) of single-event writes from 16 concurrent writers through the group-commit writer. */
+async function ingestLatencies(db: Database, seconds: number): Promise<number[]> {
   const { rows } = await db.pool.query<{ id: string; owner: string }>(
     `SELECT m.id, c.user_id AS owner FROM messages m JOIN conversations c ON c.id = m.conversation_id
       WHERE m.role = 'assistant' LIMIT 500`,
@@ -163,7 +166,32 @@ async function ingestP99(db: Database, seconds: number): Promise<number> {
     }),
   );
   await writer.close();
-  return round(quantile(latencies, 0.99));
+  return latencies;
+}
+
+/**
+ * Single-event ingestion p99 on the biggest size and on an empty database, from rounds that
+ * alternate between the two (which goes first alternates too), each database's latencies pooled:
+ * one 5-second p99 moves by 2x between back-to-back runs on the same database here (3 to 12 ms).
+ */
+async function ingestComparison(bigUrl: string, emptyUrl: string): Promise<{ big: number; empty: number }> {
+  const big = createDatabase(bigUrl, { poolSize: 8 });
+  const empty = createDatabase(emptyUrl, { poolSize: 8 });
+  try {
+    const pooled = { big: [] as number[], empty: [] as number[] };
+    for (let r = 0; r < INGEST_ROUNDS; r++) {
+      const order = r % 2 === 0 ? (['big', 'empty'] as const) : (['empty', 'big'] as const);
+      for (const which of order) {
+        const latencies = await ingestLatencies(which === 'big' ? big : empty, INGEST_SECONDS);
+        say(`  ingestion round ${r + 1} ${which}: p99 ${round(quantile(latencies, 0.99))} ms`);
+        pooled[which].push(...latencies);
+      }
+    }
+    return { big: round(quantile(pooled.big, 0.99)), empty: round(quantile(pooled.empty, 0.99)) };
+  } finally {
+    await big.close();
+    await empty.close();
+  }
 }
 
 interface SizeResult {
@@ -186,12 +214,13 @@ interface SizeResult {
     raterAssessmentMs: number;
   };
   conversation: { p50: number; p95: number; messages: number };
-  ingestP99: number | null;
+  /** The seeded database (kept until the end: ingestion is measured on the biggest last). */
+  url: string;
   dbGb: number;
   tables: Record<string, string>;
 }
 
-async function measureSize(size: number, databases: ScratchDatabase[], last: boolean): Promise<SizeResult> {
+async function measureSize(size: number, databases: ScratchDatabase[]): Promise<SizeResult> {
   const plan = planFor(size, MESSAGES_AT_1X);
   say(
     `size ${size}x: ${plan.messages} messages, ${plan.feedback} explicit feedback rows, ${plan.events} events, ${plan.users} users`,
@@ -212,7 +241,10 @@ async function measureSize(size: number, databases: ScratchDatabase[], last: boo
       'error' in build
         ? `  dataset build failed: ${build.error}`
         : `  dataset build: ${round(build.seconds)} s, peak RSS ${round(build.peakRssMb)} MB, ` +
-            `${Math.round((plan.feedback + plan.events) / build.seconds)} feedback rows/s, ${build.examples} examples`,
+            `${Math.round((plan.feedback + plan.events) / build.seconds)} feedback rows/s, ${build.examples} examples; ` +
+            `seconds per phase: ${Object.entries(build.phases)
+              .map(([phase, s]) => `${phase} ${s}`)
+              .join(', ')}`,
     );
 
     // The workers fold the rollups' deltas every minute; the seed's COPYs left them unfolded.
@@ -262,9 +294,6 @@ async function measureSize(size: number, databases: ScratchDatabase[], last: boo
       `  conversation of ${opened?.messages.length} messages: p50 ${conversation.p50} p95 ${conversation.p95} ms`,
     );
 
-    const ingest = last ? await ingestP99(db, INGEST_SECONDS) : null;
-    if (ingest !== null) say(`  single-event ingestion p99 (16 writers, ${INGEST_SECONDS} s): ${ingest} ms`);
-
     const { rows: sizeRows } = await db.pool.query<{ db: string }>(
       'SELECT pg_database_size(current_database()) AS db',
     );
@@ -297,7 +326,7 @@ async function measureSize(size: number, databases: ScratchDatabase[], last: boo
       insights: { volume, metrics, metricsRaw, load },
       moderation: { first, deep, both: { p95: Math.max(first.p95, deep.p95) }, raterAssessmentMs },
       conversation: { ...conversation, messages: opened?.messages.length ?? 0 },
-      ingestP99: ingest,
+      url: scratch.url,
       dbGb,
       tables,
     };
@@ -322,21 +351,24 @@ async function main() {
   const databases: ScratchDatabase[] = [];
   try {
     const results: SizeResult[] = [];
-    for (const [i, size] of SIZES.entries())
-      results.push(await measureSize(size, databases, i === SIZES.length - 1));
+    for (const size of SIZES) results.push(await measureSize(size, databases));
 
     // The same writes against an empty, migrated database.
     const empty = await scratchDatabase(SERVER_URL, 'scaleempty');
     databases.push(empty);
     const emptyDb = createDatabase(empty.url, { poolSize: 8 });
-    let ingestEmpty: number;
     try {
       await seed(emptyDb.pool, { messages: 600, feedback: 0, events: 0, users: 20 }, () => {});
-      ingestEmpty = await ingestP99(emptyDb, INGEST_SECONDS);
     } finally {
       await emptyDb.close();
     }
-    say(`single-event ingestion p99 on an empty database: ${ingestEmpty} ms`);
+    const biggest = results.at(-1)!;
+    say(
+      `single-event ingestion (16 writers), ${INGEST_ROUNDS} alternating rounds of ${INGEST_SECONDS} s ` +
+        `on the ${biggest.size}x database and on an empty one:`,
+    );
+    const ingest = await ingestComparison(biggest.url, empty.url);
+    say(`  p99 pooled: ${ingest.big} ms at ${biggest.size}x, ${ingest.empty} ms empty`);
 
     const sizes = results.map((r) => r.size);
     const buildS = results.map((r) => ('error' in r.build ? null : round(r.build.seconds)));
@@ -373,8 +405,8 @@ async function main() {
         insights_p95_ms: results.map((r) => r.insights.load.p95),
         moderation_p95_ms: results.map((r) => r.moderation.both.p95),
         conversation_p95_ms: results.map((r) => r.conversation.p95),
-        ingest_p99_ms_empty: ingestEmpty,
-        ingest_p99_ms_16x: results.at(-1)!.ingestP99,
+        ingest_p99_ms_empty: ingest.empty,
+        ingest_p99_ms_16x: ingest.big,
         db_gb: results.map((r) => r.dbGb),
       }),
     );

@@ -21,7 +21,7 @@ import {
   type DatasetSplit,
 } from '../contract/datasets.ts';
 import { evaluationPromptSet } from '../suites/contamination.ts';
-import { streamDataset, type StreamedBuild } from './stream-build.ts';
+import { streamDataset, type BuildPhase, type StreamedBuild } from './stream-build.ts';
 
 export { eventsCounted } from './stream-build.ts';
 import { syncDirectory, writeError, writeFileDurably } from '../llm/atomic-file.ts';
@@ -40,6 +40,11 @@ export interface BuildDatasetsOptions {
    * thread when absent.
    */
   runner?: BuildRunner;
+  /**
+   * Told as each phase of a build in this thread ends (see BuildPhase; not with a runner): how a
+   * build's time splits, for bench:scale.
+   */
+  onPhase?: (phase: BuildPhase) => void;
 }
 
 /** A build's outcome; `files` reads the snapshot's files from disk when asked (tests, small builds). */
@@ -142,9 +147,10 @@ export async function buildDatasets(
   try {
     const build = options.runner
       ? await options.runner(job, options.evaluationPrompts)
-      : await streamDataset(prisma, job, options.evaluationPrompts ?? evaluationPromptSet());
+      : await streamDataset(prisma, job, options.evaluationPrompts ?? evaluationPromptSet(), options.onPhase);
     const relative = path.join('datasets', build.contentHash);
     await publishFiles(job.outDir, path.resolve(options.dataDir, relative), build);
+    options.onPhase?.('published');
     const result = withFiles(build, path.resolve(options.dataDir, relative));
 
     return await prisma.$transaction(
@@ -187,6 +193,7 @@ export async function buildDatasets(
             raters: a.raters,
           })),
         });
+        options.onPhase?.('recorded');
         return { dataset, created: true, build: result };
       },
       // Lineage is a row per feedback row used: millions in a large build.

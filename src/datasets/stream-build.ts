@@ -168,11 +168,20 @@ async function writer(file: string) {
   };
 }
 
+/**
+ * The phases of a build, each told as it ends: raters assessed; prompts' examples built; votes'
+ * examples built; hygiene (near-duplicates, split) done; the JSONL files written; the lineage file
+ * written; then, in buildDatasets, the files published and the snapshot recorded.
+ */
+export type BuildPhase =
+  'raters' | 'prompts' | 'votes' | 'hygiene' | 'files' | 'lineage' | 'published' | 'recorded';
+
 /** Builds every export of the window into `job.outDir`; see the module comment. */
 export async function streamDataset(
   db: Db,
   job: StreamBuildJob,
   evaluationPrompts: ReadonlySet<string>,
+  onPhase: (phase: BuildPhase) => void = () => {},
 ): Promise<StreamedBuild> {
   const { config } = job;
   const filter: FeedbackFilter = {
@@ -192,6 +201,7 @@ export async function streamDataset(
     const annotations = await loadAnnotationJudgements(db, filter);
     const raters = await assessRatersStreamed(db, filter, config, annotations);
     const trust = trustOf(raters);
+    onPhase('raters');
     const consensus = consensusLabels(annotations, trust, config.stars);
     const consensusIndex = new Map(consensus.map((c, i) => [c.itemId, i]));
     const singleByAnswer = new Map<string, AnnotationJudgementRow[]>();
@@ -246,6 +256,8 @@ export async function streamDataset(
       }
     }
 
+    onPhase('prompts');
+
     // Votes, each pair's together: sorted by pair on disk, then built a few thousand pairs at a time.
     const votes = sorter<VoteRow>('votes', (a, b) => {
       const pa = pairOf(a);
@@ -281,6 +293,8 @@ export async function streamDataset(
       for (const e of consensusPreferences(pairItems, byId, bad))
         await emit(e, builtOrder(e, '', consensusIndex), (id) => byId.get(id)?.modelVersionId ?? null);
     }
+
+    onPhase('votes');
 
     // Hygiene and the split, in buildDataset's order; each kept line goes to its file's sorter.
     /** A JSONL line with the hash it is ordered by and what sizesBySource counts it as. */
@@ -326,6 +340,8 @@ export async function streamDataset(
       await source.close();
     }
 
+    onPhase('hygiene');
+
     // The files, in name order, hashed as JSON.stringify({version, config, files}) would hash them.
     const { window: _window, ...hashedConfig } = config;
     const hash = createHash('sha256');
@@ -366,6 +382,8 @@ export async function streamDataset(
       }
     }
 
+    onPhase('files');
+
     // Lineage: each feedback row once, sorted.
     const lineageFile = path.join(job.workDir, 'lineage.jsonl');
     const out = await writer(lineageFile);
@@ -379,6 +397,7 @@ export async function streamDataset(
       await out.write(`${JSON.stringify(ref)}\n`);
     }
     await out.close();
+    onPhase('lineage');
 
     return {
       sizes,
