@@ -9,6 +9,8 @@
 //
 // The API key is read from the environment variable the version names, at request time; it is
 // never stored, and it is cut out of every message that leaves this module.
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream';
 import { createParser } from 'eventsource-parser';
 import { Agent, request } from 'undici';
 import type { ModelVersion } from '../../generated/prisma/client.ts';
@@ -138,7 +140,7 @@ async function postUpstream(
   path: string,
   body: Record<string, unknown>,
   signal: AbortSignal,
-): Promise<AsyncIterable<Buffer> & { text(): Promise<string> }> {
+): Promise<Readable & { text(): Promise<string> }> {
   const response = await request(`${target.baseUrl.replace(/\/+$/, '')}${path}`, {
     method: 'POST',
     headers: {
@@ -223,13 +225,59 @@ interface CompletionChunk {
 // The longest event the parser holds before the answer counts as malformed.
 const MAX_EVENT_CHARS = 4 * 1024 * 1024;
 
+const DECODE_STREAMING: TextDecodeOptions = { stream: true };
+
 /**
- * The data of each server-sent event of `body`, parsed as JSON, up to `[DONE]`. The body is read
- * one network chunk at a time, and only once the previous chunk's events were all taken, so a
- * consumer that awaits between events holds the upstream back. After `[DONE]` the rest is read to
- * its end, so the connection can be kept for the next request.
+ * Reads `body` one network chunk at a time into `take`, in flowing mode: a promise `take` returns
+ * pauses the body until it settles. Resolves when the body has ended; rejects when it fails, is
+ * aborted or closes early, or `take` throws or rejects (the body is destroyed, and its connection).
+ * In place of `for await`, whose iterator costs promises and result objects per network chunk.
  */
-async function* completionChunks(body: AsyncIterable<Buffer>): AsyncGenerator<CompletionChunk> {
+function readBody(body: Readable, take: (part: Buffer) => Promise<void> | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const settle = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      if (err) {
+        body.off('data', onData);
+        body.destroy();
+        reject(err);
+      } else resolve();
+    };
+    const resume = () => {
+      if (!settled) body.resume();
+    };
+    const onData = (part: Buffer) => {
+      if (settled) return;
+      let waiting: Promise<void> | undefined;
+      try {
+        waiting = take(part);
+      } catch (err) {
+        settle(err);
+        return;
+      }
+      if (waiting) {
+        body.pause();
+        waiting.then(resume, settle);
+      }
+    };
+    body.on('data', onData);
+    finished(body, (err) => settle(err ?? null));
+  });
+}
+
+/**
+ * Reads the server-sent events of `body` into `take`, each one's data parsed as JSON, up to
+ * `[DONE]`. An event whose `take` returns a promise holds the next one (and the body's next
+ * network chunk) back until it settles, so a consumer that waits holds the upstream back. After
+ * `[DONE]` the rest is read to its end, so the connection can be kept for the next request.
+ */
+function readCompletionChunks(
+  body: Readable,
+  take: (chunk: CompletionChunk) => Promise<void> | undefined,
+): Promise<void> {
+  // The data of the events of the network chunk being read; the next chunk's reuse the array.
   const pending: string[] = [];
   let malformed: string | null = null;
   const parser = createParser({
@@ -239,12 +287,10 @@ async function* completionChunks(body: AsyncIterable<Buffer>): AsyncGenerator<Co
   });
   const decoder = new TextDecoder();
   let done = false;
-  // Leaving the loop early (a failure, an abort) destroys the body and its connection.
-  for await (const part of body) {
-    if (done) continue;
-    parser.feed(decoder.decode(part, { stream: true }));
-    if (malformed) throw new UpstreamBadAnswer(`its event stream broke off: ${malformed}`);
-    for (const data of pending.splice(0)) {
+  // Takes the pending events from the `from`th on; waits when `take` asks to.
+  const takePending = (from: number): Promise<void> | undefined => {
+    for (let i = from; i < pending.length; i++) {
+      const data = pending[i]!;
       if (data === '[DONE]') {
         done = true;
         break;
@@ -259,9 +305,18 @@ async function* completionChunks(body: AsyncIterable<Buffer>): AsyncGenerator<Co
         throw new UpstreamBadAnswer(
           `an error event: ${typeof chunk.error.message === 'string' ? chunk.error.message : JSON.stringify(chunk.error)}`,
         );
-      yield chunk;
+      const waiting = take(chunk);
+      if (waiting) return waiting.then(() => takePending(i + 1));
     }
-  }
+    pending.length = 0;
+    return undefined;
+  };
+  return readBody(body, (part) => {
+    if (done) return undefined;
+    parser.feed(decoder.decode(part, DECODE_STREAMING));
+    if (malformed) throw new UpstreamBadAnswer(`its event stream broke off: ${malformed}`);
+    return takePending(0);
+  });
 }
 
 export class OpenAiCompatibleProvider implements ModelProvider {
@@ -318,20 +373,23 @@ export class OpenAiCompatibleProvider implements ModelProvider {
           controller.signal,
         );
         clearTimeout(connectTimer);
-        for await (const chunk of completionChunks(body)) {
+        let firstToken = true;
+        await readCompletionChunks(body, (chunk) => {
           report.responseId ??= chunk.id || null;
           report.model ??= chunk.model || null;
           if (chunk.usage) report.usage = chunk.usage;
           const choice = chunk.choices?.[0];
           if (choice?.finish_reason) finish = choice.finish_reason;
           const delta = choice?.delta?.content;
-          if (delta) {
+          if (!delta) return undefined;
+          if (firstToken) {
+            firstToken = false;
             clearTimeout(firstTokenTimer);
-            text += delta;
-            // Waits while the reader is behind: the upstream is read no faster than the client reads.
-            await push({ delta });
           }
-        }
+          text += delta;
+          // A promise while the reader is behind: the upstream is read no faster than the client reads.
+          return push({ delta });
+        });
       } catch (err) {
         // An abort rejects the request or the body's read; whether a timeout or a cancel is told below.
         if (!controller.signal.aborted) throw upstreamFailure(err, target, key);
