@@ -17,7 +17,8 @@
 // GC waiting for its helper threads); "own long" turns are those that ran past the threshold.
 // --allocations: V8's sampling heap profiler over the measured load, every allocation counted
 // (also those the GC collected since): which code fills the young generation, so what the
-// scavenges' frequency comes from.
+// scavenges' frequency comes from; also per token chunk written to the clients (all the load's
+// allocation, the event probe's too, over the tokens).
 // --no-refresh holds the serving state this process read once (no reads for the run): the refresh's
 // share, by ablation. --full-refresh makes every refresh read all the rows again, as before the
 // stamp (src/serving/version-choice.ts's STAMP_SQL) let an unchanged state skip them. Before the
@@ -139,7 +140,7 @@ function profileSamples(profile: Profiler.Profile): Sample[] {
 }
 
 /** Allocated MB per second by where the code lives (the leaf) and by feedloop's nearest frame. */
-function allocationSummary(profile: HeapProfiler.SamplingHeapProfile, seconds: number) {
+function allocationSummary(profile: HeapProfiler.SamplingHeapProfile, seconds: number, tokens: number) {
   const byLeaf = new Map<string, number>();
   const byOwner = new Map<string, number>();
   const byFunction = new Map<string, number>();
@@ -166,8 +167,18 @@ function allocationSummary(profile: HeapProfiler.SamplingHeapProfile, seconds: n
         .map(([k, bytes]) => [k, Math.round((bytes / 1e6 / seconds) * 100) / 100]),
     );
   const total = [...byLeaf.values()].reduce((sum, b) => sum + b, 0);
+  const perToken = (map: Map<string, number>) =>
+    Object.fromEntries(
+      [...map]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 15)
+        .map(([k, bytes]) => [k, Math.round(bytes / tokens)]),
+    );
   return {
     allocated_mb_per_s: Math.round((total / 1e6 / seconds) * 10) / 10,
+    tokens_written_per_s: Math.round(tokens / seconds),
+    allocated_bytes_per_token: Math.round(total / tokens),
+    bytes_per_token_by_owner: perToken(byOwner),
     by_leaf: mbPerS(byLeaf),
     by_owner: mbPerS(byOwner),
     by_function: mbPerS(byFunction),
@@ -333,6 +344,8 @@ try {
   timeCalls(EventWriter.prototype, 'flush', 'events');
   timePool(front.app.db.pool);
   const firstTokensUs: number[] = [];
+  // Token chunks written to the clients during the measured load (not the role, last or [DONE] chunks).
+  let tokensWritten = 0;
   front.app.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'POST' && req.url?.startsWith('/v1/events')) return mark('event-request');
     if (req.method !== 'POST' || !req.url?.startsWith('/v1/chat/completions')) return;
@@ -342,6 +355,7 @@ try {
     const write = res.write.bind(res) as (...a: unknown[]) => boolean;
     res.write = ((...a: unknown[]) => {
       if (++writes === 2 && watch) firstTokensUs.push(nowUs());
+      if (writes > 1 && watch && typeof a[0] === 'string' && a[0].includes('{"content":')) tokensWritten++;
       return write(...a);
     }) as typeof res.write;
   });
@@ -420,7 +434,7 @@ try {
   let allocations = null;
   if (args.allocations) {
     const { profile } = await session.post('HeapProfiler.stopSampling');
-    allocations = allocationSummary(profile, (record.endUs - record.startUs) / 1e6);
+    allocations = allocationSummary(profile, (record.endUs - record.startUs) / 1e6, tokensWritten);
   }
   if (args.profile) {
     const { profile } = await session.post('Profiler.stop');

@@ -38,14 +38,17 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
       const send = (message: ChatServerMessage) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
       };
-      /** Sends a token; when the client reads slower than the model writes, waits until it is written. */
-      const sendToken = (message: ChatServerMessage): Promise<void> | undefined => {
+      /**
+       * Sends a token message, serialised; when the client reads slower than the model writes,
+       * waits until it is written.
+       */
+      const sendToken = (json: string): Promise<void> | undefined => {
         if (socket.readyState !== socket.OPEN) return undefined;
         if (socket.bufferedAmount < SOCKET_HIGH_WATER_BYTES) {
-          socket.send(JSON.stringify(message));
+          socket.send(json);
           return undefined;
         }
-        return new Promise((resolve) => socket.send(JSON.stringify(message), () => resolve()));
+        return new Promise((resolve) => socket.send(json, () => resolve()));
       };
       // Messages per minute: a token bucket refilled continuously.
       let tokens = config.FEEDLOOP_SOCKET_MESSAGES_PER_MINUTE;
@@ -141,6 +144,7 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
         running.set(parsed.requestId, controller);
         perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
         const id = parsed.requestId;
+        const tokenHead = `{"type":"token","requestId":${JSON.stringify(id)},"delta":`;
         const ask = parsed;
         const prompt: CompletionRequest['prompt'] =
           parsed.type === 'generate'
@@ -172,8 +176,9 @@ export const chatSocketRoutes: FastifyPluginAsyncZod = async (app) => {
                   messageId,
                   model: version.name,
                 }),
+              // JSON.stringify({ type: 'token', requestId: id, delta }), its head serialised once.
               onToken: (event) =>
-                event.delta ? sendToken({ type: 'token', requestId: id, delta: event.delta }) : undefined,
+                event.delta ? sendToken(`${tokenHead}${JSON.stringify(event.delta)}}`) : undefined,
             }).then(({ message, completion }) =>
               send({
                 type: 'done',

@@ -20,6 +20,9 @@ import {
 
 const tags = ['completions'];
 
+/** What follows a token's delta in its chunk: `chunk({ content }, null)` without the usage. */
+const TOKEN_CHUNK_TAIL = ',"finish_reason":null,"logprobs":null}]}\n\n';
+
 const OPENAI_TYPE: Record<number, string> = {
   400: 'invalid_request_error',
   401: 'authentication_error',
@@ -187,11 +190,15 @@ export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
       // Every chunk is `data: {"id", "object", "created", "model", "choices": [{"index", "delta",
       // "finish_reason", "logprobs"}], "usage"?}`; the part up to the delta is the same for the whole
       // stream, so it is serialised once, when the stream opens, not once per token.
+      // A token's chunk is that head, its delta built around the serialised text, and a tail that
+      // is the same for every token.
       let chunkHead = '';
       const chunk = (delta: Record<string, string>, finish: string | null, usage?: object) =>
         `${chunkHead}${JSON.stringify(delta)},"finish_reason":${JSON.stringify(finish)},"logprobs":null}]${
           usage ? `,"usage":${JSON.stringify(usage)}` : ''
         }}\n\n`;
+      const tokenChunk = (content: string) =>
+        `${chunkHead}{"content":${JSON.stringify(content)}}${TOKEN_CHUNK_TAIL}`;
       let opened = false;
       const open = (streamId: string, modelName: string) => {
         if (opened) return;
@@ -212,11 +219,8 @@ export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
           onStart: ({ version, messageId }) => open(messageId, version.name),
           // A client reading slower than the model writes: wait for the buffer to drain (or the
           // client to leave) before the next token, so at most one chunk is buffered beyond it.
-          onToken: async (event) => {
-            if (event.delta && !reply.raw.write(chunk({ content: event.delta }, null))) {
-              await drained(reply.raw);
-            }
-          },
+          onToken: (event) =>
+            event.delta && !reply.raw.write(tokenChunk(event.delta)) ? drained(reply.raw) : undefined,
         });
         const { completion } = outcome;
         if (!reply.raw.writable) return;

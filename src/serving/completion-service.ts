@@ -263,18 +263,25 @@ export async function runCompletion(
   let text = '';
   let completion: ProviderCompletion;
   try {
-    const events = stream[Symbol.asyncIterator]();
     // A local answer starts at once. An upstream one starts when the upstream sends its first
-    // token: until then a failure or a timeout is still an HTTP status (502, 504), not an event in
-    // a stream that already said 200.
-    let next = provider.kind === 'local' ? null : await events.next();
-    request.onStart?.({ version, messageId, turn: plan.turn });
-    for (next ??= await events.next(); !next.done; next = await events.next()) {
-      const event = { ...next.value, delta: storableText(next.value.delta) };
-      text += event.delta;
-      await request.onToken?.(event);
-    }
-    const result = await stream.result;
+    // token (or ends without one): until then a failure or a timeout is still an HTTP status (502,
+    // 504), not an event in a stream that already said 200.
+    let started = false;
+    const start = () => {
+      started = true;
+      request.onStart?.({ version, messageId, turn: plan.turn });
+    };
+    if (provider.kind === 'local') start();
+    const { onToken } = request;
+    // Each token is handed on as the provider pushes it (no iterator, promise or copy per token);
+    // a promise onToken returns (a slow client) holds the generation back.
+    const result = await stream.deliver((event) => {
+      if (!started) start();
+      const delta = storableText(event.delta);
+      text += delta;
+      return onToken?.(delta === event.delta ? event : { delta });
+    });
+    if (!started) start();
     completion = { ...result, text: storableText(result.text) };
   } catch (err) {
     // Passing a token on may have failed rather than the generation: stop it, it has no reader.

@@ -47,7 +47,10 @@ export class LocalProvider implements ModelProvider {
           { signal: options.signal },
         );
         if (cancelled) stream.cancel();
-        for await (const event of stream) await push({ delta: event.delta });
+        for await (const event of stream) {
+          const waiting = push({ delta: event.delta });
+          if (waiting) await waiting;
+        }
         const completion = await stream.result;
         return {
           text: completion.text,

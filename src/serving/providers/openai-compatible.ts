@@ -9,8 +9,9 @@
 //
 // The API key is read from the environment variable the version names, at request time; it is
 // never stored, and it is cut out of every message that leaves this module.
+import type { Readable } from 'node:stream';
 import { createParser } from 'eventsource-parser';
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { ModelVersion } from '../../generated/prisma/client.ts';
 import { AppError } from '../../platform/errors/app-error.ts';
 import type { ChatMessage, GenerationOptionsInput } from '../../llm/index.ts';
@@ -138,7 +139,7 @@ async function postUpstream(
   path: string,
   body: Record<string, unknown>,
   signal: AbortSignal,
-): Promise<AsyncIterable<Buffer> & { text(): Promise<string> }> {
+): Promise<Readable & { text(): Promise<string> }> {
   const response = await request(`${target.baseUrl.replace(/\/+$/, '')}${path}`, {
     method: 'POST',
     headers: {
@@ -152,7 +153,11 @@ async function postUpstream(
     dispatcher: upstreamAgent,
   });
   if (response.statusCode >= 200 && response.statusCode < 300) return response.body;
-  const text = await response.body.text();
+  throw refusal(response.statusCode, await response.body.text());
+}
+
+/** An error status with the body the upstream sent with it: its error message, or the text itself. */
+function refusal(status: number, text: string): UpstreamRefusal {
   let said = text;
   try {
     const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
@@ -160,7 +165,101 @@ async function postUpstream(
   } catch {
     // Not JSON: what it said is the text itself.
   }
-  throw new UpstreamRefusal(response.statusCode, said || `status ${response.statusCode}`);
+  return new UpstreamRefusal(status, said || `status ${status}`);
+}
+
+/**
+ * POSTs `body` as JSON to `path` under the upstream's base URL, as postUpstream does, and hands the
+ * answer's body to `take` one network chunk at a time as undici's dispatcher receives it: no
+ * Readable, async iterator or promise per chunk between the socket and the parser. `onResponse` is
+ * called when a 2xx status and its headers have come. A promise `take` returns pauses the response
+ * until it settles. Resolves when the body has ended; an error status rejects with UpstreamRefusal
+ * and what it said. A failed request or read rejects with undici's error; `signal` or a `take` that
+ * throws or rejects aborts the request (and its connection) and rejects with the reason.
+ */
+function streamUpstream(
+  target: UpstreamTarget,
+  key: string | null,
+  path: string,
+  body: Record<string, unknown>,
+  signal: AbortSignal,
+  onResponse: () => void,
+  take: (part: Buffer) => Promise<void> | undefined,
+): Promise<void> {
+  const url = new URL(`${target.baseUrl.replace(/\/+$/, '')}${path}`);
+  return new Promise<void>((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | null = null;
+    let settled = false;
+    // An error status: its body, kept to say why.
+    let refused: { status: number; parts: Buffer[] } | null = null;
+    const settle = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      if (err === null) return resolve();
+      // Undici's own failure, or an answer that has ended, leaves nothing to abort.
+      controller?.abort(err as Error);
+      reject(err);
+    };
+    const onAbort = () => settle(signal.reason ?? new Error('aborted'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const resume = () => {
+      if (!settled) controller?.resume();
+    };
+    upstreamAgent.dispatch(
+      {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: 'POST',
+        headers: {
+          ...target.headers,
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+        },
+        body: JSON.stringify(body),
+      },
+      {
+        onRequestStart: (started) => {
+          controller = started;
+          // Aborted while waiting for a connection.
+          if (settled) started.abort(signal.reason ?? new Error('aborted'));
+        },
+        onResponseStart: (_controller, statusCode) => {
+          if (statusCode < 200 || settled) return;
+          if (statusCode >= 300) refused = { status: statusCode, parts: [] };
+          else onResponse();
+        },
+        onResponseData: (_controller, part) => {
+          if (settled) return;
+          if (refused) {
+            refused.parts.push(part);
+            return;
+          }
+          let waiting: Promise<void> | undefined;
+          try {
+            waiting = take(part);
+          } catch (err) {
+            settle(err);
+            return;
+          }
+          if (waiting) {
+            controller?.pause();
+            waiting.then(resume, settle);
+          }
+        },
+        onResponseEnd: () => {
+          controller = null;
+          settle(refused ? refusal(refused.status, Buffer.concat(refused.parts).toString('utf8')) : null);
+        },
+        onResponseError: (_controller, err) => {
+          controller = null;
+          settle(err);
+        },
+      },
+    );
+  });
 }
 
 /** The code of a failed connection or read, in words without secrets ("ECONNREFUSED"); null if none. */
@@ -223,45 +322,78 @@ interface CompletionChunk {
 // The longest event the parser holds before the answer counts as malformed.
 const MAX_EVENT_CHARS = 4 * 1024 * 1024;
 
+const DECODE_STREAMING: TextDecodeOptions = { stream: true };
+
 /**
- * The data of each server-sent event of `body`, parsed as JSON, up to `[DONE]`. The body is read
- * one network chunk at a time, and only once the previous chunk's events were all taken, so a
- * consumer that awaits between events holds the upstream back. After `[DONE]` the rest is read to
- * its end, so the connection can be kept for the next request.
+ * Reads an answer's server-sent events, one network chunk of its body at a time, into `take`: each
+ * event's data parsed as JSON, up to `[DONE]`. An event whose `take` returns a promise holds the
+ * next one back until it settles, and so does the returned promise the next network chunk (the
+ * caller pauses the body), so a consumer that waits holds the upstream back. After `[DONE]` the
+ * rest is read to its end, so the connection can be kept for the next request. Throws (or
+ * rejects) UpstreamBadAnswer when the answer is malformed.
  */
-async function* completionChunks(body: AsyncIterable<Buffer>): AsyncGenerator<CompletionChunk> {
-  const pending: string[] = [];
+function completionChunkReader(
+  take: (chunk: CompletionChunk) => Promise<void> | undefined,
+): (part: Buffer) => Promise<void> | undefined {
+  let done = false;
+  let failure: UpstreamBadAnswer | null = null;
+  // What `take` asked to wait for while a network chunk was parsed, and the events that came after it.
+  let waiting: Promise<void> | undefined;
+  let backlog: string[] | null = null;
+  const takeData = (data: string): Promise<void> | undefined => {
+    if (data === '[DONE]') {
+      done = true;
+      return undefined;
+    }
+    let chunk: CompletionChunk;
+    try {
+      chunk = JSON.parse(data) as CompletionChunk;
+    } catch {
+      throw new UpstreamBadAnswer(`an event is not JSON: ${data.slice(0, 200)}`);
+    }
+    if (chunk.error)
+      throw new UpstreamBadAnswer(
+        `an error event: ${typeof chunk.error.message === 'string' ? chunk.error.message : JSON.stringify(chunk.error)}`,
+      );
+    return take(chunk);
+  };
+  const takeBacklog = (events: string[], from: number): Promise<void> | undefined => {
+    for (let i = from; i < events.length && !done; i++) {
+      const wait = takeData(events[i]!);
+      if (wait) return wait.then(() => takeBacklog(events, i + 1));
+    }
+    return undefined;
+  };
   let malformed: string | null = null;
   const parser = createParser({
-    onEvent: (event) => pending.push(event.data),
+    // Taken as parsed, unless an earlier event of the chunk is still waited for.
+    onEvent: (event) => {
+      if (done || failure) return;
+      if (waiting) {
+        (backlog ??= []).push(event.data);
+        return;
+      }
+      try {
+        waiting = takeData(event.data);
+      } catch (err) {
+        failure = err as UpstreamBadAnswer;
+      }
+    },
     onError: (err) => (malformed ??= err.message),
     maxBufferSize: MAX_EVENT_CHARS,
   });
   const decoder = new TextDecoder();
-  let done = false;
-  // Leaving the loop early (a failure, an abort) destroys the body and its connection.
-  for await (const part of body) {
-    if (done) continue;
-    parser.feed(decoder.decode(part, { stream: true }));
+  return (part) => {
+    if (done) return undefined;
+    parser.feed(decoder.decode(part, DECODE_STREAMING));
+    if (failure) throw failure;
     if (malformed) throw new UpstreamBadAnswer(`its event stream broke off: ${malformed}`);
-    for (const data of pending.splice(0)) {
-      if (data === '[DONE]') {
-        done = true;
-        break;
-      }
-      let chunk: CompletionChunk;
-      try {
-        chunk = JSON.parse(data) as CompletionChunk;
-      } catch {
-        throw new UpstreamBadAnswer(`an event is not JSON: ${data.slice(0, 200)}`);
-      }
-      if (chunk.error)
-        throw new UpstreamBadAnswer(
-          `an error event: ${typeof chunk.error.message === 'string' ? chunk.error.message : JSON.stringify(chunk.error)}`,
-        );
-      yield chunk;
-    }
-  }
+    const wait = waiting;
+    const later = backlog;
+    waiting = undefined;
+    backlog = null;
+    return later ? wait!.then(() => takeBacklog(later, 0)) : wait;
+  };
 }
 
 export class OpenAiCompatibleProvider implements ModelProvider {
@@ -304,7 +436,24 @@ export class OpenAiCompatibleProvider implements ModelProvider {
         usage: null,
       };
       try {
-        const body = await postUpstream(
+        let firstToken = true;
+        const read = completionChunkReader((chunk) => {
+          report.responseId ??= chunk.id || null;
+          report.model ??= chunk.model || null;
+          if (chunk.usage) report.usage = chunk.usage;
+          const choice = chunk.choices?.[0];
+          if (choice?.finish_reason) finish = choice.finish_reason;
+          const delta = choice?.delta?.content;
+          if (!delta) return undefined;
+          if (firstToken) {
+            firstToken = false;
+            clearTimeout(firstTokenTimer);
+          }
+          text += delta;
+          // A promise while the reader is behind: the upstream is read no faster than the client reads.
+          return push({ delta });
+        });
+        await streamUpstream(
           target,
           key,
           '/chat/completions',
@@ -316,22 +465,9 @@ export class OpenAiCompatibleProvider implements ModelProvider {
             ...upstreamParams(input.options),
           },
           controller.signal,
+          () => clearTimeout(connectTimer),
+          read,
         );
-        clearTimeout(connectTimer);
-        for await (const chunk of completionChunks(body)) {
-          report.responseId ??= chunk.id || null;
-          report.model ??= chunk.model || null;
-          if (chunk.usage) report.usage = chunk.usage;
-          const choice = chunk.choices?.[0];
-          if (choice?.finish_reason) finish = choice.finish_reason;
-          const delta = choice?.delta?.content;
-          if (delta) {
-            clearTimeout(firstTokenTimer);
-            text += delta;
-            // Waits while the reader is behind: the upstream is read no faster than the client reads.
-            await push({ delta });
-          }
-        }
       } catch (err) {
         // An abort rejects the request or the body's read; whether a timeout or a cancel is told below.
         if (!controller.signal.aborted) throw upstreamFailure(err, target, key);

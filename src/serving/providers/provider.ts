@@ -29,10 +29,21 @@ export interface ProviderCompletion {
   upstream: UpstreamReport | null;
 }
 
+/** Takes one event; a promise it returns holds the generation back until it settles. */
+export type TokenSink = (event: TokenEvent) => void | Promise<void>;
+
 export interface ProviderStream extends AsyncIterable<TokenEvent> {
   /** Settles when generation ends: finishReason 'aborted' after cancellation; rejects on failure. */
   readonly result: Promise<ProviderCompletion>;
   cancel(): void;
+  /**
+   * Hands every event to `sink` as the generation pushes it, in place of iterating (a stream has
+   * one reader: iterate it or deliver it, not both), without the promise and iterator result an
+   * async iterator costs per event. Resolves with the result once every event was handed on;
+   * rejects with the generation's failure, or with the sink's own (a sink that throws or rejects
+   * cancels the generation).
+   */
+  deliver(sink: TokenSink): Promise<ProviderCompletion>;
 }
 
 export interface GenerationInput {
@@ -53,18 +64,24 @@ export interface ModelProvider {
 // Text a stream holds for a reader that has fallen behind before its generation waits for it.
 const QUEUE_HIGH_WATER_CHARS = 64 * 1024;
 
+/** What a generation calls with each event: a promise it returns must be awaited before the next. */
+export type Push = (event: TokenEvent) => Promise<void> | undefined;
+
 /**
  * A ProviderStream fed by `run`: it pushes deltas as they come and resolves with the completion.
- * Iterating yields the deltas in order and then ends, or throws run's error.
+ * Iterating yields the deltas in order and then ends, or throws run's error; `deliver` hands each
+ * one to a sink as it is pushed instead.
  *
  * Backpressure: once someone iterates, `push` returns a promise that waits while the reader has
  * QUEUE_HIGH_WATER_CHARS of text not yet taken, and `run` awaits it before pulling more from its
  * source, so a client that stops reading stops the upstream (through the sockets' buffers) instead
- * of its answer piling up here. A caller that only awaits `result` is never waited for, and nobody
- * is waited for once the stream is cancelled or its reader has stopped.
+ * of its answer piling up here. Delivered, `push` returns the sink's own promise (the client's
+ * buffer is full) and `run` waits for that. Otherwise `push` returns nothing: no promise per event.
+ * A caller that only awaits `result` is never waited for, and nobody is waited for once the stream
+ * is cancelled or its reader has stopped.
  */
 export function pushStream(
-  run: (push: (event: TokenEvent) => Promise<void>) => Promise<ProviderCompletion>,
+  run: (push: Push) => Promise<ProviderCompletion>,
   cancel: () => void,
 ): ProviderStream {
   const queue: TokenEvent[] = [];
@@ -72,12 +89,15 @@ export function pushStream(
   let wake: (() => void) | null = null;
   let ended = false;
   let failure: unknown = null;
-  // Someone iterates: from then on the generation waits for them.
+  // Someone iterates, or a sink was given: from then on the generation waits for them.
   let reading = false;
   // Cancelled, or the reader stopped: the generation is never held back again.
   let released = false;
   // Settles when the reader has taken enough for the generation to go on.
   let room: { promise: Promise<void>; resolve: () => void } | null = null;
+  // Where events go when the stream is delivered; what made it fail, once it has.
+  let sink: TokenSink | null = null;
+  let sinkFailure: { error: unknown } | null = null;
   const makeRoom = () => {
     room?.resolve();
     room = null;
@@ -86,11 +106,33 @@ export function pushStream(
     released = true;
     makeRoom();
   };
-  const push = (event: TokenEvent): Promise<void> => {
+  const stop = () => {
+    release();
+    cancel();
+  };
+  const sinkFailed = (error: unknown) => {
+    sinkFailure ??= { error };
+    stop();
+  };
+  const handOn = (event: TokenEvent): Promise<void> | undefined => {
+    if (sinkFailure) return undefined;
+    let waiting: void | Promise<void>;
+    try {
+      waiting = sink!(event);
+    } catch (err) {
+      sinkFailed(err);
+      return undefined;
+    }
+    // The generation waits for the sink but never sees its failure: the cancel ends it.
+    return waiting ? waiting.then(undefined, sinkFailed) : undefined;
+  };
+  const push: Push = (event) => {
+    // Delivered, with nothing pushed earlier still queued: straight to the sink.
+    if (sink && !queue.length) return handOn(event);
     queue.push(event);
     queuedChars += event.delta.length;
     wake?.();
-    if (!reading || released || queuedChars < QUEUE_HIGH_WATER_CHARS) return Promise.resolve();
+    if (!reading || released || queuedChars < QUEUE_HIGH_WATER_CHARS) return undefined;
     if (!room) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
@@ -133,12 +175,34 @@ export function pushStream(
       release();
     }
   };
+  // Events pushed before the sink was given: handed on in order, later ones queueing behind them.
+  const handOnQueued = async () => {
+    while (queue.length) {
+      const event = queue.shift()!;
+      queuedChars -= event.delta.length;
+      if (queuedChars < QUEUE_HIGH_WATER_CHARS) makeRoom();
+      const waiting = handOn(event);
+      if (waiting) await waiting;
+    }
+  };
+  const deliver = (to: TokenSink): Promise<ProviderCompletion> => {
+    reading = true;
+    sink = to;
+    const handedOn = queue.length ? handOnQueued().then(() => result) : result;
+    return handedOn.then(
+      (completion) => {
+        if (sinkFailure) throw sinkFailure.error;
+        return completion;
+      },
+      (err: unknown) => {
+        throw sinkFailure ? sinkFailure.error : err;
+      },
+    );
+  };
   return {
     result,
-    cancel: () => {
-      release();
-      cancel();
-    },
+    cancel: stop,
+    deliver,
     [Symbol.asyncIterator]: iterate,
   };
 }

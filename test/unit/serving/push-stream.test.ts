@@ -76,4 +76,75 @@ describe('pushStream', () => {
     }
     assert.equal((await stream.result).finishReason, 'stop');
   });
+
+  test('delivered, every delta reaches the sink in order, those pushed before it first', async () => {
+    const stream = pushStream(
+      async (push) => {
+        for (let i = 0; i < 6; i++) {
+          const waiting = push({ delta: String(i) });
+          if (waiting) await waiting;
+          if (i === 2) await nextTurn();
+        }
+        return { text: '', finishReason: 'stop', promptTokens: null, completionTokens: null, upstream: null };
+      },
+      () => {},
+    );
+    const taken: string[] = [];
+    const completion = await stream.deliver((event) => {
+      taken.push(event.delta);
+    });
+    assert.deepEqual(taken, ['0', '1', '2', '3', '4', '5']);
+    assert.equal(completion.finishReason, 'stop');
+  });
+
+  test("delivered, a sink's pending promise holds the generation until it settles", async () => {
+    const { stream, progress } = generation(8);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let taken = 0;
+    const delivered = stream.deliver(() => (++taken === 3 ? held : undefined));
+    await settle();
+    assert.equal(taken, 3);
+    assert.equal(progress.pushed, 2);
+    release();
+    assert.equal((await delivered).finishReason, 'stop');
+    assert.equal(taken, 8);
+  });
+
+  test('delivered, a sink that throws or rejects cancels the generation and fails the delivery', async () => {
+    for (const fail of [
+      () => {
+        throw new Error('sink broke');
+      },
+      () => Promise.reject(new Error('sink broke')),
+    ]) {
+      const { stream, progress } = generation(4096);
+      let taken = 0;
+      await assert.rejects(
+        stream.deliver(() => (++taken === 2 ? fail() : undefined)),
+        /sink broke/,
+      );
+      assert.equal((await stream.result).finishReason, 'aborted');
+      assert.ok(progress.pushed < 4096);
+      assert.equal(taken, 2);
+    }
+  });
+
+  test("delivered, the generation's failure fails the delivery", async () => {
+    const stream = pushStream(
+      async (push) => {
+        push({ delta: 'a' });
+        throw new Error('upstream broke');
+      },
+      () => {},
+    );
+    const taken: string[] = [];
+    await assert.rejects(
+      stream.deliver((event) => {
+        taken.push(event.delta);
+      }),
+      /upstream broke/,
+    );
+    assert.deepEqual(taken, ['a']);
+  });
 });

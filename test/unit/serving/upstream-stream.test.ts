@@ -22,6 +22,8 @@ let baseUrl: string;
 const seen: Seen[] = [];
 // What the server answers with: the raw text of the event stream after its headers.
 let answer = '';
+// How long after the first half of it the server sends the rest.
+let restAfterMs = 5;
 
 const event = (data: unknown) => `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 const chunk = (content: string, extra: Record<string, unknown> = {}) =>
@@ -41,7 +43,8 @@ before(async () => {
       // Split mid-event, as a network would.
       const cut = Math.floor(answer.length / 2);
       res.write(answer.slice(0, cut));
-      setTimeout(() => res.end(answer.slice(cut)), 5);
+      const rest = answer.slice(cut);
+      setTimeout(() => res.end(rest), restAfterMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -149,4 +152,47 @@ describe('the upstream provider', () => {
       await assert.rejects(stream.result, AppError);
     });
   }
+
+  test('a reader that waits on every token gets all the events of a network chunk, in order', async () => {
+    answer = ['a', 'b', 'c', 'd', 'e', 'f'].map((c) => chunk(c)).join('') + event('[DONE]');
+    const stream = new OpenAiCompatibleProvider(timeouts, {}).generate(
+      version(null),
+      { messages: [{ role: 'user', content: 'Hi' }], options: {} },
+      {},
+    );
+    const deltas: string[] = [];
+    const completion = await stream.deliver(async (e) => {
+      deltas.push(e.delta);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    });
+    assert.deepEqual(deltas, ['a', 'b', 'c', 'd', 'e', 'f']);
+    assert.equal(completion.text, 'abcdef');
+    assert.equal(completion.finishReason, 'stop');
+  });
+
+  test('an answer slower than the total timeout is a 504 upstream_timeout (total), after the text already passed on', async () => {
+    // A comment pads the first half so that the cut falls after the first token.
+    answer = chunk('Hel') + `:${' '.repeat(64)}\n\n` + chunk('lo') + event('[DONE]');
+    restAfterMs = 1_000;
+    try {
+      const stream = new OpenAiCompatibleProvider({ ...timeouts, totalMs: 200 }, {}).generate(
+        version(null),
+        { messages: [{ role: 'user', content: 'Hi' }], options: {} },
+        {},
+      );
+      const deltas: string[] = [];
+      await assert.rejects(
+        stream.deliver((e) => {
+          deltas.push(e.delta);
+        }),
+        (err: unknown) =>
+          err instanceof AppError &&
+          err.code === 'upstream_timeout' &&
+          (err.details as { phase?: string }).phase === 'total',
+      );
+      assert.deepEqual(deltas, ['Hel']);
+    } finally {
+      restAfterMs = 5;
+    }
+  });
 });
