@@ -12,8 +12,10 @@
 //   - table and index sizes.
 // Then the growth exponent of each cost between sizes (log-log slope) and one JSON line last.
 // Options: --sizes 1,4,16  --messages <at 1x, default 62500>  --keep (leave the databases)
-//          --database <name> (one size: measure a database seeded and kept by an earlier run
-//          instead of seeding one; it is left in place)
+//          --database <name,...> (one per size, in the order of --sizes: measure databases seeded
+//          and kept by an earlier run instead of seeding; they are left in place, less the
+//          dataset snapshots earlier builds recorded there, which are deleted so that the build
+//          writes its lineage again)
 //          --smoke (sizes 1,2 at 300 messages: checks the benchmark in seconds; not a measurement)
 // Environment: BENCH_DATABASE_URL (server, default local).
 import { execFile } from 'node:child_process';
@@ -52,6 +54,8 @@ const { values } = parseArgs({
 });
 const SMOKE = values.smoke;
 const SIZES = (values.sizes ?? (SMOKE ? '1,2' : '1,4,16')).split(',').map(Number);
+/** Databases seeded and kept by an earlier run (--keep), one per size, measured instead of seeding. */
+const KEPT_DATABASES = values.database?.split(',');
 const MESSAGES_AT_1X = Number(values.messages ?? (SMOKE ? 300 : 62_500));
 const RUNS = SMOKE ? 3 : 30;
 const INGEST_SECONDS = SMOKE ? 0.5 : 5;
@@ -225,16 +229,17 @@ async function measureSize(size: number, databases: ScratchDatabase[]): Promise<
   say(
     `size ${size}x: ${plan.messages} messages, ${plan.feedback} explicit feedback rows, ${plan.events} events, ${plan.users} users`,
   );
-  const scratch = values.database
-    ? { url: databaseUrl(values.database) }
-    : await scratchDatabase(SERVER_URL, `scale${size}x`);
+  const kept = KEPT_DATABASES?.[SIZES.indexOf(size)];
+  const scratch = kept ? { url: databaseUrl(kept) } : await scratchDatabase(SERVER_URL, `scale${size}x`);
   if ('drop' in scratch) databases.push(scratch);
   const db = createDatabase(scratch.url, { poolSize: 8 });
   try {
     const seedStart = performance.now();
-    const seeded = values.database ? await seededBefore(db.pool, plan) : await seed(db.pool, plan, say);
-    const seedSeconds = values.database ? 0 : round((performance.now() - seedStart) / 1000, 1);
-    say(values.database ? `  seeded earlier: ${values.database}` : `  seeded in ${seedSeconds} s`);
+    const seeded = kept ? await seededBefore(db.pool, plan) : await seed(db.pool, plan, say);
+    const seedSeconds = kept ? 0 : round((performance.now() - seedStart) / 1000, 1);
+    say(kept ? `  seeded earlier: ${kept}` : `  seeded in ${seedSeconds} s`);
+    // An earlier build's snapshot would be found by its content hash and its lineage not written.
+    if (kept) await db.pool.query('DELETE FROM datasets');
 
     const build = await runBuild(scratch.url);
     say(
@@ -342,8 +347,8 @@ function databaseUrl(name: string): string {
 }
 
 async function main() {
-  if (values.database && SIZES.length !== 1)
-    throw new Error('--database measures one size: give --sizes too');
+  if (KEPT_DATABASES && KEPT_DATABASES.length !== SIZES.length)
+    throw new Error('--database names one kept database per size: give --sizes too, in the same order');
   say(
     `cpu: ${cpuModel()}${SMOKE ? '; SMOKE RUN (tiny sizes): checks the benchmark, the figures are not measurements' : ''}`,
   );
