@@ -6,6 +6,7 @@ import { buildApp } from '../src/platform/app.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { ensureBaseModel } from '../src/promotion/base-model.ts';
 import { createUser, issueApiKey } from '../src/platform/users/users.ts';
+import { activateModelVersion, registerUpstreamVersion } from '../src/promotion/model-versions.ts';
 import { scratchDatabase } from './scratch-database.ts';
 
 export interface BenchApp {
@@ -72,4 +73,18 @@ export async function startBenchApp(
     await database.drop();
     throw err;
   }
+}
+
+/**
+ * Registers an OpenAI-compatible upstream as a version of the bench's app and makes it the active
+ * one, served from the next request on (the app's serving state is read again at once).
+ */
+export async function serveUpstream(
+  bench: BenchApp,
+  upstream: { name: string; baseUrl: string; model: string; apiKeyEnv?: string },
+): Promise<void> {
+  const { prisma } = bench.app.db;
+  const version = await registerUpstreamVersion(prisma, { ...upstream, reason: 'bench', actorId: null });
+  await activateModelVersion(prisma, { id: version.id, actorId: null, reason: 'bench' });
+  bench.app.versionChoice.invalidate();
 }

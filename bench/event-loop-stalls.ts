@@ -31,10 +31,9 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import { activateModelVersion, registerUpstreamVersion } from '../src/promotion/model-versions.ts';
 import { STAMP_SQL, VersionChoice } from '../src/serving/version-choice.ts';
 import { EventWriter } from '../src/feedback/events/event-writer.ts';
-import { startBenchApp } from './bench-app.ts';
+import { serveUpstream, startBenchApp } from './bench-app.ts';
 import { endChild, forkBenchChild, nextMessage } from './bench-child.ts';
 import { FIRST_TOKEN_MS, TOKEN_MS } from './fixed-rate-upstream.ts';
 import { percentile } from './percentile.ts';
@@ -314,15 +313,7 @@ const client = forkBenchChild(new URL('./steady-stream-client.ts', import.meta.u
 const front = await startBenchApp('stalls', { baseModel: false });
 try {
   const { baseUrl } = await nextMessage<{ baseUrl: string }>(upstream);
-  const version = await registerUpstreamVersion(front.app.db.prisma, {
-    name: 'bench-upstream',
-    baseUrl,
-    model: 'fixed-rate',
-    reason: 'bench',
-    actorId: null,
-  });
-  await activateModelVersion(front.app.db.prisma, { id: version.id, actorId: null, reason: 'bench' });
-  front.app.versionChoice.invalidate();
+  await serveUpstream(front, { name: 'bench-upstream', baseUrl, model: 'fixed-rate' });
   if (args['no-refresh']) {
     // The snapshot read next never ages: no request and no timer reads the state again.
     await front.app.versionChoice.current();

@@ -18,8 +18,7 @@
 // feedloop for CPU a real upstream would not share), and its batched decoding makes the first
 // token depend on when prompts arrive, which differs between the two paths.
 import type { ChildProcess } from 'node:child_process';
-import { registerUpstreamVersion, activateModelVersion } from '../src/promotion/model-versions.ts';
-import { startBenchApp, type BenchApp } from './bench-app.ts';
+import { serveUpstream, startBenchApp, type BenchApp } from './bench-app.ts';
 import { endChild, forkBenchChild, nextMessage } from './bench-child.ts';
 import { FIRST_TOKEN_MS, TOKEN_MS } from './fixed-rate-upstream.ts';
 import { percentile } from './percentile.ts';
@@ -110,15 +109,12 @@ export async function runUpstreamBench(options: {
     // The provider reads the key from the API process's environment when it sends a request.
     if (upstream.apiKey) process.env[BENCH_KEY_ENV] = upstream.apiKey;
     front = await startBenchApp('front', { baseModel: false });
-    const version = await registerUpstreamVersion(front.app.db.prisma, {
+    await serveUpstream(front, {
       name: VERSION_NAME,
       baseUrl: upstream.baseUrl,
       model: upstream.model,
       apiKeyEnv: upstream.apiKey ? BENCH_KEY_ENV : undefined,
-      reason: 'bench',
-      actorId: null,
     });
-    await activateModelVersion(front.app.db.prisma, { id: version.id, actorId: null, reason: 'bench' });
 
     const samples = await runClient({
       direct: upstream,

@@ -19,8 +19,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Profiler } from 'node:inspector';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
-import { activateModelVersion, registerUpstreamVersion } from '../src/promotion/model-versions.ts';
-import { startBenchApp } from './bench-app.ts';
+import { serveUpstream, startBenchApp } from './bench-app.ts';
 import { endChild, forkBenchChild, nextMessage } from './bench-child.ts';
 import type { SequentialJob } from './sequential-stream-client.ts';
 
@@ -88,16 +87,7 @@ const client = forkBenchChild(new URL('./sequential-stream-client.ts', import.me
 const front = await startBenchApp('cpu', { baseModel: false, env: { LOG_LEVEL: args['log-level'] } });
 try {
   const { baseUrl } = await nextMessage<{ baseUrl: string }>(upstream);
-  const version = await registerUpstreamVersion(front.app.db.prisma, {
-    name: 'bench-upstream',
-    baseUrl,
-    model: 'fixed-rate',
-    reason: 'bench',
-    actorId: null,
-  });
-  await activateModelVersion(front.app.db.prisma, { id: version.id, actorId: null, reason: 'bench' });
-  // The serving state may have been read before the activation.
-  front.app.versionChoice.invalidate();
+  await serveUpstream(front, { name: 'bench-upstream', baseUrl, model: 'fixed-rate' });
 
   let current: Marks | null = null;
   const done: Marks[] = [];
