@@ -378,3 +378,14 @@ test('/metrics counts the events stored, by type', async () => {
   assert.equal(afterwards.abandon - before.abandon, 2);
   assert.equal(afterwards.edit - before.edit, 1);
 });
+
+test('deleting a user deletes their events (through their conversations and messages: events keep no key to users)', async () => {
+  const user = await makeUser(t.app, 'user');
+  const [m] = (await makeMessages(t.app, user.id, 1)) as [string];
+  const events = [event(m), event(m, { type: 'copy' })];
+  assert.equal((await post(user, { events })).body.accepted, 2);
+  const ids = events.map((e) => e.id as string);
+  assert.equal(await countRows(t.app, ids), 2);
+  await t.app.db.prisma.user.delete({ where: { id: user.id } });
+  assert.equal(await countRows(t.app, ids), 0);
+});
