@@ -1,7 +1,9 @@
 // CPU accounting for bench/ingest.ts (Linux /proc): how much CPU the server, Postgres and Redis
 // used during a phase, and how much went to other user processes. On a shared 2-core machine a
-// busy neighbour changes the figures a lot; this line says when that happened.
+// busy neighbour changes the figures a lot; this line says when that happened. Also the CPU model
+// every benchmark prints.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { cpus } from 'node:os';
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
@@ -65,4 +67,10 @@ export function describeCpu(
       .map(([name, ms]) => `${name} ${cores(ms)} cores (${((ms * 1000) / events).toFixed(1)} us/event)`)
       .join(', ') + `; other processes ${cores(others)} cores`
   );
+}
+
+/** The CPU model and core count, as the benchmarks print them. */
+export function cpuModel(): string {
+  const list = cpus();
+  return `${list[0]?.model.trim() ?? 'unknown'} x ${list.length}`;
 }

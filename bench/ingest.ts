@@ -16,12 +16,11 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { buildApp } from '../src/platform/app.ts';
 import { loadConfig } from '../src/platform/config.ts';
-import { EVENT_MIN_ROWS_TO_OVERLAP } from '../src/feedback/events/plugin.ts';
 import { createUser, issueApiKey } from '../src/platform/users/users.ts';
-import { cpuAccountingAvailable, cpuSnapshot, describeCpu } from './cpu.ts';
+import { cpuAccountingAvailable, cpuModel, cpuSnapshot, describeCpu } from './cpu.ts';
 import { measureDatabaseCeiling } from './db-ceiling.ts';
 import { scratchDatabase } from './scratch-database.ts';
-import { cpuModel, measureCommitLatency } from './commit-latency.ts';
+import { measureCommitLatency } from '../src/platform/db/commit-latency.ts';
 import type { LoadJob, LoadResult } from './load-generator.ts';
 
 const SMOKE = process.argv.includes('--smoke');
@@ -119,7 +118,8 @@ async function main(): Promise<void> {
       `cpu: ${cpuModel()}${SMOKE ? '; SMOKE RUN (1-second phases): the figures are not measurements' : ''}`,
     );
     say(`database ${new URL(url).pathname.slice(1)} (dropped at the end); log level ${config.LOG_LEVEL}`);
-    const commit = await measureCommitLatency(url, SMOKE ? 40 : 400);
+    const probePool = new pg.Pool({ connectionString: url, max: 1 });
+    const commit = await measureCommitLatency(probePool, SMOKE ? 40 : 400).finally(() => probePool.end());
     say(
       `commit latency: p50 ${commit.syncP50} ms (p90 ${commit.syncP90}) waiting for the WAL flush ` +
         `(${commit.walSyncMethod}), p50 ${commit.asyncP50} ms without: the flush adds ${commit.flushP50} ms ` +
@@ -132,11 +132,7 @@ async function main(): Promise<void> {
     const app = await buildApp({ config });
     closeApp = () => app.close();
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
-    say(
-      `API at ${address}; writer: FEEDLOOP_EVENT_BATCH_MAX=${config.FEEDLOOP_EVENT_BATCH_MAX}, ` +
-        `up to ${config.FEEDLOOP_EVENT_FLUSHES} statements in flight (another once ${EVENT_MIN_ROWS_TO_OVERLAP} rows ` +
-        `are queued); pool size ${app.db.pool.options.max}`,
-    );
+    say(`API at ${address}; pool size ${app.db.pool.options.max}`);
 
     const user = await createUser(app.db.prisma, { email: 'bench@example.test', role: 'user' });
     const { key } = await issueApiKey(app.db.prisma, user.id, 'bench');
@@ -155,6 +151,13 @@ async function main(): Promise<void> {
       })
     ).map((m) => m.id);
     say(`seeded 1 user, ${messageIds.length} messages`);
+    await app.eventWriter.paced();
+    const { pace } = app.eventWriter.stats(); // chosen from the commit it timed at start (plugin.ts)
+    say(
+      `writer: FEEDLOOP_EVENT_BATCH_MAX=${config.FEEDLOOP_EVENT_BATCH_MAX}, up to ${pace.maxConcurrentFlushes} ` +
+        `statements in flight (FEEDLOOP_EVENT_FLUSHES=${config.FEEDLOOP_EVENT_FLUSHES}), another once ` +
+        `${pace.minRowsToOverlap} rows are queued`,
+    );
 
     // 1. The ceiling: the same INSERT, big batches, no HTTP. Best of a few connection counts.
     const cpuBefore = cpuAccountingAvailable ? cpuSnapshot() : undefined;

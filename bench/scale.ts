@@ -38,7 +38,8 @@ import { currentRaterAssessments, submitterTrust } from '../src/feedback/raters/
 import { getConversationPage } from '../src/feedback/conversations/conversations.ts';
 import { encodeCursor } from '../src/platform/pagination.ts';
 import { EventWriter } from '../src/feedback/events/event-writer.ts';
-import { cpuModel } from './commit-latency.ts';
+import { paceFor } from '../src/feedback/events/plugin.ts';
+import { cpuModel } from './cpu.ts';
 import { configSchema } from '../src/platform/config.ts';
 import { scratchDatabase, type ScratchDatabase } from './scratch-database.ts';
 import { planFor, seed, seededBefore, type Seeded } from './scale-seed.ts';
@@ -142,8 +143,7 @@ async function ingestLatencies(db: Database, seconds: number): Promise<number[]>
   const writer = new EventWriter({
     pool: db.pool,
     batchMax: 5000,
-    maxConcurrentFlushes: 4,
-    minRowsToOverlap: 100,
+    pace: paceFor(Number.POSITIVE_INFINITY, 4),
   });
   const token = Math.random().toString(36).slice(2, 8);
   let counter = 0;

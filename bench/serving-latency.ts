@@ -6,7 +6,7 @@ import { startBenchApp } from './bench-app.ts';
 import { burst, completionClient } from './completion-stream.ts';
 import { ingestWhile } from './ingestion-probe.ts';
 import { percentile } from './percentile.ts';
-import { cpuModel } from './commit-latency.ts';
+import { cpuModel } from './cpu.ts';
 import { runUpstreamBench } from './serving-upstream.ts';
 
 export interface ServingLatency {

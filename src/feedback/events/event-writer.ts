@@ -48,23 +48,29 @@ export interface EventWriterStats {
   queueWaitMs: number;
   /** Milliseconds from write() to the commit, summed over requests (divided by elapsed time: requests in the writer). */
   inWriterMs: number;
+  pace: WriterPace;
 }
 
 export interface EventWriterOptions {
   pool: pg.Pool;
   /** Rows per statement (FEEDLOOP_EVENT_BATCH_MAX). A single call larger than this still goes whole. */
   batchMax: number;
-  /** Statements in flight at once (1: pure group commit; more can help with more cores). */
+  /** How many statements go at once, and when; `pace()` changes it later. */
+  pace: WriterPace;
+  /** Called after each commit with the number of new rows per event type. */
+  onInserted?: (insertedByType: ReadonlyMap<ImplicitEventType, number>) => void;
+  log?: FastifyBaseLogger;
+}
+
+export interface WriterPace {
+  /** Statements in flight at once (1: pure group commit). */
   maxConcurrentFlushes: number;
   /**
    * Rows that must be queued before a statement starts beside one already in flight. Each
    * statement pays a commit (a WAL flush) and fixed executor work; a small one beside another
-   * mostly adds that cost, a big one lets Postgres use another core. Default 0.
+   * mostly adds that cost, a big one lets Postgres use another core or hides another's flush.
    */
-  minRowsToOverlap?: number;
-  /** Called after each commit with the number of new rows per event type. */
-  onInserted?: (insertedByType: ReadonlyMap<ImplicitEventType, number>) => void;
-  log?: FastifyBaseLogger;
+  minRowsToOverlap: number;
 }
 
 interface Ticket {
@@ -196,7 +202,32 @@ export class EventWriter {
     inWriterMs: 0,
   };
 
-  constructor(private readonly options: EventWriterOptions) {}
+  private currentPace: WriterPace;
+
+  constructor(private readonly options: EventWriterOptions) {
+    this.currentPace = { ...options.pace };
+  }
+
+  private pacing: Promise<void> = Promise.resolve();
+
+  /** Changes how many statements go at once from the next flush on (see plugin.ts). */
+  pace(pace: WriterPace): void {
+    this.currentPace = { ...pace };
+    this.pump();
+  }
+
+  /** Takes the pace `next` gives once it resolves (if it rejects, the pace stays); close() waits for it. */
+  paceWhen(next: Promise<WriterPace>): void {
+    this.pacing = next.then(
+      (pace) => this.pace(pace),
+      () => {},
+    );
+  }
+
+  /** Resolves once the pace asked for by paceWhen() is in place (or was given up). */
+  paced(): Promise<void> {
+    return this.pacing;
+  }
 
   /**
    * Stores `rows` (all or none: one request's rows always share a statement) and resolves once they
@@ -216,18 +247,24 @@ export class EventWriter {
   }
 
   stats(): EventWriterStats {
-    return { ...this.counters, queuedRows: this.queuedRows, inFlight: this.inFlight.size };
+    return {
+      ...this.counters,
+      queuedRows: this.queuedRows,
+      inFlight: this.inFlight.size,
+      pace: { ...this.currentPace },
+    };
   }
 
   /** Refuses new writes, then waits until everything queued is written (before the pool closes). */
   async close(): Promise<void> {
     this.closed = true;
+    await this.pacing;
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
   }
 
   private pump(): void {
-    const minRowsToOverlap = this.options.minRowsToOverlap ?? 0;
-    while (this.queue.length > 0 && this.inFlight.size < this.options.maxConcurrentFlushes) {
+    const { maxConcurrentFlushes, minRowsToOverlap } = this.currentPace;
+    while (this.queue.length > 0 && this.inFlight.size < maxConcurrentFlushes) {
       if (this.inFlight.size > 0 && this.queuedRows < minRowsToOverlap) break;
       const flush = this.flush(this.takeBatch()).finally(() => {
         this.inFlight.delete(flush);

@@ -1,7 +1,8 @@
 // The events domain: the group-commit writer as a shared service (app.eventWriter), closed with the
 // app after the HTTP server has drained and before the database pool closes, and its routes.
 import fp from 'fastify-plugin';
-import { EventWriter } from './event-writer.ts';
+import { EventWriter, type WriterPace } from './event-writer.ts';
+import { measureCommitLatency } from '../../platform/db/commit-latency.ts';
 import { eventRoutes } from './routes.ts';
 
 declare module 'fastify' {
@@ -11,35 +12,71 @@ declare module 'fastify' {
 }
 
 /**
- * Statements in flight at once (FEEDLOOP_EVENT_FLUSHES, this by default), and the rows that must
- * be queued before another starts beside those in flight.
+ * How many group-commit statements go at once, from what a commit costs on this database server.
  *
- * Small statements side by side (single events) only add commits and Postgres CPU per event
- * without more events per second (bench/ingest.ts on 2 cores), so below 100 queued rows the writer
- * waits for the statements in flight. Bigger backlogs (batches) get more statements at once. With
- * 2, a batched run on a 2-core AMD EPYC machine kept Postgres at 0.68 cores: a 300-row statement
- * took about 34 ms of which about 12 ms was Postgres CPU, the rest waiting (the WAL flush, 5 ms
- * at p50 there and 12 ms at p90, the round trip, scheduling), and every request waited for one of
- * the two slots. Four statements in flight keep Postgres busy while others wait, at the price
- * of one extra commit per statement, which Postgres flushes together with the others in flight
- * (group commit). Commits stay synchronous: an event is acknowledged only after its WAL is on disk.
+ * A statement beside another one in flight hides the other's wait for the WAL flush, and costs a
+ * commit, fixed executor work and contention on the same index pages. Which wins depends on the
+ * disk, so the writer measures a commit when the app starts (measureCommitLatency: 16 empty write
+ * transactions, half of them without waiting for the flush) and picks:
+ *
+ * - The flush takes under 1 ms: at most 2 statements, the second once 400 rows are queued. With
+ *   nothing to hide, statements side by side only made each event dearer. bench:ingest on a 2-core
+ *   AMD EPYC (flush 0.3 ms): 33.5k batched events/s at 2 and 400 rows (Postgres 28.3 us an event,
+ *   481 rows a statement), 32.8k at 1, 26.1k at 4 and 100 rows (36.2 us an event), 19.9k at 8
+ *   (single runs; the same setting varies by about 15% from run to run there).
+ * - The flush takes 1 ms or more: up to FEEDLOOP_EVENT_FLUSHES statements, another once 100 rows
+ *   are queued, so Postgres works on some while others wait for the disk. The same machine with
+ *   every flush 6.5 ms longer (commit_delay = 5000): 26.7k batched events/s at 4 and 100 rows,
+ *   21.4k at 2 and 400, 20.2k at 4 and 400. On the AMD EPYC of issue 17 (flush 5 to 7 ms) 2 in
+ *   flight left Postgres waiting: 17.4k events/s at 0.68 cores.
+ *
+ * Either way, a lone request is written at once, and below the threshold single events wait for
+ * the statements in flight: small statements side by side add commits without more events per
+ * second. Commits stay synchronous: an event is acknowledged only after its WAL is on disk.
  */
-export const EVENT_FLUSH_CONCURRENCY = 4;
-export const EVENT_MIN_ROWS_TO_OVERLAP = 100;
+export const SLOW_FLUSH_MS = 1;
+
+export function paceFor(flushMs: number, maxFlushes: number): WriterPace {
+  return flushMs >= SLOW_FLUSH_MS
+    ? { maxConcurrentFlushes: maxFlushes, minRowsToOverlap: 100 }
+    : { maxConcurrentFlushes: Math.min(2, maxFlushes), minRowsToOverlap: 400 };
+}
 
 export const eventsPlugin = fp(
   async (app) => {
+    const maxFlushes = app.config.FEEDLOOP_EVENT_FLUSHES;
     const writer = new EventWriter({
       pool: app.db.eventPool,
       batchMax: app.config.FEEDLOOP_EVENT_BATCH_MAX,
-      maxConcurrentFlushes: app.config.FEEDLOOP_EVENT_FLUSHES,
-      minRowsToOverlap: EVENT_MIN_ROWS_TO_OVERLAP,
+      // Until the probe answers (a few to a hundred milliseconds after start).
+      pace: paceFor(Number.POSITIVE_INFINITY, maxFlushes),
       onInserted: (byType) => {
         for (const [type, count] of byType) app.metrics.eventsIngested.inc({ type }, count);
       },
       log: app.log,
     });
     app.decorate('eventWriter', writer);
+    // Timed once the app is ready (the pool is up), without holding up the start.
+    app.addHook('onReady', async () => {
+      writer.paceWhen(
+        measureCommitLatency(app.db.pool).then(
+          (latency) => {
+            const pace = paceFor(latency.flushP50, maxFlushes);
+            app.log.info(
+              { commitMs: latency.syncP50, flushMs: latency.flushP50, ...pace },
+              'event writer: a commit waits %s ms for the WAL flush; up to %d statements in flight',
+              latency.flushP50,
+              pace.maxConcurrentFlushes,
+            );
+            return pace;
+          },
+          (err: unknown) => {
+            app.log.warn({ err }, 'event writer: could not time a commit; its pace stays as it was');
+            throw err;
+          },
+        ),
+      );
+    });
     // onClose hooks run in reverse order of registration: this one runs after Fastify has stopped
     // the server and waited for in-flight requests, and before services closes the pool.
     app.addHook('onClose', () => writer.close());

@@ -7,7 +7,6 @@ import pg from 'pg';
 import request from 'supertest';
 import { makeUser, type TestUser } from '../../../helpers/app.ts';
 import { EventWriter, type EventRow } from '../../../../src/feedback/events/event-writer.ts';
-import { EVENT_FLUSH_CONCURRENCY } from '../../../../src/feedback/events/plugin.ts';
 import {
   countRows,
   event,
@@ -100,7 +99,7 @@ test('200 concurrent single-event requests share a handful of statements', async
       10_000,
       0,
     );
-    assert.ok(writer.stats().statements - start.statements <= EVENT_FLUSH_CONCURRENCY);
+    assert.ok(writer.stats().statements - start.statements <= t.app.config.FEEDLOOP_EVENT_FLUSHES);
     assert.ok(writer.stats().queuedRows >= 50, `${writer.stats().queuedRows} rows queued`);
   } finally {
     await lock.release();
@@ -108,7 +107,10 @@ test('200 concurrent single-event requests share a handful of statements', async
   for (const res of await responses)
     assert.deepEqual(res.body, { accepted: 1, duplicates: 0, rejected: 0, errors: [] });
   const statements = writer.stats().statements - start.statements;
-  assert.ok(statements <= 2 * EVENT_FLUSH_CONCURRENCY, `200 requests took ${statements} statements`);
+  assert.ok(
+    statements <= 2 * t.app.config.FEEDLOOP_EVENT_FLUSHES,
+    `200 requests took ${statements} statements`,
+  );
   assert.ok(writer.stats().largestStatement >= 50);
   assert.equal(
     await countRows(
@@ -120,7 +122,11 @@ test('200 concurrent single-event requests share a handful of statements', async
 });
 
 test('writes queued while a statement is in flight go out together', async () => {
-  const writer = new EventWriter({ pool: t.app.db.pool, batchMax: 5000, maxConcurrentFlushes: 1 });
+  const writer = new EventWriter({
+    pool: t.app.db.pool,
+    batchMax: 5000,
+    pace: { maxConcurrentFlushes: 1, minRowsToOverlap: 0 },
+  });
   const batches = Array.from({ length: 300 }, () => rows(1));
   const outcomes = await Promise.all(batches.map((b) => writer.write(b)));
   assert.ok(outcomes.every((o) => o.accepted === 1 && o.duplicates === 0));
@@ -141,7 +147,11 @@ test('writes queued while a statement is in flight go out together', async () =>
 });
 
 test('a statement carries at most batchMax rows and never splits a request', async () => {
-  const writer = new EventWriter({ pool: t.app.db.pool, batchMax: 10, maxConcurrentFlushes: 1 });
+  const writer = new EventWriter({
+    pool: t.app.db.pool,
+    batchMax: 10,
+    pace: { maxConcurrentFlushes: 1, minRowsToOverlap: 0 },
+  });
   const batches = Array.from({ length: 9 }, () => rows(4));
   const outcomes = await Promise.all([...batches.map((b) => writer.write(b)), writer.write(rows(25))]);
   assert.ok(outcomes.every((o) => o.duplicates === 0));
@@ -158,8 +168,7 @@ test('a second statement starts beside one in flight only once enough rows are q
   const writer = new EventWriter({
     pool: t.app.db.pool,
     batchMax: 5000,
-    maxConcurrentFlushes: 2,
-    minRowsToOverlap: 10,
+    pace: { maxConcurrentFlushes: 2, minRowsToOverlap: 10 },
   });
   const writes = [writer.write(rows(1))]; // goes out at once
   for (let i = 0; i < 5; i++) writes.push(writer.write(rows(1)));
@@ -176,7 +185,11 @@ test('a second statement starts beside one in flight only once enough rows are q
 });
 
 test('a failed statement fails every request in it and writes none of their rows', async () => {
-  const writer = new EventWriter({ pool: t.app.db.pool, batchMax: 5000, maxConcurrentFlushes: 1 });
+  const writer = new EventWriter({
+    pool: t.app.db.pool,
+    batchMax: 5000,
+    pace: { maxConcurrentFlushes: 1, minRowsToOverlap: 0 },
+  });
   const good = rows(3);
   // A row whose type is no label of the enum breaks the whole statement; it queues together with
   // the good rows behind a first write, so both requests share that statement.
@@ -200,8 +213,16 @@ test('a failed statement fails every request in it and writes none of their rows
 
 test('two writers racing on the same ids store each once, credit each once, and do not deadlock', async () => {
   // Two writers stand for two API processes; their statements wait on the lock, then collide.
-  const a = new EventWriter({ pool: t.app.db.pool, batchMax: 5000, maxConcurrentFlushes: 1 });
-  const b = new EventWriter({ pool: t.app.db.pool, batchMax: 5000, maxConcurrentFlushes: 1 });
+  const a = new EventWriter({
+    pool: t.app.db.pool,
+    batchMax: 5000,
+    pace: { maxConcurrentFlushes: 1, minRowsToOverlap: 0 },
+  });
+  const b = new EventWriter({
+    pool: t.app.db.pool,
+    batchMax: 5000,
+    pace: { maxConcurrentFlushes: 1, minRowsToOverlap: 0 },
+  });
   for (let round = 0; round < 5; round++) {
     const shared = rows(2000, messages[round % messages.length]);
     const lock = await blockInserts();
