@@ -13,7 +13,11 @@ const NUL = '\u0000';
 // `u` flag the pattern sees UTF-16 code units). Linear: no backtracking beyond one unit.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+// Either problem needs one of these code units: one scan rules out nearly every string.
+const NUL_OR_SURROGATE = /[\u0000\ud800-\udfff]/;
+
 function textProblem(text: string): string | null {
+  if (!NUL_OR_SURROGATE.test(text)) return null;
   if (text.includes(NUL)) return 'must not contain NUL bytes (\\u0000)';
   if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (no lone surrogates)';
   return null;
@@ -24,15 +28,19 @@ function textProblem(text: string): string | null {
  * (`body.rubric.labels.1`), or null. Stops descending at MAX_JSON_DEPTH.
  */
 export function findUnstorableText(value: unknown, path: string[]): ErrorDetail | null {
-  const walk = (v: unknown, at: string[]): ErrorDetail | null => {
+  const at = [...path]; // the path of the value being looked at, pushed and popped as the walk goes
+  const deepest = MAX_JSON_DEPTH + path.length;
+  const walk = (v: unknown): ErrorDetail | null => {
     if (typeof v === 'string') {
       const problem = textProblem(v);
       return problem ? { path: at.join('.'), message: problem } : null;
     }
-    if (v === null || typeof v !== 'object' || at.length > MAX_JSON_DEPTH + path.length) return null;
+    if (v === null || typeof v !== 'object' || at.length > deepest) return null;
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
-        const found = walk(v[i], [...at, String(i)]);
+        at.push(String(i));
+        const found = walk(v[i]);
+        at.pop();
         if (found) return found;
       }
       return null;
@@ -40,12 +48,14 @@ export function findUnstorableText(value: unknown, path: string[]): ErrorDetail 
     for (const [key, item] of Object.entries(v)) {
       const keyProblem = textProblem(key);
       if (keyProblem) return { path: at.join('.'), message: `has a field name that ${keyProblem}` };
-      const found = walk(item, [...at, key]);
+      at.push(key);
+      const found = walk(item);
+      at.pop();
       if (found) return found;
     }
     return null;
   };
-  return walk(value, path);
+  return walk(value);
 }
 
 /** A 400 naming the field, in the shape schema validation failures have. */
@@ -85,17 +95,32 @@ export const tooDeepError = () =>
  */
 export function registerInputChecks(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
+  // JSON bodies whose text shows they hold no NUL and no surrogate: their parsed body is not walked.
+  const cleanBodies = new WeakSet<FastifyRequest>();
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (jsonNestedDeeperThan(body as string)) return done(tooDeepError(), undefined);
-    parseJson(request, body as string, done);
+    const text = body as string;
+    if (jsonNestedDeeperThan(text)) return done(tooDeepError(), undefined);
+    if (!mayDecodeToUnstorableText(text)) cleanBodies.add(request);
+    parseJson(request, text, done);
   });
 
   app.addHook('preValidation', async (request: FastifyRequest) => {
     const found =
       findUnstorableText(request.params, ['params']) ??
       findUnstorableText(request.query, ['querystring']) ??
-      findUnstorableText(request.body, ['body']);
+      (cleanBodies.has(request) ? null : findUnstorableText(request.body, ['body']));
     if (found) throw unstorableTextError(found);
   });
+}
+
+// In JSON text, a NUL or a surrogate in a string or key can only come from a \u escape: JSON
+// refuses raw control characters, and the body was decoded from UTF-8, which turns an encoded
+// surrogate into U+FFFD (a character outside the BMP decodes to a well-formed pair, which this
+// also lets through to the walk). `\\u0000` (an escaped backslash) matches too: the walk decides.
+const NUL_OR_SURROGATE_ESCAPE = /\\u(?:0000|[dD][89abcdefABCDEF])/;
+
+/** Whether parsing `json` could give a string `findUnstorableText` refuses (false: it cannot). */
+export function mayDecodeToUnstorableText(json: string): boolean {
+  return NUL_OR_SURROGATE_ESCAPE.test(json) || NUL_OR_SURROGATE.test(json);
 }
