@@ -2,6 +2,7 @@
 // events ending in `data: [DONE]`) and `GET /v1/models`. Existing OpenAI clients work by pointing
 // their base URL at feedloop's `/v1`. Errors here carry OpenAI's fields (type, param) as well as
 // feedloop's (code, message, details).
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { principalOf } from '../platform/auth/plugin.ts';
@@ -206,6 +207,7 @@ export const completionRoutes: FastifyPluginAsyncZod = async (app) => {
         chunkHead = `data: {"id":${JSON.stringify(streamId)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(modelName)},"choices":[{"index":0,"delta":`;
         reply.hijack();
         reply.raw.writeHead(200, {
+          ...(reply.getHeaders() as OutgoingHttpHeaders), // the security headers every response has
           'content-type': 'text/event-stream; charset=utf-8',
           'cache-control': 'no-cache',
           connection: 'keep-alive',

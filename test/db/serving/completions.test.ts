@@ -84,7 +84,7 @@ describe('completions through an OpenAI client', () => {
     assert.equal(rated.status, 200, JSON.stringify(rated.body));
   });
 
-  test('streams the same text it stores, ending with a finish reason', async () => {
+  test('streams the same text it stores, ending with a finish reason, under the security headers', async () => {
     // min_tokens is feedloop's extension (as in vLLM): at least a few tokens to stream.
     const body = {
       model: 'default',
@@ -96,7 +96,10 @@ describe('completions through an OpenAI client', () => {
       stream: true as const,
       stream_options: { include_usage: true },
     };
-    const stream = await client.chat.completions.create(body);
+    const { data: stream, response } = await client.chat.completions.create(body).withResponse();
+    // The stream takes over the raw response: it still carries the headers every response has.
+    assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+    assert.match(response.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
     let text = '';
     let id = '';
     let finish: string | null = null;
