@@ -16,14 +16,15 @@ declare module 'fastify' {
  *
  * A statement beside another one in flight hides the other's wait for the WAL flush, and costs a
  * commit, fixed executor work and contention on the same index pages. Which wins depends on the
- * disk, so the writer measures a commit when the app starts (measureCommitLatency: 16 empty write
- * transactions, half of them without waiting for the flush) and picks:
+ * disk, so the writer measures a commit when the app starts (measureCommitLatency: 16 one-row
+ * writes, half of them without waiting for the flush) and picks:
  *
- * - The flush takes under 1 ms: at most 2 statements, the second once 400 rows are queued. With
- *   nothing to hide, statements side by side only made each event dearer. bench:ingest on a 2-core
- *   AMD EPYC (flush 0.3 ms): 33.5k batched events/s at 2 and 400 rows (Postgres 28.3 us an event,
- *   481 rows a statement), 32.8k at 1, 26.1k at 4 and 100 rows (36.2 us an event), 19.9k at 8
- *   (single runs; the same setting varies by about 15% from run to run there).
+ * - The flush takes under 1 ms: one statement at a time (pure group commit: each statement takes
+ *   everything queued while the one before ran). With nothing to hide, statements side by side
+ *   only made each event dearer: bench:ingest on a 2-core AMD EPYC (flush 0.3 ms), batched phase,
+ *   Postgres 23.5 and 24.1 us an event at 1 in flight, 28.1 to 36.1 us at up to 2 (the second once
+ *   400 rows are queued), 36.2 us at 4 (another at 100 rows); batched / ceiling 0.501 and 0.502 at
+ *   1 (0.581 in an earlier run), 0.40 to 0.60 over nine runs at 2, 0.396 at 4, 0.327 at 8.
  * - The flush takes 1 ms or more: up to FEEDLOOP_EVENT_FLUSHES statements, another once 100 rows
  *   are queued, so Postgres works on some while others wait for the disk. The same machine with
  *   every flush 6.5 ms longer (commit_delay = 5000): 26.7k batched events/s at 4 and 100 rows,
@@ -39,7 +40,7 @@ export const SLOW_FLUSH_MS = 1;
 export function paceFor(flushMs: number, maxFlushes: number): WriterPace {
   return flushMs >= SLOW_FLUSH_MS
     ? { maxConcurrentFlushes: maxFlushes, minRowsToOverlap: 100 }
-    : { maxConcurrentFlushes: Math.min(2, maxFlushes), minRowsToOverlap: 400 };
+    : { maxConcurrentFlushes: 1, minRowsToOverlap: 0 };
 }
 
 export const eventsPlugin = fp(
