@@ -67,6 +67,15 @@ export function unstorableTextError(detail: ErrorDetail): AppError {
 
 /** Whether JSON text opens more than `max` arrays/objects inside each other (strings are skipped). */
 export function jsonNestedDeeperThan(text: string, max = MAX_JSON_DEPTH): boolean {
+  // Nesting deeper than `max` needs more than `max` brackets: counting them (native indexOf) is
+  // about twenty times cheaper than the walk below over a 50-event batch, which has 52.
+  let opening = 0;
+  for (const bracket of ['{', '[']) {
+    for (let at = text.indexOf(bracket); at !== -1 && opening <= max; at = text.indexOf(bracket, at + 1)) {
+      opening++;
+    }
+  }
+  if (opening <= max) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
