@@ -21,10 +21,11 @@ declare module 'fastify' {
  *
  * - The flush takes under 1 ms: one statement at a time (pure group commit: each statement takes
  *   everything queued while the one before ran). With nothing to hide, statements side by side
- *   only made each event dearer: bench:ingest on a 2-core AMD EPYC (flush 0.3 ms), batched phase,
- *   Postgres 23.5 and 24.1 us an event at 1 in flight, 28.1 to 36.1 us at up to 2 (the second once
- *   400 rows are queued), 36.2 us at 4 (another at 100 rows); batched / ceiling 0.501 and 0.502 at
- *   1 (0.581 in an earlier run), 0.40 to 0.60 over nine runs at 2, 0.396 at 4, 0.327 at 8.
+ *   bring no more events per second and make each dearer: bench:ingest on a 2-core AMD EPYC
+ *   (flush 0.3 ms), batched phase: batched / ceiling 0.39 to 0.58 over five runs at 1 in flight
+ *   (Postgres 23.5 to 34.3 us an event), 0.40 to 0.60 over nine runs at up to 2 (the second once
+ *   400 rows are queued; 28.1 to 36.1 us), 0.396 at 4 (another at 100 rows), 0.327 at 8. The
+ *   spread is the shared host: the same setting's Postgres CPU per event varies by a third.
  * - The flush takes 1 ms or more: up to FEEDLOOP_EVENT_FLUSHES statements, another once 100 rows
  *   are queued, so Postgres works on some while others wait for the disk. The same machine with
  *   every flush 6.5 ms longer (commit_delay = 5000): 26.7k batched events/s at 4 and 100 rows,
