@@ -13,13 +13,13 @@ const NUL = '\u0000';
 // `u` flag the pattern sees UTF-16 code units). Linear: no backtracking beyond one unit.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-// Either problem needs one of these code units: one scan rules out nearly every string.
-const NUL_OR_SURROGATE = /[\u0000\ud800-\udfff]/;
+// Any surrogate at all: one plain scan rules out nearly every string before the lookarounds.
+const SURROGATE = /[\ud800-\udfff]/;
 
 function textProblem(text: string): string | null {
-  if (!NUL_OR_SURROGATE.test(text)) return null;
   if (text.includes(NUL)) return 'must not contain NUL bytes (\\u0000)';
-  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (no lone surrogates)';
+  if (SURROGATE.test(text) && LONE_SURROGATE.test(text))
+    return 'must be well-formed Unicode (no lone surrogates)';
   return null;
 }
 
@@ -131,5 +131,5 @@ const NUL_OR_SURROGATE_ESCAPE = /\\u(?:0000|[dD][89abcdefABCDEF])/;
 
 /** Whether parsing `json` could give a string `findUnstorableText` refuses (false: it cannot). */
 export function mayDecodeToUnstorableText(json: string): boolean {
-  return NUL_OR_SURROGATE_ESCAPE.test(json) || NUL_OR_SURROGATE.test(json);
+  return NUL_OR_SURROGATE_ESCAPE.test(json) || json.includes(NUL) || SURROGATE.test(json);
 }
