@@ -203,12 +203,11 @@ export class EventWriter {
   };
 
   private currentPace: WriterPace;
+  private pacing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: EventWriterOptions) {
     this.currentPace = { ...options.pace };
   }
-
-  private pacing: Promise<void> = Promise.resolve();
 
   /** Changes how many statements go at once from the next flush on (see plugin.ts). */
   pace(pace: WriterPace): void {
