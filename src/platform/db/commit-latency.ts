@@ -24,6 +24,11 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000;
 /** Times `commits` commits (half of them without waiting for the flush) on one pooled connection. */
 export async function measureCommitLatency(pool: pg.Pool, commits = 16): Promise<CommitLatency> {
   const client = await pool.connect();
+  // A connection lost while this holds it fails the query in flight, which is reported; the
+  // client also emits 'error', which with no listener would end the process.
+  const ignore = () => {};
+  client.on('error', ignore);
+  let failed: Error | undefined;
   try {
     const timings: Record<'on' | 'off', number[]> = { on: [], off: [] };
     // Interleaved rounds so a neighbour's burst touches both settings alike.
@@ -54,9 +59,13 @@ export async function measureCommitLatency(pool: pg.Pool, commits = 16): Promise
       walSyncMethod: rows[0]?.setting ?? 'unknown',
     };
   } catch (err) {
+    failed = err instanceof Error ? err : new Error(String(err));
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    client.release();
+    // A client that failed is closed, not pooled again, and keeps the listener for what it may still
+    // emit; a healthy one goes back without it.
+    if (!failed) client.off('error', ignore);
+    client.release(failed);
   }
 }

@@ -1,6 +1,7 @@
 // The event writer times a commit when the app is ready and picks how many statements go at once:
 // a disk that makes every commit wait (here Postgres's commit_delay holds each flush 5 ms) gets
-// statements side by side; commits that do not wait for the disk go one statement at a time.
+// statements side by side; commits that do not wait for the disk go one statement at a time. A
+// connection lost while it times commits fails that timing only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -8,6 +9,7 @@ import { buildApp } from '../../../../src/platform/app.ts';
 import { loadConfig } from '../../../../src/platform/config.ts';
 import { measureCommitLatency } from '../../../../src/platform/db/commit-latency.ts';
 import { createTestDatabase } from '../../../helpers/database.ts';
+import { startDatabaseRelay } from '../../../helpers/events.ts';
 
 /** An app on a fresh database whose sessions start with `settings`, ready, with its writer paced. */
 async function paceWith(settings: Record<string, string>) {
@@ -47,4 +49,26 @@ test('commits that do not wait for the disk: one statement at a time', async () 
   const { pace, latency } = await paceWith({ synchronous_commit: 'off' });
   assert.ok(latency.flushP50 < 1, `flush ${latency.flushP50} ms`);
   assert.deepEqual(pace, { maxConcurrentFlushes: 1, minRowsToOverlap: 0 });
+});
+
+test('a connection lost while a commit is timed fails the timing, not the process', async () => {
+  const database = await createTestDatabase();
+  const relay = await startDatabaseRelay(database.url);
+  const pool = new pg.Pool({ connectionString: relay.url, max: 1 });
+  try {
+    // Enough commits to still be timing when the link is cut.
+    const timing = measureCommitLatency(pool, 100_000);
+    const outcome = timing.then(
+      () => 'finished',
+      (err: Error) => err.message,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await relay.stop();
+    assert.match(await outcome, /terminated|ECONNRESET|closed/i);
+    // Give the client's own 'error' event a turn: unheard, it would end the test process.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  } finally {
+    await pool.end().catch(() => {});
+    await database.drop();
+  }
 });
