@@ -210,7 +210,7 @@ export class EventWriter {
   }
 
   /** Changes how many statements go at once from the next flush on (see plugin.ts). */
-  pace(pace: WriterPace): void {
+  private pace(pace: WriterPace): void {
     this.currentPace = { ...pace };
     this.pump();
   }
