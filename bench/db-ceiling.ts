@@ -90,7 +90,7 @@ export async function measureDatabaseCeiling(options: CeilingOptions): Promise<C
 
 /**
  * The ceiling again at one connection count (the best one found), on an emptied table: measured
- * before and after the API's run, their mean cancels a machine that drifts during the run.
+ * before and after each of the API's rounds, their mean cancels a machine that drifts meanwhile.
  */
 export async function remeasureCeiling(options: CeilingOptions, ceiling: Ceiling): Promise<Ceiling> {
   return { ...ceiling, rowsPerSecond: await ceilingAt(options, ceiling.connections, ceiling.batchSize) };
