@@ -6,8 +6,15 @@
  * settles, and returns the load's result with each event's round-trip time. Event ids start with
  * `idPrefix`, which must be new to the server.
  */
+export interface ProbeTarget {
+  baseUrl: string;
+  apiKey: string;
+  messageId: string;
+  idPrefix: string;
+}
+
 export async function ingestWhile<T>(
-  target: { baseUrl: string; apiKey: string; messageId: string; idPrefix: string },
+  target: ProbeTarget,
   load: Promise<T>,
 ): Promise<{ result: T; ingestMs: number[] }> {
   let loading = true;

@@ -3,11 +3,15 @@
 // IPC, answers with the samples: for each concurrency, bursts (all streams start at once) and then
 // steady load (streams start spread over one answer's duration and each starts its next request
 // when its answer ends), each in rounds or segments alternating between the upstream directly and
-// through feedloop (so drift in the upstream's speed hits both paths alike), with feedback
-// ingestion timed while feedloop's streams run.
+// through feedloop (so drift in the upstream's speed hits both paths alike). Feedback events are
+// posted to feedloop back to back during both paths' streams, from a process of their own
+// (bench/ingestion-probe-process.ts), so the machine carries the same ingestion load whichever
+// path the first tokens take and this client's event loop only reads streams: the difference
+// between the paths is what serving through feedloop adds, not the probe's work, which the
+// direct path would otherwise be spared.
 import { burst, completionClient, steady } from './completion-stream.ts';
 import { percentile } from './percentile.ts';
-import { ingestWhile } from './ingestion-probe.ts';
+import { startProbeProcess } from './ingestion-probe-process.ts';
 
 export interface Endpoint {
   /** Ending in /v1. */
@@ -38,7 +42,10 @@ export interface PathSamples {
 export interface PhaseSamples {
   direct: PathSamples;
   feedloop: PathSamples;
+  /** Event round trips while feedloop's streams ran (the target's measure). */
   ingestMs: number[];
+  /** Event round trips while the direct streams ran: feedloop serving events alone. */
+  ingestMsWhileDirect: number[];
 }
 
 export interface LoadSamples {
@@ -53,48 +60,61 @@ const emptyPhase = (): PhaseSamples => ({
   direct: { ttftMs: [], tokensPerSecond: [] },
   feedloop: { ttftMs: [], tokensPerSecond: [] },
   ingestMs: [],
+  ingestMsWhileDirect: [],
 });
 
 export async function runUpstreamJob(job: UpstreamJob): Promise<LoadSamples[]> {
   const direct = completionClient(job.direct.baseUrl, job.direct.apiKey);
   const feedloop = completionClient(job.feedloop.baseUrl, job.feedloop.apiKey);
   const results: LoadSamples[] = [];
-  for (const { streams, rounds, segments, requestsPerStream } of job.loads) {
-    // Warm-up, uncounted: both paths once.
-    const warmUp = await burst(direct, job.direct.model, streams, job.maxTokens);
-    await burst(feedloop, job.feedloop.model, streams, job.maxTokens);
-    const samples: LoadSamples = {
-      streams,
-      burst: emptyPhase(),
-      steady: emptyPhase(),
-      answerMs: percentile(warmUp.durationMs, 50),
-    };
-    for (let round = 0; round < rounds; round++) {
-      const d = await burst(direct, job.direct.model, streams, job.maxTokens);
-      samples.burst.direct.ttftMs.push(...d.ttftMs);
-      samples.burst.direct.tokensPerSecond.push(d.tokensPerSecond);
-      const through = await ingestWhile(
-        { ...job.ingestion, idPrefix: `bench-${streams}-${round}` },
-        burst(feedloop, job.feedloop.model, streams, job.maxTokens),
-      );
-      samples.burst.feedloop.ttftMs.push(...through.result.ttftMs);
-      samples.burst.feedloop.tokensPerSecond.push(through.result.tokensPerSecond);
-      samples.burst.ingestMs.push(...through.ingestMs);
+  const probe = startProbeProcess();
+  try {
+    for (const { streams, rounds, segments, requestsPerStream } of job.loads) {
+      // Warm-up, uncounted: both paths once.
+      const warmUp = await burst(direct, job.direct.model, streams, job.maxTokens);
+      await burst(feedloop, job.feedloop.model, streams, job.maxTokens);
+      const samples: LoadSamples = {
+        streams,
+        burst: emptyPhase(),
+        steady: emptyPhase(),
+        answerMs: percentile(warmUp.durationMs, 50),
+      };
+      for (let round = 0; round < rounds; round++) {
+        const { result: d, ingestMs: ingestWhileDirect } = await probe.during(
+          { ...job.ingestion, idPrefix: `bench-direct-${streams}-${round}` },
+          () => burst(direct, job.direct.model, streams, job.maxTokens),
+        );
+        samples.burst.direct.ttftMs.push(...d.ttftMs);
+        samples.burst.direct.tokensPerSecond.push(d.tokensPerSecond);
+        samples.burst.ingestMsWhileDirect.push(...ingestWhileDirect);
+        const through = await probe.during({ ...job.ingestion, idPrefix: `bench-${streams}-${round}` }, () =>
+          burst(feedloop, job.feedloop.model, streams, job.maxTokens),
+        );
+        samples.burst.feedloop.ttftMs.push(...through.result.ttftMs);
+        samples.burst.feedloop.tokensPerSecond.push(through.result.tokensPerSecond);
+        samples.burst.ingestMs.push(...through.ingestMs);
+      }
+      const load = { streams, maxTokens: job.maxTokens, answerMs: samples.answerMs, requestsPerStream };
+      for (let segment = 0; segment < segments; segment++) {
+        const { result: d, ingestMs: ingestWhileDirect } = await probe.during(
+          { ...job.ingestion, idPrefix: `bench-steady-direct-${streams}-${segment}` },
+          () => steady(direct, job.direct.model, load),
+        );
+        samples.steady.direct.ttftMs.push(...d.ttftMs);
+        samples.steady.direct.tokensPerSecond.push(d.tokensPerSecond);
+        samples.steady.ingestMsWhileDirect.push(...ingestWhileDirect);
+        const through = await probe.during(
+          { ...job.ingestion, idPrefix: `bench-steady-${streams}-${segment}` },
+          () => steady(feedloop, job.feedloop.model, load),
+        );
+        samples.steady.feedloop.ttftMs.push(...through.result.ttftMs);
+        samples.steady.feedloop.tokensPerSecond.push(through.result.tokensPerSecond);
+        samples.steady.ingestMs.push(...through.ingestMs);
+      }
+      results.push(samples);
     }
-    const load = { streams, maxTokens: job.maxTokens, answerMs: samples.answerMs, requestsPerStream };
-    for (let segment = 0; segment < segments; segment++) {
-      const d = await steady(direct, job.direct.model, load);
-      samples.steady.direct.ttftMs.push(...d.ttftMs);
-      samples.steady.direct.tokensPerSecond.push(d.tokensPerSecond);
-      const through = await ingestWhile(
-        { ...job.ingestion, idPrefix: `bench-steady-${streams}-${segment}` },
-        steady(feedloop, job.feedloop.model, load),
-      );
-      samples.steady.feedloop.ttftMs.push(...through.result.ttftMs);
-      samples.steady.feedloop.tokensPerSecond.push(through.result.tokensPerSecond);
-      samples.steady.ingestMs.push(...through.ingestMs);
-    }
-    results.push(samples);
+  } finally {
+    await probe.close();
   }
   return results;
 }

@@ -8,7 +8,10 @@
 // its answer ends (requests arriving one at a time, as from many independent users).
 //
 // This process runs only the feedloop under test; the client reading the streams is a child
-// process (bench/serving-upstream-client.ts), and so is the default upstream. The upstream is a
+// process (bench/serving-upstream-client.ts), and so is the default upstream. The ingestion probe
+// posts events back to back from a third child during both paths' streams (the same machine load
+// for each), and its p99 is reported for each path: the target's while feedloop streams, and
+// feedloop serving events alone beside the direct streams. The upstream is a
 // real server with `--upstream-url http://host:8000/v1 --upstream-model <id> [--upstream-key-env
 // VAR]` (vLLM, Ollama), or by default bench/fixed-rate-upstream.ts, which streams tokens at a fixed
 // pace. That stand-in, rather than a second feedloop serving models/base, is what isolates
@@ -74,6 +77,7 @@ function summary(phase: PhaseSamples): Record<string, number> {
     ingest_samples: phase.ingestMs.length,
     ingest_p50_ms: round1(percentile(phase.ingestMs, 50)),
     ingest_p99_ms_during_streams: round1(percentile(phase.ingestMs, 99)),
+    ingest_p99_ms_during_direct_streams: round1(percentile(phase.ingestMsWhileDirect, 99)),
   };
 }
 
