@@ -1,11 +1,6 @@
 // Feedback ingestion latency while something else loads the server: single implicit events, one
 // request at a time, for as long as the load runs.
 
-/**
- * Posts one dwell event on `messageId` after another to `baseUrl` (no trailing slash) until `load`
- * settles, and returns the load's result with each event's round-trip time. Event ids start with
- * `idPrefix`, which must be new to the server.
- */
 export interface ProbeTarget {
   baseUrl: string;
   apiKey: string;
@@ -13,6 +8,11 @@ export interface ProbeTarget {
   idPrefix: string;
 }
 
+/**
+ * Posts one dwell event on `messageId` after another to `baseUrl` (no trailing slash) until `load`
+ * settles, and returns the load's result with each event's round-trip time. Event ids start with
+ * `idPrefix`, which must be new to the server.
+ */
 export async function ingestWhile<T>(
   target: ProbeTarget,
   load: Promise<T>,
