@@ -37,15 +37,16 @@ export interface PathSamples {
   ttftMs: number[];
   /** One figure a round. */
   tokensPerSecond: number[];
+  /**
+   * Event round trips while this path's streams ran: through feedloop, the target's measure;
+   * direct, feedloop serving events alone.
+   */
+  ingestMs: number[];
 }
 
 export interface PhaseSamples {
   direct: PathSamples;
   feedloop: PathSamples;
-  /** Event round trips while feedloop's streams ran (the target's measure). */
-  ingestMs: number[];
-  /** Event round trips while the direct streams ran: feedloop serving events alone. */
-  ingestMsWhileDirect: number[];
 }
 
 export interface LoadSamples {
@@ -56,18 +57,25 @@ export interface LoadSamples {
   answerMs: number;
 }
 
-const emptyPhase = (): PhaseSamples => ({
-  direct: { ttftMs: [], tokensPerSecond: [] },
-  feedloop: { ttftMs: [], tokensPerSecond: [] },
-  ingestMs: [],
-  ingestMsWhileDirect: [],
-});
+const emptyPath = (): PathSamples => ({ ttftMs: [], tokensPerSecond: [], ingestMs: [] });
+const emptyPhase = (): PhaseSamples => ({ direct: emptyPath(), feedloop: emptyPath() });
 
 export async function runUpstreamJob(job: UpstreamJob): Promise<LoadSamples[]> {
   const direct = completionClient(job.direct.baseUrl, job.direct.apiKey);
   const feedloop = completionClient(job.feedloop.baseUrl, job.feedloop.apiKey);
   const results: LoadSamples[] = [];
   const probe = startProbeProcess();
+  /** One round or segment of one path, with the probe posting events meanwhile. */
+  const measure = async (
+    into: PathSamples,
+    idPrefix: string,
+    load: () => Promise<{ ttftMs: number[]; tokensPerSecond: number }>,
+  ) => {
+    const { result, ingestMs } = await probe.during({ ...job.ingestion, idPrefix }, load);
+    into.ttftMs.push(...result.ttftMs);
+    into.tokensPerSecond.push(result.tokensPerSecond);
+    into.ingestMs.push(...ingestMs);
+  };
   try {
     for (const { streams, rounds, segments, requestsPerStream } of job.loads) {
       // Warm-up, uncounted: both paths once.
@@ -80,36 +88,21 @@ export async function runUpstreamJob(job: UpstreamJob): Promise<LoadSamples[]> {
         answerMs: percentile(warmUp.durationMs, 50),
       };
       for (let round = 0; round < rounds; round++) {
-        const { result: d, ingestMs: ingestWhileDirect } = await probe.during(
-          { ...job.ingestion, idPrefix: `bench-direct-${streams}-${round}` },
-          () => burst(direct, job.direct.model, streams, job.maxTokens),
+        await measure(samples.burst.direct, `bench-direct-${streams}-${round}`, () =>
+          burst(direct, job.direct.model, streams, job.maxTokens),
         );
-        samples.burst.direct.ttftMs.push(...d.ttftMs);
-        samples.burst.direct.tokensPerSecond.push(d.tokensPerSecond);
-        samples.burst.ingestMsWhileDirect.push(...ingestWhileDirect);
-        const through = await probe.during({ ...job.ingestion, idPrefix: `bench-${streams}-${round}` }, () =>
+        await measure(samples.burst.feedloop, `bench-${streams}-${round}`, () =>
           burst(feedloop, job.feedloop.model, streams, job.maxTokens),
         );
-        samples.burst.feedloop.ttftMs.push(...through.result.ttftMs);
-        samples.burst.feedloop.tokensPerSecond.push(through.result.tokensPerSecond);
-        samples.burst.ingestMs.push(...through.ingestMs);
       }
       const load = { streams, maxTokens: job.maxTokens, answerMs: samples.answerMs, requestsPerStream };
       for (let segment = 0; segment < segments; segment++) {
-        const { result: d, ingestMs: ingestWhileDirect } = await probe.during(
-          { ...job.ingestion, idPrefix: `bench-steady-direct-${streams}-${segment}` },
-          () => steady(direct, job.direct.model, load),
+        await measure(samples.steady.direct, `bench-steady-direct-${streams}-${segment}`, () =>
+          steady(direct, job.direct.model, load),
         );
-        samples.steady.direct.ttftMs.push(...d.ttftMs);
-        samples.steady.direct.tokensPerSecond.push(d.tokensPerSecond);
-        samples.steady.ingestMsWhileDirect.push(...ingestWhileDirect);
-        const through = await probe.during(
-          { ...job.ingestion, idPrefix: `bench-steady-${streams}-${segment}` },
-          () => steady(feedloop, job.feedloop.model, load),
+        await measure(samples.steady.feedloop, `bench-steady-${streams}-${segment}`, () =>
+          steady(feedloop, job.feedloop.model, load),
         );
-        samples.steady.feedloop.ttftMs.push(...through.result.ttftMs);
-        samples.steady.feedloop.tokensPerSecond.push(through.result.tokensPerSecond);
-        samples.steady.ingestMs.push(...through.ingestMs);
       }
       results.push(samples);
     }

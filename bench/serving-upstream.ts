@@ -74,10 +74,10 @@ function summary(phase: PhaseSamples): Record<string, number> {
     added_ttft_p99_ms: round1(percentile(feedloop.ttftMs, 99) - percentile(direct.ttftMs, 99)),
     direct_tokens_per_s: round1(mean(direct.tokensPerSecond)),
     feedloop_tokens_per_s: round1(mean(feedloop.tokensPerSecond)),
-    ingest_samples: phase.ingestMs.length,
-    ingest_p50_ms: round1(percentile(phase.ingestMs, 50)),
-    ingest_p99_ms_during_streams: round1(percentile(phase.ingestMs, 99)),
-    ingest_p99_ms_during_direct_streams: round1(percentile(phase.ingestMsWhileDirect, 99)),
+    ingest_samples: feedloop.ingestMs.length,
+    ingest_p50_ms: round1(percentile(feedloop.ingestMs, 50)),
+    ingest_p99_ms_during_streams: round1(percentile(feedloop.ingestMs, 99)),
+    ingest_p99_ms_during_direct_streams: round1(percentile(direct.ingestMs, 99)),
   };
 }
 
